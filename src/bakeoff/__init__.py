@@ -1,0 +1,53 @@
+"""bakeoff: a testbed and routing shim that decides a job-system migration with evidence.
+
+The public API: the :class:`Router` shim and its :class:`Experiment`, and the contract values
+(:class:`ImportRequest`, :class:`Submission`, :class:`JobState`, ...). Heavy parts load on first use.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from bakeoff.contract import (
+    BakeoffError,
+    ConfigurationError,
+    DatabaseUnavailable,
+    Health,
+    ImportRequest,
+    InvalidRequest,
+    JobBackend,
+    JobState,
+    Submission,
+    SubmitFailed,
+)
+
+try:
+    __version__ = version("bakeoff")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+_LAZY = {"Router": "bakeoff.router", "Experiment": "bakeoff.router"}
+
+__all__ = [
+    "BakeoffError",
+    "ConfigurationError",
+    "DatabaseUnavailable",
+    "Experiment",
+    "Health",
+    "ImportRequest",
+    "InvalidRequest",
+    "JobBackend",
+    "JobState",
+    "Router",
+    "Submission",
+    "SubmitFailed",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bakeoff' has no attribute {name!r}")

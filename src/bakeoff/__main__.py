@@ -1,0 +1,5 @@
+"""``python -m bakeoff`` runs the CLI."""
+
+from bakeoff.cli import main
+
+main()

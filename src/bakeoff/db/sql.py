@@ -1,0 +1,40 @@
+"""Named SQL queries loaded from a ``queries.sql`` file that sits beside the code that runs them.
+
+A file holds queries under headers of the form ``-- name: claim_next_jobs`` followed by a one-line
+description comment; :func:`load_queries` returns them as a ``dict[str, str]`` keyed by name.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+__all__ = ["load_queries", "parse_queries"]
+
+_HEADER = re.compile(r"^--\s*name:\s*(?P<name>[a-z_][a-z0-9_]*)\s*$", re.M)
+
+
+def parse_queries(text: str) -> dict[str, str]:
+    """Split the text of a queries file into ``{name: sql}``; duplicate or empty names are errors."""
+    queries: dict[str, str] = {}
+    headers = list(_HEADER.finditer(text))
+    for index, header in enumerate(headers):
+        end = headers[index + 1].start() if index + 1 < len(headers) else len(text)
+        body_lines = [
+            line
+            for line in text[header.end() : end].strip().splitlines()
+            if not line.lstrip().startswith("--")
+        ]
+        body = "\n".join(body_lines).strip().rstrip(";").strip()
+        name = header["name"]
+        if name in queries:
+            raise ValueError(f"query {name!r} is defined twice")
+        if not body:
+            raise ValueError(f"query {name!r} has no SQL")
+        queries[name] = body
+    return queries
+
+
+def load_queries(package: str, filename: str = "queries.sql") -> dict[str, str]:
+    """Load the named queries of ``package``'s ``filename``."""
+    return parse_queries(resources.files(package).joinpath(filename).read_text(encoding="utf-8"))

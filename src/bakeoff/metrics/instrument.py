@@ -1,0 +1,85 @@
+"""Shared instrumentation around the handler, used by every arm so all are measured the same way.
+
+Backends wrap each run of the handler in :meth:`Instrumentation.attempt` and report a terminal state
+with :meth:`Instrumentation.terminal`. A failure of the instrumentation itself (the metrics database
+hiccups) is logged and contained: it never fails the job it measures.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from uuid import UUID
+
+from bakeoff.metrics.recorder import FinishResult, Recorder
+
+__all__ = ["Instrumentation", "error_kind_of"]
+
+logger = logging.getLogger(__name__)
+
+
+def error_kind_of(exc: BaseException) -> str:
+    """The stable ``error_kind`` of an exception (``ImportFailed`` carries one), else ``internal_error``."""
+    kind = getattr(exc, "error_kind", None)
+    return kind if isinstance(kind, str) and kind else "internal_error"
+
+
+class Instrumentation:
+    """Before/after hooks around one attempt of the handler, backed by a :class:`Recorder`."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    @contextmanager
+    def attempt(self, trial_job_id: UUID | None, attempt: int) -> Iterator[None]:
+        """Record the start and the end of one attempt; the handler's own exception propagates."""
+        if trial_job_id is None:
+            yield
+            return
+        self._contained("attempt_started", self.recorder.attempt_started, trial_job_id, attempt)
+        try:
+            yield
+        except BaseException as exc:
+            self._contained(
+                "attempt_finished",
+                self.recorder.attempt_finished,
+                trial_job_id,
+                attempt,
+                ok=False,
+                error_kind=error_kind_of(exc),
+                error_message=f"{type(exc).__name__}: {exc}",
+            )
+            raise
+        self._contained("attempt_finished", self.recorder.attempt_finished, trial_job_id, attempt, ok=True)
+
+    def terminal(
+        self,
+        trial_job_id: UUID | None,
+        outcome: str,
+        *,
+        error_kind: str | None = None,
+        error_message: str | None = None,
+        document_id: UUID | None = None,
+    ) -> FinishResult | None:
+        """Record the job's terminal outcome; None when recording failed (logged)."""
+        if trial_job_id is None:
+            return None
+        result = self._contained(
+            "finished",
+            self.recorder.finished,
+            trial_job_id,
+            outcome,
+            error_kind=error_kind,
+            error_message=error_message,
+            document_id=document_id,
+        )
+        return result if isinstance(result, FinishResult) else None
+
+    @staticmethod
+    def _contained(hook: str, fn: object, *args: object, **kwargs: object) -> object:
+        try:
+            return fn(*args, **kwargs)  # type: ignore[operator]
+        except Exception:
+            logger.exception("metrics hook %s failed; the job goes on", hook, extra={"hook": hook})
+            return None

@@ -1,0 +1,75 @@
+-- The metrics recorder's SQL: lifecycle of one trial job, measured on the database clock.
+
+-- name: insert_trial_job
+-- Exposure: the router's record of one routed import (runs inside the router's transaction).
+INSERT INTO bakeoff.trial_jobs
+    (trial_job_id, experiment, phase, unit_key, assigned_arm, served_arm, assignment_reason,
+     url, idempotency_key, submitted_at)
+VALUES
+    (:trial_job_id, :experiment, :phase, :unit_key, :assigned_arm, :served_arm, :assignment_reason,
+     :url, :idempotency_key, clock_timestamp())
+
+-- name: mark_enqueued
+-- The backend accepted the job; first call wins.
+UPDATE bakeoff.trial_jobs
+SET backend_job_id = :backend_job_id,
+    served_arm = coalesce(:served_arm, served_arm),
+    enqueued_at = coalesce(enqueued_at, clock_timestamp())
+WHERE trial_job_id = :trial_job_id
+RETURNING enqueued_at
+
+-- name: mark_attempt_started
+-- An attempt began: started_at is the first attempt's start; attempts only grows.
+UPDATE bakeoff.trial_jobs
+SET started_at = coalesce(started_at, clock_timestamp()),
+    attempts = greatest(attempts, :attempt)
+WHERE trial_job_id = :trial_job_id
+RETURNING started_at, attempts
+
+-- name: mark_finished
+-- The first terminal outcome is final; a repeat of the same outcome matches nothing.
+UPDATE bakeoff.trial_jobs
+SET outcome = :outcome,
+    finished_at = clock_timestamp(),
+    started_at = coalesce(started_at, CASE WHEN :outcome = 'cancelled' THEN NULL ELSE clock_timestamp() END),
+    error_kind = :error_kind,
+    error_message = :error_message,
+    document_id = :document_id
+WHERE trial_job_id = :trial_job_id AND outcome IS NULL
+RETURNING finished_at
+
+-- name: get_outcome
+-- The stored outcome of one trial job (to tell a repeat from a conflict).
+SELECT outcome, error_kind, document_id FROM bakeoff.trial_jobs WHERE trial_job_id = :trial_job_id
+
+-- name: insert_event
+-- Append one lifecycle event.
+INSERT INTO bakeoff.job_events (trial_job_id, at, event, attempt, detail)
+VALUES (:trial_job_id, clock_timestamp(), :event, :attempt, CAST(:detail AS jsonb))
+
+-- name: insert_observation
+-- One qualitative observation (setup time, debugging minutes, satisfaction, incident).
+INSERT INTO bakeoff.observations (experiment, arm, kind, value, note, recorded_by, at)
+VALUES (:experiment, :arm, :kind, :value, :note, :recorded_by, clock_timestamp())
+RETURNING observation_id
+
+-- name: select_observations
+-- Every observation of one experiment.
+SELECT arm, kind, value, note, recorded_by, at FROM bakeoff.observations
+WHERE experiment = :experiment ORDER BY at
+
+-- name: select_trial_jobs
+-- The export: trial jobs filtered by experiment, phase and submission window (NULL = no filter).
+SELECT trial_job_id, experiment, phase, unit_key, assigned_arm, served_arm, assignment_reason,
+       backend_job_id, url, submitted_at, enqueued_at, started_at, finished_at, attempts, outcome,
+       error_kind, error_message, document_id
+FROM bakeoff.trial_jobs
+WHERE (CAST(:experiment AS text) IS NULL OR experiment = :experiment)
+  AND (CAST(:phase AS integer) IS NULL OR phase = :phase)
+  AND (CAST(:since AS timestamptz) IS NULL OR submitted_at >= :since)
+  AND (CAST(:until AS timestamptz) IS NULL OR submitted_at < :until)
+ORDER BY submitted_at, trial_job_id
+
+-- name: select_events
+-- The event log of one trial job, oldest first.
+SELECT at, event, attempt, detail FROM bakeoff.job_events WHERE trial_job_id = :trial_job_id ORDER BY at, event_id

@@ -1,0 +1,257 @@
+"""The lifecycle recorder: one place that writes ``trial_jobs`` and ``job_events`` for every arm.
+
+Each operation stamps the database clock and is idempotent, so a retried or duplicated delivery
+cannot bend a measurement: ``attempt_started`` keeps the first start and the highest attempt number,
+``finished`` keeps the first terminal outcome. A conflicting second terminal outcome is refused and
+logged (returned as :attr:`FinishResult.CONFLICT`), never written over the first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Engine, text
+
+from bakeoff.contract import InvalidRequest
+from bakeoff.db.sql import load_queries
+from bakeoff.metrics.columns import ASSIGNMENT_REASONS, OUTCOMES
+
+__all__ = ["FinishResult", "Recorder"]
+
+logger = logging.getLogger(__name__)
+
+QUERIES = load_queries("bakeoff.metrics")
+MAX_ERROR_MESSAGE = 4000
+
+
+class FinishResult(StrEnum):
+    RECORDED = "recorded"
+    REPEATED = "repeated"
+    """The same outcome was already recorded; nothing changed."""
+    CONFLICT = "conflict"
+    """Another outcome was already recorded; the first one stands."""
+    UNKNOWN_JOB = "unknown_job"
+
+
+class Recorder:
+    """Writes the lifecycle of trial jobs. Pass ``conn`` to write inside a caller's transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def _connection(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.engine.begin() as own:
+                yield own
+
+    def submitted(
+        self,
+        *,
+        trial_job_id: UUID,
+        experiment: str,
+        phase: int,
+        unit_key: str,
+        assigned_arm: str,
+        served_arm: str,
+        assignment_reason: str,
+        url: str,
+        idempotency_key: str | None = None,
+        conn: Connection | None = None,
+    ) -> None:
+        """Record the exposure: the router routed this import."""
+        if assignment_reason not in ASSIGNMENT_REASONS:
+            raise InvalidRequest(
+                f"assignment_reason must be one of {ASSIGNMENT_REASONS}, not {assignment_reason!r}"
+            )
+        params = {
+            "trial_job_id": trial_job_id,
+            "experiment": experiment,
+            "phase": phase,
+            "unit_key": unit_key,
+            "assigned_arm": assigned_arm,
+            "served_arm": served_arm,
+            "assignment_reason": assignment_reason,
+            "url": url,
+            "idempotency_key": idempotency_key,
+        }
+        with self._connection(conn) as c:
+            c.execute(text(QUERIES["insert_trial_job"]), params)
+            self._event(
+                c,
+                trial_job_id,
+                "submitted",
+                None,
+                {"assigned_arm": assigned_arm, "reason": assignment_reason},
+            )
+
+    def enqueued(
+        self,
+        trial_job_id: UUID,
+        backend_job_id: str,
+        *,
+        served_arm: str | None = None,
+        conn: Connection | None = None,
+    ) -> None:
+        """The backend accepted the job under its own id."""
+        with self._connection(conn) as c:
+            row = c.execute(
+                text(QUERIES["mark_enqueued"]),
+                {"trial_job_id": trial_job_id, "backend_job_id": backend_job_id, "served_arm": served_arm},
+            ).first()
+            if row is None:
+                logger.warning("enqueued() for unknown trial job %s", trial_job_id)
+                return
+            self._event(c, trial_job_id, "enqueued", None, {"backend_job_id": backend_job_id})
+
+    def attempt_started(self, trial_job_id: UUID, attempt: int, *, conn: Connection | None = None) -> bool:
+        """An attempt (1-based) began running the handler. False when the trial job is unknown."""
+        if attempt < 1:
+            raise InvalidRequest(f"attempt must be >= 1, not {attempt}")
+        with self._connection(conn) as c:
+            row = c.execute(
+                text(QUERIES["mark_attempt_started"]), {"trial_job_id": trial_job_id, "attempt": attempt}
+            ).first()
+            if row is None:
+                logger.warning("attempt_started() for unknown trial job %s", trial_job_id)
+                return False
+            self._event(c, trial_job_id, "attempt_started", attempt, {})
+            return True
+
+    def attempt_finished(
+        self,
+        trial_job_id: UUID,
+        attempt: int,
+        *,
+        ok: bool,
+        error_kind: str | None = None,
+        error_message: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+        conn: Connection | None = None,
+    ) -> None:
+        """An attempt ended (the job itself may still retry)."""
+        payload: dict[str, Any] = {"ok": ok, **(detail or {})}
+        if error_kind:
+            payload["error_kind"] = error_kind
+        if error_message:
+            payload["error_message"] = error_message[:MAX_ERROR_MESSAGE]
+        with self._connection(conn) as c:
+            self._event(c, trial_job_id, "attempt_finished", attempt, payload)
+
+    def finished(
+        self,
+        trial_job_id: UUID,
+        outcome: str,
+        *,
+        error_kind: str | None = None,
+        error_message: str | None = None,
+        document_id: UUID | None = None,
+        conn: Connection | None = None,
+    ) -> FinishResult:
+        """The job reached a terminal state. The first outcome recorded is final."""
+        if outcome not in OUTCOMES:
+            raise InvalidRequest(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
+        params = {
+            "trial_job_id": trial_job_id,
+            "outcome": outcome,
+            "error_kind": error_kind,
+            "error_message": error_message[:MAX_ERROR_MESSAGE] if error_message else None,
+            "document_id": document_id,
+        }
+        with self._connection(conn) as c:
+            if c.execute(text(QUERIES["mark_finished"]), params).first() is not None:
+                self._event(c, trial_job_id, "finished", None, {"outcome": outcome, "error_kind": error_kind})
+                return FinishResult.RECORDED
+            stored = c.execute(text(QUERIES["get_outcome"]), {"trial_job_id": trial_job_id}).first()
+            if stored is None:
+                logger.warning("finished() for unknown trial job %s", trial_job_id)
+                return FinishResult.UNKNOWN_JOB
+            if stored.outcome == outcome:
+                return FinishResult.REPEATED
+            logger.warning(
+                "refused conflicting outcome %r for trial job %s: %r was recorded first",
+                outcome,
+                trial_job_id,
+                stored.outcome,
+                extra={
+                    "trial_job_id": str(trial_job_id),
+                    "outcome": outcome,
+                    "stored_outcome": stored.outcome,
+                },
+            )
+            self._event(
+                c,
+                trial_job_id,
+                "conflicting_outcome_refused",
+                None,
+                {"refused": outcome, "kept": stored.outcome},
+            )
+            return FinishResult.CONFLICT
+
+    def event(
+        self,
+        trial_job_id: UUID,
+        event: str,
+        *,
+        attempt: int | None = None,
+        detail: Mapping[str, Any] | None = None,
+        conn: Connection | None = None,
+    ) -> None:
+        """Append a free-form lifecycle event (fallback, reap, cancel request, ...)."""
+        with self._connection(conn) as c:
+            self._event(c, trial_job_id, event, attempt, detail or {})
+
+    def events(self, trial_job_id: UUID) -> list[tuple[datetime, str, int | None, dict[str, Any]]]:
+        """The event log of one trial job, oldest first."""
+        with self.engine.connect() as c:
+            rows = c.execute(text(QUERIES["select_events"]), {"trial_job_id": trial_job_id}).all()
+        return [(r.at, r.event, r.attempt, r.detail) for r in rows]
+
+    def observe(
+        self,
+        *,
+        arm: str,
+        kind: str,
+        value: float,
+        note: str = "",
+        recorded_by: str = "",
+        experiment: str = "article-import",
+    ) -> int:
+        """Record one qualitative observation; returns its id."""
+        with self.engine.begin() as c:
+            return int(
+                c.execute(
+                    text(QUERIES["insert_observation"]),
+                    {
+                        "experiment": experiment,
+                        "arm": arm,
+                        "kind": kind,
+                        "value": value,
+                        "note": note,
+                        "recorded_by": recorded_by,
+                    },
+                ).scalar_one()
+            )
+
+    @staticmethod
+    def _event(
+        c: Connection, trial_job_id: UUID, event: str, attempt: int | None, detail: Mapping[str, Any]
+    ) -> None:
+        c.execute(
+            text(QUERIES["insert_event"]),
+            {
+                "trial_job_id": trial_job_id,
+                "event": event,
+                "attempt": attempt,
+                "detail": json.dumps(detail, default=str),
+            },
+        )

@@ -1,0 +1,1 @@
+"""The trial end to end: the demo, long-running workers and the auditor stress run."""
