@@ -1,1 +1,1 @@
-"""TODO"""
+"""Analysis: the nightly comparison report (being built)."""

@@ -1,1 +1,38 @@
-"""The three arms of the trial: ``legacy``, ``pgboss`` and ``inngest``, each in its own schema."""
+"""The three arms of the trial: ``legacy``, ``pgboss`` and ``inngest``, each in its own schema.
+
+Every arm implements :class:`bakeoff.contract.JobBackend` and is built the same way::
+
+    backend = create_backend("pgboss", engine, import_settings=settings)
+
+Each arm runs the same ``import_article`` handler its own way and reports the lifecycle through
+:class:`bakeoff.metrics.Instrumentation`, so all three are measured identically.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from bakeoff.contract import ARM_NAMES, ConfigurationError, JobBackend
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+__all__ = ["BACKEND_CLASSES", "create_backend"]
+
+BACKEND_CLASSES = {
+    "legacy": "bakeoff.backends.legacy.adapter:LegacyBackend",
+    "pgboss": "bakeoff.backends.pgboss.adapter:PgBossBackend",
+    "inngest": "bakeoff.backends.inngest.adapter:InngestBackend",
+}
+"""Arm name -> ``module:class``; each class takes ``(engine, *, import_settings=None, **options)``."""
+
+
+def create_backend(name: str, engine: Engine, **options: Any) -> JobBackend:
+    """Build the named arm's backend on ``engine``."""
+    if name not in BACKEND_CLASSES:
+        raise ConfigurationError(f"unknown arm {name!r}; the arms are {', '.join(ARM_NAMES)}")
+    module_name, class_name = BACKEND_CLASSES[name].split(":")
+    backend_class = getattr(import_module(module_name), class_name)
+    backend: JobBackend = backend_class(engine, **options)
+    return backend

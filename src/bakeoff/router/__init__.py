@@ -1,1 +1,1 @@
-"""TODO"""
+"""The routing shim (being built)."""

@@ -1,1 +1,1 @@
-"""TODO"""
+"""The workload: article import, local article server, auditor fan-out (being built)."""

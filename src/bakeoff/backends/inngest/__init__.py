@@ -1,1 +1,1 @@
-"""TODO"""
+"""The inngest arm (being built)."""

@@ -1,1 +1,1 @@
-"""TODO"""
+"""The legacy arm (being built)."""

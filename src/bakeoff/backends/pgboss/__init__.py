@@ -1,1 +1,1 @@
-"""TODO"""
+"""The pgboss arm (being built)."""
