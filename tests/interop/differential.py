@@ -1,0 +1,336 @@
+"""Differential runner: one scripted scenario through the real pg-boss (Node) and through our port.
+
+A scenario is a list of operations in snake_case (``create_queue``, ``send``, ``fetch``, ``fail``, ...;
+see ``node/harness.mjs`` for the full set). :func:`run_node` hands it to the Node harness in one
+process; :func:`run_port` replays it on ``bakeoff.backends.pgboss.PgBoss``. Each runs on its own schema
+of the same database. :func:`job_snapshot` then reads both schemas with the same SQL and normalises
+each row to the fields the comparison is about (state, retry_count, retry_limit, priority, the
+singleton slot, start_after's offset from the send time, output shape, dead-letter copies), with ids
+replaced by the scenario's refs so rows from both sides line up.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from pgboss_node import NodeRuntime, node_connection, run_script
+
+from bakeoff.db.sql import parse_queries
+
+QUERIES = parse_queries((Path(__file__).parent / "queries.sql").read_text(encoding="utf-8"))
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,49}$")
+
+COMPARED_FIELDS = (
+    "name",
+    "state",
+    "retry_count",
+    "retry_limit",
+    "retry_delay",
+    "retry_backoff",
+    "retry_delay_max",
+    "priority",
+    "data",
+    "output",
+    "policy",
+    "singleton_key",
+    "singleton_slot",
+    "dead_letter",
+    "expire_seconds",
+    "deletion_seconds",
+    "heartbeat_seconds",
+    "keep_until_offset",
+    "start_after_offset",
+    "started",
+    "completed",
+    "source_name",
+    "source_ref",
+    "source_retry_count",
+)
+"""The job fields compared between the two implementations (``id`` and ``source_id`` as refs)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scenario:
+    """One differential scenario: its operations and how strictly to compare time offsets."""
+
+    name: str
+    ops: list[dict[str, Any]]
+    tolerance_seconds: float = 2.0
+    ignore: tuple[str, ...] = ()
+    output_shape_only: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult:
+    """What one implementation returned per operation, and the ids it gave the scenario's refs."""
+
+    results: list[Any]
+    refs: dict[str, str]
+
+
+@dataclass(kw_only=True)
+class _PortState:
+    refs: dict[str, str] = field(default_factory=dict)
+
+    def remember(self, ref: str | None, job_id: str | None) -> None:
+        if ref and job_id:
+            self.refs[ref] = job_id
+
+    def ids(self, step: Mapping[str, Any]) -> list[str]:
+        return [self.refs[ref] for ref in step.get("refs", [])]
+
+    def ref_of(self, job_id: str) -> str:
+        return next((ref for ref, value in self.refs.items() if value == str(job_id)), "?")
+
+
+def schema_sql(name: str, schema: str) -> str:
+    """A named query with the schema filled in (schema names are ours, checked against a strict rule)."""
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"schema must match {_SCHEMA_NAME.pattern}: {schema!r}")
+    return QUERIES[name].replace("{schema}", schema)
+
+
+def run_node(runtime: NodeRuntime, database_url: str, schema: str, scenario: Scenario) -> RunResult:
+    """Run the scenario with the real pg-boss in one Node process."""
+    advance = schema_sql("advance_time", "x").replace(":queue", "$1").replace(":seconds", "$2")
+    payload = {
+        "connection": node_connection(database_url),
+        "schema": schema,
+        "sql": {"advance_time": advance.replace("x.job", "{schema}.job")},
+        "ops": scenario.ops,
+    }
+    output = run_script(runtime, "harness.mjs", payload)
+    return RunResult(results=output["results"], refs=output["refs"])
+
+
+# --- the port -------------------------------------------------------------------------------------
+
+
+def _outcome(response: Any) -> dict[str, int]:
+    return {"requested": int(response.requested), "affected": int(response.affected)}
+
+
+def _sent(state: _PortState, step: Mapping[str, Any], job_id: str | None) -> str | None:
+    state.remember(step.get("ref"), job_id)
+    return None if job_id is None else "id"
+
+
+def _port_insert(boss: Any, state: _PortState, step: Mapping[str, Any]) -> Any:
+    jobs = [{k: v for k, v in job.items() if k != "ref"} for job in step["jobs"]]
+    returned = boss.insert(step["name"], jobs, return_id=bool(step.get("return_id")))
+    if returned is None:
+        return None
+    for job, job_id in zip(step["jobs"], returned, strict=False):
+        state.remember(job.get("ref"), str(job_id))
+    return len(returned)
+
+
+def _port_fetch(boss: Any, state: _PortState, step: Mapping[str, Any]) -> list[str]:
+    jobs = boss.fetch(step["name"], **step.get("options", {}))
+    for index, job in enumerate(jobs):
+        aliases = step.get("as") or []
+        if index < len(aliases):
+            state.remember(aliases[index], str(job.id))
+    return [state.ref_of(str(job.id)) for job in jobs]
+
+
+def _port_work(boss: Any, state: _PortState, step: Mapping[str, Any]) -> list[str]:
+    handled: list[str] = []
+    done = threading.Event()
+
+    def handler(jobs: list[Any]) -> Any:
+        handled.extend(state.ref_of(str(job.id)) for job in jobs)
+        if len(handled) >= step.get("count", 1):
+            done.set()
+        if step.get("behavior") == "throw":
+            raise RuntimeError(step.get("message", "handler failed"))
+        if step.get("behavior") == "sleep":
+            time.sleep(step["sleep_ms"] / 1000)
+        return step.get("output")
+
+    options = {"batch_size": 1, "polling_interval_seconds": 0.5, **step.get("options", {})}
+    worker_id = boss.work(step["name"], handler, **options)
+    done.wait(step.get("timeout_ms", 10_000) / 1000)
+    boss.off_work(step["name"], id=worker_id, wait=True)
+    return handled
+
+
+def _port_advance(boss: Any, state: _PortState, step: Mapping[str, Any], url: str, schema: str) -> None:
+    sql = schema_sql("advance_time", schema).replace(":queue", "%(queue)s").replace(":seconds", "%(seconds)s")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql, {"queue": step["name"], "seconds": step["seconds"]})
+
+
+PortOp = Callable[[Any, _PortState, Mapping[str, Any]], Any]
+
+PORT_OPS: dict[str, PortOp] = {
+    "create_queue": lambda b, s, p: b.create_queue(p["name"], **p.get("options", {})) and None,
+    "update_queue": lambda b, s, p: b.update_queue(p["name"], **p.get("options", {})) and None,
+    "delete_queue": lambda b, s, p: b.delete_queue(p["name"]) and None,
+    "send": lambda b, s, p: _sent(s, p, b.send(p["name"], p.get("data"), **p.get("options", {}))),
+    "send_after": lambda b, s, p: _sent(
+        s, p, b.send_after(p["name"], p.get("data"), p["start_after"], **p.get("options", {}))
+    ),
+    "send_throttled": lambda b, s, p: _sent(
+        s, p, b.send_throttled(p["name"], p.get("data"), p["seconds"], p.get("key"), **p.get("options", {}))
+    ),
+    "send_debounced": lambda b, s, p: _sent(
+        s, p, b.send_debounced(p["name"], p.get("data"), p["seconds"], p.get("key"), **p.get("options", {}))
+    ),
+    "insert": _port_insert,
+    "fetch": _port_fetch,
+    "complete": lambda b, s, p: _outcome(
+        b.complete(p["name"], s.ids(p), p.get("output"), **p.get("options", {}))
+    ),
+    "fail": lambda b, s, p: _outcome(b.fail(p["name"], s.ids(p), p.get("output"))),
+    "cancel": lambda b, s, p: _outcome(b.cancel(p["name"], s.ids(p))),
+    "resume": lambda b, s, p: _outcome(b.resume(p["name"], s.ids(p))),
+    "retry": lambda b, s, p: _outcome(b.retry(p["name"], s.ids(p))),
+    "delete_job": lambda b, s, p: _outcome(b.delete_job(p["name"], s.ids(p))),
+    "touch": lambda b, s, p: _outcome(b.touch(p["name"], s.ids(p))),
+    "redrive": lambda b, s, p: b.redrive(p["name"], **p.get("options", {})),
+    "subscribe": lambda b, s, p: b.subscribe(p["event"], p["name"]) and None,
+    "unsubscribe": lambda b, s, p: b.unsubscribe(p["event"], p["name"]) and None,
+    "publish": lambda b, s, p: b.publish(p["event"], p.get("data"), **p.get("options", {})) and None,
+    "schedule": lambda b, s, p: (
+        b.schedule(p["name"], p["cron"], p.get("data"), **p.get("options", {})) and None
+    ),
+    "unschedule": lambda b, s, p: b.unschedule(p["name"], p.get("key", "")) and None,
+    "supervise": lambda b, s, p: b.supervise(p.get("name")) and None,
+    "work": _port_work,
+    "sleep": lambda b, s, p: time.sleep(p["ms"] / 1000),
+}
+
+
+def run_port(database_url: str, schema: str, scenario: Scenario) -> RunResult:
+    """Run the scenario on our port (``bakeoff.backends.pgboss.PgBoss``) in this process."""
+    from bakeoff.backends.pgboss import PgBoss
+
+    boss = PgBoss(database_url, schema=schema, supervise=False, schedule=False)
+    boss.start()
+    state = _PortState()
+    results: list[Any] = []
+    try:
+        for step in scenario.ops:
+            results.append(_port_step(boss, state, step, database_url, schema))
+    finally:
+        boss.stop(graceful=True, timeout=5)
+    return RunResult(results=results, refs=dict(state.refs))
+
+
+def _port_step(boss: Any, state: _PortState, step: Mapping[str, Any], url: str, schema: str) -> Any:
+    try:
+        if step["op"] == "advance":
+            return _port_advance(boss, state, step, url, schema)
+        return PORT_OPS[step["op"]](boss, state, step)
+    except Exception as exc:
+        if not step.get("expect_error"):
+            raise
+        return {"error": str(exc)}
+
+
+# --- snapshots and comparison -----------------------------------------------------------------------
+
+
+def fetch_rows(database_url: str, query: str, schema: str) -> list[dict[str, Any]]:
+    """Rows of one of the ``dump_*`` queries for ``schema``, as dicts."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return [row[0] for row in conn.execute(schema_sql(query, schema)).fetchall()]
+
+
+def _when(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _seconds_between(later: str | None, earlier: str | None) -> float | None:
+    end, start = _when(later), _when(earlier)
+    return None if end is None or start is None else (end - start).total_seconds()
+
+
+def _output_shape(value: Any) -> Any:
+    """Keys and value types, not values: error texts and stacks differ between Node and Python."""
+    if isinstance(value, dict):
+        return {key: _output_shape(item) for key, item in sorted(value.items())}
+    return type(value).__name__
+
+
+def _strip_stacks(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: ("<stack>" if k == "stack" else _strip_stacks(v)) for k, v in value.items()}
+    return value
+
+
+def normalise_jobs(
+    rows: list[dict[str, Any]], refs: dict[str, str], scenario: Scenario
+) -> list[dict[str, Any]]:
+    """Rows reduced to :data:`COMPARED_FIELDS`, ids as refs, slots ranked, times as offsets."""
+    by_id = {job_id: ref for ref, job_id in refs.items()}
+    slots = sorted({row["singleton_on"] for row in rows if row.get("singleton_on")})
+    normalised = []
+    for row in rows:
+        output = row.get("output")
+        item = {
+            **{key: row.get(key, "<missing column>") for key in COMPARED_FIELDS if key in row},
+            "ref": by_id.get(row["id"], "?"),
+            "source_ref": by_id.get(
+                row.get("source_id") or "", None if row.get("source_id") is None else "?"
+            ),
+            "singleton_slot": slots.index(row["singleton_on"]) if row.get("singleton_on") else None,
+            "start_after_offset": _seconds_between(row.get("start_after"), row.get("created_on")),
+            "keep_until_offset": _seconds_between(row.get("keep_until"), row.get("start_after")),
+            "started": row.get("started_on") is not None,
+            "completed": row.get("completed_on") is not None,
+            "output": _output_shape(output) if scenario.output_shape_only else _strip_stacks(output),
+        }
+        for key in COMPARED_FIELDS:
+            item.setdefault(key, "<missing column>")
+        for key in scenario.ignore:
+            item.pop(key, None)
+        normalised.append(item)
+    return sorted(normalised, key=_row_key)
+
+
+def _source_ref(row: dict[str, Any], by_id: dict[str, str]) -> str | None:
+    source_id = row.get("source_id")
+    return None if source_id is None else by_id.get(source_id, "?")
+
+
+def _row_key(item: dict[str, Any]) -> tuple[str, ...]:
+    return (
+        str(item["name"]),
+        str(item["ref"]),
+        str(item.get("source_ref")),
+        json.dumps(item.get("data"), sort_keys=True),
+        str(item.get("state")),
+    )
+
+
+def job_differences(
+    theirs: list[dict[str, Any]], ours: list[dict[str, Any]], scenario: Scenario
+) -> list[str]:
+    """Every difference between two normalised job lists, as ``row: field ours=.. theirs=..`` lines."""
+    if len(theirs) != len(ours):
+        return [f"job count: ours={len(ours)} theirs={len(theirs)}; ours={ours} theirs={theirs}"]
+    differences = []
+    for their_row, our_row in zip(theirs, ours, strict=True):
+        label = f"{their_row['name']}/{their_row['ref']}"
+        for key in sorted(set(their_row) | set(our_row)):
+            mine, other = our_row.get(key), their_row.get(key)
+            if not _same(key, mine, other, scenario.tolerance_seconds):
+                differences.append(f"{label}: {key} ours={mine!r} theirs={other!r}")
+    return differences
+
+
+def _same(key: str, mine: Any, other: Any, tolerance: float) -> bool:
+    if key.endswith("_offset") and isinstance(mine, float) and isinstance(other, float):
+        return abs(mine - other) <= tolerance
+    return bool(mine == other)

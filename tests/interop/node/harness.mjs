@@ -1,0 +1,165 @@
+// Runs a scripted scenario with the real pg-boss and prints JSON results (bakeoff's differential oracle).
+//
+// stdin:  { connection: {host, port, database, user, password?}, schema, boss_options?: {...},
+//           sql?: { advance_time: "..." }, ops: [ { op, ... }, ... ] }
+// stdout: { schema_version, results: [ ... one per op ... ], refs: { ref: id } }
+//
+// Scenario keys are snake_case (the Python port's names) and are turned into pg-boss's camelCase here.
+// Jobs are named by scenario "refs": an op with `ref` records the id it produced; later ops name jobs
+// by `refs: [...]`. Fetch results are reported as refs (an unknown id as "?"), so results compare
+// across implementations whose ids differ.
+
+import { readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { PgBoss } from 'pg-boss'
+
+const input = JSON.parse(readFileSync(0, 'utf8'))
+const refs = {}
+const idToRef = new Map()
+
+function camel (key) {
+  return key.replace(/_([a-z])/g, (_, c) => c.toUpperCase())
+}
+
+function camelize (value) {
+  if (Array.isArray(value)) return value.map(camelize)
+  if (value === null || typeof value !== 'object') return value
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [camel(k), k === 'data' ? v : camelize(v)]))
+}
+
+function remember (ref, id) {
+  if (ref && id) {
+    refs[ref] = id
+    idToRef.set(id, ref)
+  }
+}
+
+function ids (step) {
+  return (step.refs ?? []).map(ref => {
+    if (!(ref in refs)) throw new Error(`unknown ref ${ref}`)
+    return refs[ref]
+  })
+}
+
+function refOf (id) {
+  return idToRef.get(id) ?? '?'
+}
+
+function outcome (response) {
+  return { requested: response.requested, affected: response.affected }
+}
+
+async function runWorker (boss, step) {
+  const handled = []
+  const options = camelize({ batch_size: 1, polling_interval_seconds: 0.5, ...(step.options ?? {}) })
+  const id = await boss.work(step.name, options, async jobs => {
+    handled.push(...jobs.map(job => refOf(job.id)))
+    if (step.behavior === 'throw') throw new Error(step.message ?? 'handler failed')
+    if (step.behavior === 'sleep') await sleep(step.sleep_ms)
+    return step.output
+  })
+  const deadline = Date.now() + (step.timeout_ms ?? 10000)
+  while (handled.length < (step.count ?? 1) && Date.now() < deadline) await sleep(25)
+  // Let the last settle (complete/fail) land before stopping the worker.
+  await boss.offWork(step.name, { id, wait: true })
+  return handled
+}
+
+const ops = {
+  create_queue: (boss, s) => boss.createQueue(s.name, camelize(s.options ?? {})).then(() => null),
+  update_queue: (boss, s) => boss.updateQueue(s.name, camelize(s.options ?? {})).then(() => null),
+  delete_queue: (boss, s) => boss.deleteQueue(s.name).then(() => null),
+  send: async (boss, s) => {
+    const id = await boss.send(s.name, s.data ?? null, camelize(s.options ?? {}))
+    remember(s.ref, id)
+    return id === null ? null : 'id'
+  },
+  send_after: async (boss, s) => {
+    const id = await boss.sendAfter(s.name, s.data ?? null, camelize(s.options ?? {}), s.start_after)
+    remember(s.ref, id)
+    return id === null ? null : 'id'
+  },
+  send_throttled: async (boss, s) => {
+    const id = await boss.sendThrottled(s.name, s.data ?? null, camelize(s.options ?? {}), s.seconds, s.key)
+    remember(s.ref, id)
+    return id === null ? null : 'id'
+  },
+  send_debounced: async (boss, s) => {
+    const id = await boss.sendDebounced(s.name, s.data ?? null, camelize(s.options ?? {}), s.seconds, s.key)
+    remember(s.ref, id)
+    return id === null ? null : 'id'
+  },
+  insert: async (boss, s) => {
+    const jobs = s.jobs.map(job => camelize(job))
+    const returned = await boss.insert(s.name, jobs, { returnId: !!s.return_id })
+    if (returned) s.jobs.forEach((job, i) => remember(job.ref, returned[i]))
+    return returned === null ? null : returned.length
+  },
+  fetch: async (boss, s) => {
+    const jobs = await boss.fetch(s.name, camelize(s.options ?? {}))
+    jobs.forEach((job, i) => { if (s.as && s.as[i]) remember(s.as[i], job.id) })
+    return jobs.map(job => refOf(job.id))
+  },
+  complete: async (boss, s) => outcome(await boss.complete(s.name, ids(s), s.output ?? null, camelize(s.options ?? {}))),
+  fail: async (boss, s) => outcome(await boss.fail(s.name, ids(s), s.output ?? null)),
+  cancel: async (boss, s) => outcome(await boss.cancel(s.name, ids(s))),
+  resume: async (boss, s) => outcome(await boss.resume(s.name, ids(s))),
+  retry: async (boss, s) => outcome(await boss.retry(s.name, ids(s))),
+  delete_job: async (boss, s) => outcome(await boss.deleteJob(s.name, ids(s))),
+  touch: async (boss, s) => outcome(await boss.touch(s.name, ids(s))),
+  redrive: (boss, s) => boss.redrive(s.name, camelize(s.options ?? {})),
+  subscribe: (boss, s) => boss.subscribe(s.event, s.name).then(() => null),
+  unsubscribe: (boss, s) => boss.unsubscribe(s.event, s.name).then(() => null),
+  publish: (boss, s) => boss.publish(s.event, s.data ?? null, camelize(s.options ?? {})).then(() => null),
+  schedule: (boss, s) => boss.schedule(s.name, s.cron, s.data ?? null, camelize(s.options ?? {})).then(() => null),
+  unschedule: (boss, s) => boss.unschedule(s.name, s.key ?? '').then(() => null),
+  supervise: (boss, s) => boss.supervise(s.name).then(() => null),
+  advance: async (boss, s) => {
+    // "Advance time" for one queue: every timestamp of its jobs moves back, so nothing sleeps.
+    const sql = input.sql.advance_time.replaceAll('{schema}', input.schema)
+    await boss.getDb().executeSql(sql, [s.name, s.seconds])
+    return null
+  },
+  work: (boss, s) => runWorker(boss, s),
+  find: async (boss, s) => {
+    const job = await boss.getJobById(s.name, refs[s.ref])
+    return job === null ? null : { state: job.state, retryCount: job.retryCount }
+  },
+  stats: async (boss, s) => {
+    const stats = await boss.getQueueStats(s.name, { force: true })
+    return stats.length ? stats[0] : null
+  },
+  sleep: async (boss, s) => { await sleep(s.ms); return null }
+}
+
+async function main () {
+  const boss = new PgBoss({
+    ...input.connection,
+    schema: input.schema,
+    max: 4,
+    supervise: false,
+    schedule: false,
+    ...camelize(input.boss_options ?? {})
+  })
+  boss.on('error', error => process.stderr.write(`pg-boss error: ${error.stack ?? error}\n`))
+  await boss.start()
+  const results = []
+  for (const step of input.ops) {
+    const run = ops[step.op]
+    if (!run) throw new Error(`unknown op ${step.op}`)
+    try {
+      results.push(await run(boss, step))
+    } catch (error) {
+      if (!step.expect_error) throw error
+      results.push({ error: error.message })
+    }
+  }
+  const schemaVersion = await boss.schemaVersion()
+  await boss.stop({ graceful: true, timeout: 1000 })
+  process.stdout.write(JSON.stringify({ schema_version: schemaVersion, results, refs }))
+}
+
+main().catch(error => {
+  process.stderr.write(`${error.stack ?? error}\n`)
+  process.exit(1)
+})
