@@ -1,0 +1,198 @@
+"""The legacy arm behind the trial's :class:`bakeoff.contract.JobBackend` contract.
+
+Built by ``create_backend("legacy", engine, ...)``. Submitting inserts a PENDING ``legacy.job`` row
+in the router's transaction; :meth:`LegacyBackend.run_workers` runs the chosen processor
+(``loop``: ``concurrency`` loop processors; ``adaptive``: one adaptive processor scaling between
+``min_workers`` and ``concurrency``; ``single``: one job per processor, repeated until stopped).
+
+State mapping (the legacy table has four statuses; the trial has six)::
+
+    PENDING (first row)                 -> QUEUED
+    PENDING or RUNNING (a retry row)    -> RETRYING
+    RUNNING                             -> RUNNING
+    COMPLETED                           -> COMPLETED
+    FAILED, error_kind='cancelled'      -> CANCELLED
+    FAILED                              -> FAILED
+
+The state of a job is the state of the newest row of its retry chain, so a job the backend (or a
+person, with ``bakeoff legacy retry``) retried reads as that retry's state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Literal
+from uuid import UUID
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from bakeoff.backends.legacy.handlers import parse_handler
+from bakeoff.backends.legacy.processors import AdaptiveProcessor, LoopProcessor, process_one
+from bakeoff.backends.legacy.protocol import ErrorKind, StdoutProtocol
+from bakeoff.backends.legacy.runner import JobRunner, RunnerOptions
+from bakeoff.backends.legacy.store import JobStatus, JobStore
+from bakeoff.contract import BackendError, Health, ImportRequest, InvalidRequest, JobState
+
+if TYPE_CHECKING:
+    from bakeoff.workload.models import ImportSettings
+
+__all__ = ["PROCESSORS", "LegacyBackend"]
+
+logger = logging.getLogger(__name__)
+
+ProcessorName = Literal["single", "loop", "adaptive"]
+PROCESSORS: tuple[ProcessorName, ...] = ("single", "loop", "adaptive")
+JOIN_TIMEOUT_SECONDS = 900.0
+
+
+class LegacyBackend:
+    """The control arm: the home-made job table, polling processors and one process per job."""
+
+    name = "legacy"
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        import_settings: ImportSettings | None = None,
+        processor: str = "loop",
+        poll_interval: float = 1.0,
+        crash_after_complete: bool = True,
+        spawn_per_job: bool = True,
+        stdout_protocol: str = "strict",
+        auto_retry: int = 0,
+        min_workers: int = 1,
+        max_workers: int = 4,
+        handler: str = "import_article",
+        job_timeout: float = 600.0,
+    ) -> None:
+        if processor not in PROCESSORS:
+            raise InvalidRequest(f"processor must be one of {', '.join(PROCESSORS)}, not {processor!r}")
+        if poll_interval <= 0:
+            raise InvalidRequest(f"poll_interval must be > 0 seconds, not {poll_interval}")
+        parse_handler(handler)
+        self.engine = engine
+        self.store = JobStore(engine)
+        self.processor: ProcessorName = processor
+        self.poll_interval = poll_interval
+        self.min_workers = min_workers
+        self.max_workers = max_workers
+        self.handler = handler
+        self.options = RunnerOptions(
+            crash_after_complete=crash_after_complete,
+            spawn_per_job=spawn_per_job,
+            stdout_protocol=_protocol(stdout_protocol),
+            auto_retry=auto_retry,
+            job_timeout=job_timeout,
+            allow_hosts=tuple(import_settings.allow_hosts) if import_settings else (),
+        )
+        self.runner = JobRunner(engine, self.options)
+
+    def submit(self, request: ImportRequest, *, trial_job_id: UUID, conn: Connection) -> str:
+        """Insert a PENDING job in the router's open transaction; the job id as text."""
+        try:
+            job_id = self.store.insert(
+                url=request.url,
+                handler=self.handler,
+                trial_job_id=trial_job_id,
+                idempotency_key=request.idempotency_key,
+                conn=conn,
+            )
+        except DBAPIError as exc:
+            raise BackendError(f"legacy: cannot insert the job: {type(exc.orig).__name__}") from exc
+        return str(job_id)
+
+    def state(self, backend_job_id: str) -> JobState:
+        """The state of the newest row of the job's retry chain, mapped onto :class:`JobState`."""
+        latest = self.store.latest_in_chain(backend_job_id)
+        if latest is None:
+            raise BackendError(f"legacy: no job {backend_job_id}")
+        status, error_kind, depth = latest
+        if status is JobStatus.PENDING:
+            return JobState.RETRYING if depth else JobState.QUEUED
+        if status is JobStatus.RUNNING:
+            return JobState.RETRYING if depth else JobState.RUNNING
+        if status is JobStatus.COMPLETED:
+            return JobState.COMPLETED
+        return JobState.CANCELLED if error_kind == ErrorKind.CANCELLED else JobState.FAILED
+
+    def cancel(self, backend_job_id: str) -> bool:
+        """Cancel a PENDING job (the legacy system cannot stop a running child); True when cancelled."""
+        cancelled = self.store.cancel_pending(backend_job_id)
+        if cancelled is None:
+            return False
+        self.runner.instrumentation.terminal(
+            cancelled.trial_job_id, "cancelled", error_kind=ErrorKind.CANCELLED
+        )
+        return True
+
+    def health(self) -> Health:
+        """Reachable database and the queue depth (PENDING, RUNNING)."""
+        try:
+            counts = self.store.counts()
+        except DBAPIError as exc:
+            return Health(ok=False, detail=f"legacy: database unavailable: {type(exc.orig).__name__}")
+        return Health(
+            ok=True,
+            detail=f"legacy {self.processor} processor, poll every {self.poll_interval}s",
+            queued=counts[JobStatus.PENDING],
+            running=counts[JobStatus.RUNNING],
+            extra={
+                "spawn_per_job": self.options.spawn_per_job,
+                "stdout_protocol": self.options.stdout_protocol,
+            },
+        )
+
+    def run_workers(self, *, concurrency: int, stop: threading.Event) -> None:
+        """Run the configured processor until ``stop`` is set; running children are finished first."""
+        if concurrency < 1:
+            raise InvalidRequest(f"concurrency must be >= 1, not {concurrency}")
+        if self.processor == "adaptive":
+            self.adaptive(concurrency).run(stop)
+            return
+        threads = [
+            threading.Thread(target=self._worker, args=(stop, f"{self.processor}-{n}"), name=f"legacy-{n}")
+            for n in range(concurrency)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=JOIN_TIMEOUT_SECONDS)
+
+    def adaptive(self, max_workers: int | None = None) -> AdaptiveProcessor:
+        """An adaptive processor on this backend (``max_workers`` overrides the configured cap)."""
+        cap = max_workers if max_workers is not None else self.max_workers
+        return AdaptiveProcessor(
+            self.runner,
+            min_workers=min(self.min_workers, cap),
+            max_workers=cap,
+            poll_interval=self.poll_interval,
+        )
+
+    def loop(self, name: str = "loop") -> LoopProcessor:
+        """A loop processor on this backend."""
+        return LoopProcessor(self.runner, poll_interval=self.poll_interval, name=name)
+
+    def _worker(self, stop: threading.Event, name: str) -> None:
+        if self.processor == "loop":
+            self.loop(name).run(stop)
+            return
+        # "single" run as a worker: the process-one command in a loop (a cron-style wrapper).
+        while not stop.is_set():
+            try:
+                ran = process_one(self.runner, name=name)
+            except DBAPIError:
+                logger.warning("legacy single processor could not claim; retrying", exc_info=True)
+                ran = None
+            if ran is None:
+                stop.wait(self.poll_interval)
+
+
+def _protocol(value: str) -> StdoutProtocol:
+    if value == "strict":
+        return "strict"
+    if value == "lenient":
+        return "lenient"
+    raise InvalidRequest(f"stdout_protocol must be 'strict' or 'lenient', not {value!r}")

@@ -1,0 +1,120 @@
+"""The legacy worker process: ``python -m bakeoff.backends.legacy.child JOB_ID [--crash-after-complete]``.
+
+A processor spawns one of these per job (the current system's process-per-job model). It reads its
+job from ``legacy.job`` (database URL from ``BAKEOFF_DATABASE_URL``; the article import's allowlist
+from ``BAKEOFF_IMPORT_ALLOW_HOSTS``), runs the handler inside the shared metrics instrumentation,
+and reports over the line protocol of :mod:`bakeoff.backends.legacy.protocol`. It never writes
+``legacy.job`` itself: the parent does, from what it parses.
+
+Exit codes: 0 after success, 1 after a failure -- and 1 after success too under
+``--crash-after-complete``, which reproduces the seed's "workers crash after completing (exit 1)".
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from uuid import UUID
+
+from sqlalchemy import Engine
+
+from bakeoff.backends.legacy.handlers import HandlerContext, parse_handler
+from bakeoff.backends.legacy.protocol import MessageKind, format_message
+from bakeoff.backends.legacy.store import JobStore, LegacyJob
+
+__all__ = ["EXIT_CRASHED_AFTER_COMPLETE", "EXIT_FAILED", "EXIT_OK", "execute_job", "main"]
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CRASHED_AFTER_COMPLETE = 1
+EXIT_USAGE = 2
+
+Emit = Callable[[str], None]
+
+
+def execute_job(job: LegacyJob, *, engine: Engine, emit_stdout: Emit, emit_stderr: Emit) -> bool:
+    """Run ``job``'s handler as one measured attempt and report it over the protocol; True on success."""
+    # Imported here so `python -m ...child --help` and the adapter's import stay light.
+    from bakeoff.metrics.instrument import Instrumentation
+    from bakeoff.metrics.recorder import Recorder
+
+    started = {"job_id": str(job.id), "pid": os.getpid(), "attempt": job.attempt}
+    emit_stdout(format_message(MessageKind.STARTED, started))
+    instrumentation = Instrumentation(Recorder(engine))
+    context = HandlerContext(job=job, engine=engine, emit_stdout=emit_stdout)
+    try:
+        handler = parse_handler(job.handler)
+        emit_stdout(format_message(MessageKind.PROGRESS, {"message": f"running {job.handler}"}))
+        with instrumentation.attempt(job.trial_job_id, job.attempt):
+            result = handler(context)
+    except Exception as exc:
+        _report_error(exc, emit_stderr)
+        return False
+    emit_stdout(format_message(MessageKind.RESULT, result))
+    return True
+
+
+def _report_error(exc: Exception, emit_stderr: Emit) -> None:
+    from bakeoff.metrics.instrument import error_kind_of
+
+    for line in traceback.format_exception(exc)[-6:]:
+        for part in line.rstrip().splitlines():
+            emit_stderr(part)
+    body = {
+        "error_kind": error_kind_of(exc),
+        "message": f"{type(exc).__name__}: {exc}",
+        "retryable": getattr(exc, "retryable", True) is not False,
+    }
+    emit_stderr(format_message(MessageKind.ERROR, body))
+
+
+def _print_to(stream: object) -> Emit:
+    def emit(line: str) -> None:
+        # One flushed line at a time, so the parent sees progress while the job runs.
+        print(line, file=stream, flush=True)  # type: ignore[call-overload]
+
+    return emit
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bakeoff.backends.legacy.child")
+    parser.add_argument("job_id", type=UUID, help="the legacy.job id to run")
+    parser.add_argument(
+        "--crash-after-complete", action="store_true", help="exit 1 after success (the seed's pain point)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one job; returns the process exit code."""
+    args = _parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    url = os.environ.get("BAKEOFF_DATABASE_URL")
+    emit_stderr = _print_to(sys.stderr)
+    if not url:
+        emit_stderr("BAKEOFF_DATABASE_URL is not set; the child cannot read its job")
+        return EXIT_USAGE
+    from bakeoff.db.engine import make_engine
+
+    engine = make_engine(url, pool_size=1, max_overflow=2)
+    try:
+        job = JobStore(engine).get(args.job_id)
+        if job is None:
+            emit_stderr(f"no legacy job {args.job_id}")
+            return EXIT_FAILED
+        ok = execute_job(job, engine=engine, emit_stdout=_print_to(sys.stdout), emit_stderr=emit_stderr)
+    finally:
+        engine.dispose()
+    if not ok:
+        return EXIT_FAILED
+    return EXIT_CRASHED_AFTER_COMPLETE if args.crash_after_complete else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""What a legacy job runs: ``import_article`` in the trial, or a test handler named by a short spec.
+
+=================== ==================================================================
+``import_article``  the shared article import (bakeoff.workload.articles)
+``noop``            returns at once (measures the machinery alone: polling, spawn, parsing)
+``sleep:<ms>``      sleeps that long, then succeeds (0..600000 ms)
+``fail:<kind>``     raises a failure with ``error_kind=<kind>``
+``garbage``         prints malformed protocol lines on stdout, then succeeds
+=================== ==================================================================
+
+Specs are validated by :func:`parse_handler` when a backend is built, so a typo fails fast.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bakeoff.backends.legacy.store import LegacyJob
+from bakeoff.contract import BakeoffError, InvalidRequest
+
+__all__ = ["HANDLER_SPECS", "Handler", "HandlerContext", "SimulatedFailure", "parse_handler"]
+
+HANDLER_SPECS = ("import_article", "noop", "sleep:<ms>", "fail:<error_kind>", "garbage")
+MAX_SLEEP_MS = 600_000
+_SPEC = re.compile(
+    r"^(?P<name>import_article|noop|garbage)$|^(?P<param_name>sleep|fail):(?P<param>[a-z0-9_]+)$"
+)
+GARBAGE_LINES = (
+    "Processing job... done!",
+    "LEGACY:RESULT {this is not json",
+    "LEGACY:NOPE {}",
+    "\x00\x1b[31mbinary-ish noise\x1b[0m",
+)
+
+
+class SimulatedFailure(BakeoffError):
+    """The ``fail:<kind>`` handler's failure; carries ``error_kind`` like ``ImportFailed``."""
+
+    def __init__(self, error_kind: str) -> None:
+        super().__init__(f"simulated failure: {error_kind}")
+        self.error_kind = error_kind
+        self.retryable = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandlerContext:
+    """What a handler gets: the job, the database, and a way to print a raw stdout line."""
+
+    job: LegacyJob
+    engine: Engine
+    emit_stdout: Callable[[str], None]
+
+
+Handler = Callable[[HandlerContext], dict[str, Any]]
+
+
+def parse_handler(spec: str) -> Handler:
+    """The handler a spec names; raise :class:`InvalidRequest` (naming ``handler``) for a bad one."""
+    match = _SPEC.match(spec or "")
+    if match is None:
+        raise InvalidRequest(f"handler must be one of {', '.join(HANDLER_SPECS)}; got {spec!r}")
+    if match["name"] == "import_article":
+        return _import_article
+    if match["name"] == "noop":
+        return _noop
+    if match["name"] == "garbage":
+        return _garbage
+    if match["param_name"] == "fail":
+        return _failing(match["param"])
+    return _sleeping(_sleep_ms(match["param"]))
+
+
+def _sleep_ms(text: str) -> int:
+    if not text.isdigit() or int(text) > MAX_SLEEP_MS:
+        raise InvalidRequest(f"handler sleep:<ms> needs 0..{MAX_SLEEP_MS} ms; got {text!r}")
+    return int(text)
+
+
+def _noop(context: HandlerContext) -> dict[str, Any]:
+    return {}
+
+
+def _sleeping(milliseconds: int) -> Handler:
+    def sleep(context: HandlerContext) -> dict[str, Any]:
+        time.sleep(milliseconds / 1000)
+        return {"slept_ms": milliseconds}
+
+    return sleep
+
+
+def _failing(error_kind: str) -> Handler:
+    def fail(context: HandlerContext) -> dict[str, Any]:
+        raise SimulatedFailure(error_kind)
+
+    return fail
+
+
+def _garbage(context: HandlerContext) -> dict[str, Any]:
+    for line in GARBAGE_LINES:
+        context.emit_stdout(line)
+    return {}
+
+
+def _import_article(context: HandlerContext) -> dict[str, Any]:
+    # Imported here: the workload pulls in HTML extraction, which a noop child should not pay for.
+    from bakeoff.workload.articles import ImportSettings, import_article
+
+    job = context.job
+    document = import_article(
+        job.url,
+        engine=context.engine,
+        trial_job_id=job.trial_job_id,
+        idempotency_key=job.payload.get("idempotency_key"),
+        settings=ImportSettings.from_env(),
+    )
+    return {"document_id": str(document.document_id), "url": job.url}

@@ -1,0 +1,1 @@
+"""Alembic branch ``legacy``: the legacy arm's ``legacy`` schema (its ``job`` table)."""

@@ -1,0 +1,232 @@
+"""Running one claimed job: spawn the child, parse what it prints, and record the outcome.
+
+This is the parent's half of the current system's process-per-job model. The child's lines are read
+as they arrive (PROGRESS updates the row while the job runs); the :class:`~.protocol.ChildReport`
+turns them and the exit code into a verdict, and the runner writes it to ``legacy.job`` and, once
+the trial job's chain ends, to the shared metrics.
+
+``crash_after_complete`` (default on, as in the seed) makes the child exit 1 after a successful
+run. The runner trusts the RESULT line over the exit code, so such a job is COMPLETED; the exit
+code is kept in ``legacy.job.exit_code`` and a ``worker_exit_nonzero`` event is logged for the trial
+job, so the crash stays visible and countable without corrupting the outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from typing import IO
+from uuid import UUID
+
+from sqlalchemy import Engine
+
+from bakeoff.backends.legacy.child import execute_job
+from bakeoff.backends.legacy.protocol import (
+    MAX_LINE_BYTES,
+    ChildReport,
+    ErrorKind,
+    Message,
+    MessageKind,
+    StdoutProtocol,
+    Verdict,
+    decode_line,
+)
+from bakeoff.backends.legacy.store import JobStore, LegacyJob
+from bakeoff.contract import InvalidRequest
+from bakeoff.db.urls import libpq_url
+from bakeoff.metrics.instrument import Instrumentation
+from bakeoff.metrics.recorder import Recorder
+
+__all__ = ["JobRunner", "RunnerOptions", "worker_id"]
+
+logger = logging.getLogger(__name__)
+
+CHILD_MODULE = "bakeoff.backends.legacy.child"
+KILL_WAIT_SECONDS = 10.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunnerOptions:
+    """The pain-point switches that shape how one job runs (defaults reproduce today's system)."""
+
+    crash_after_complete: bool = True
+    spawn_per_job: bool = True
+    stdout_protocol: StdoutProtocol = "strict"
+    auto_retry: int = 0
+    job_timeout: float = 600.0
+    allow_hosts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.stdout_protocol not in ("strict", "lenient"):
+            raise InvalidRequest(
+                f"stdout_protocol must be 'strict' or 'lenient', not {self.stdout_protocol!r}"
+            )
+        if self.auto_retry < 0:
+            raise InvalidRequest(f"auto_retry must be >= 0, not {self.auto_retry}")
+        if self.job_timeout <= 0:
+            raise InvalidRequest(f"job_timeout must be > 0 seconds, not {self.job_timeout}")
+
+
+def worker_id(name: str) -> str:
+    """``host:pid:name``: what ``legacy.job.worker_id`` records for a processor's worker."""
+    return f"{socket.gethostname()}:{os.getpid()}:{name}"
+
+
+class JobRunner:
+    """Runs claimed jobs (in a child process, or in-process with ``spawn_per_job=False``)."""
+
+    def __init__(self, engine: Engine, options: RunnerOptions | None = None) -> None:
+        self.engine = engine
+        self.options = options or RunnerOptions()
+        self.store = JobStore(engine)
+        self.instrumentation = Instrumentation(Recorder(engine))
+
+    def run(self, job: LegacyJob) -> Verdict:
+        """Run ``job`` (already claimed, RUNNING) to its verdict and record it."""
+        if self.options.spawn_per_job:
+            verdict, exit_code = self._spawn(job)
+        else:
+            verdict, exit_code = self._in_process(job), None
+        self._record(job, verdict, exit_code)
+        return verdict
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def _child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["BAKEOFF_DATABASE_URL"] = libpq_url(self.engine.url)
+        env["PYTHONUNBUFFERED"] = "1"
+        if self.options.allow_hosts:
+            env["BAKEOFF_IMPORT_ALLOW_HOSTS"] = ",".join(self.options.allow_hosts)
+        return env
+
+    def _command(self, job: LegacyJob) -> list[str]:
+        command = [sys.executable, "-m", CHILD_MODULE, str(job.id)]
+        return [*command, "--crash-after-complete"] if self.options.crash_after_complete else command
+
+    def _spawn(self, job: LegacyJob) -> tuple[Verdict, int | None]:
+        report = ChildReport(mode=self.options.stdout_protocol)
+        try:
+            child = subprocess.Popen(
+                self._command(job),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self._child_env(),
+            )
+        except OSError as exc:
+            error = f"cannot spawn the child: {exc}"
+            return Verdict(ok=False, error_kind=ErrorKind.SPAWN_FAILED, error=error), None
+        self.store.set_pid(job.id, child.pid)
+        exit_code, timed_out = self._supervise(child, job, report)
+        return report.verdict(exit_code, timed_out=timed_out), exit_code
+
+    def _supervise(
+        self, child: subprocess.Popen[bytes], job: LegacyJob, report: ChildReport
+    ) -> tuple[int, bool]:
+        """Read the child's stdout line by line (stderr in a thread) until it exits or times out."""
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            child.kill()
+
+        timer = threading.Timer(self.options.job_timeout, kill)
+        stderr_reader = threading.Thread(target=_drain_stderr, args=(child.stderr, report), daemon=True)
+        timer.start()
+        stderr_reader.start()
+        try:
+            assert child.stdout is not None  # PIPE above
+            for raw in iter(lambda: child.stdout.readline(MAX_LINE_BYTES + 1), b""):  # type: ignore[union-attr]
+                self._on_message(job, report.feed_stdout(decode_line(raw)))
+            exit_code = child.wait(timeout=KILL_WAIT_SECONDS)
+        finally:
+            timer.cancel()
+            if child.poll() is None:
+                child.kill()
+                child.wait(timeout=KILL_WAIT_SECONDS)
+            stderr_reader.join(timeout=KILL_WAIT_SECONDS)
+            _close(child)
+        return exit_code, timed_out.is_set()
+
+    def _in_process(self, job: LegacyJob) -> Verdict:
+        report = ChildReport(mode=self.options.stdout_protocol)
+        execute_job(
+            job,
+            engine=self.engine,
+            emit_stdout=lambda line: self._on_message(job, report.feed_stdout(line)),
+            emit_stderr=report.feed_stderr,
+        )
+        return report.verdict(None)
+
+    def _on_message(self, job: LegacyJob, message: Message | None) -> None:
+        if message is not None and message.kind is MessageKind.PROGRESS:
+            self.store.set_progress(job.id, str(message.body.get("message", "")))
+
+    # -- recording -------------------------------------------------------------------------------
+
+    def _record(self, job: LegacyJob, verdict: Verdict, exit_code: int | None) -> None:
+        if verdict.ok:
+            self._record_completed(job, verdict, exit_code)
+        else:
+            self._record_failed(job, verdict, exit_code)
+
+    def _record_completed(self, job: LegacyJob, verdict: Verdict, exit_code: int | None) -> None:
+        if not self.store.mark_completed(job.id, result=verdict.result, exit_code=exit_code):
+            logger.warning("job %s finished but was no longer RUNNING (reaped?); result dropped", job.id)
+            return
+        if exit_code:
+            self._event(job, "worker_exit_nonzero", {"exit_code": exit_code, "after": "success"})
+        self.instrumentation.terminal(job.trial_job_id, "completed", document_id=_uuid_or_none(verdict))
+
+    def _record_failed(self, job: LegacyJob, verdict: Verdict, exit_code: int | None) -> None:
+        # The legacy retry is basic: a fixed count, whatever the error (no classification, no backoff).
+        retry = job.attempt <= self.options.auto_retry
+        kind = verdict.error_kind or ErrorKind.WORKER_CRASHED
+        error = verdict.error or "failed"
+        failed, retry_id = self.store.mark_failed(
+            job, error_kind=kind, error=error, exit_code=exit_code, retry=retry
+        )
+        if not failed:
+            logger.warning("job %s failed but was no longer RUNNING (reaped?)", job.id)
+            return
+        logger.info("legacy job %s failed: %s: %s", job.id, kind, error, extra={"job_id": str(job.id)})
+        if retry_id is not None:
+            self._event(job, "retry_scheduled", {"retry_job_id": str(retry_id), "error_kind": kind})
+            return
+        self.instrumentation.terminal(job.trial_job_id, "failed", error_kind=kind, error_message=error)
+
+    def _event(self, job: LegacyJob, event: str, detail: dict[str, object]) -> None:
+        if job.trial_job_id is None:
+            return
+        try:
+            self.instrumentation.recorder.event(
+                job.trial_job_id, event, attempt=job.attempt, detail={"job_id": str(job.id), **detail}
+            )
+        except Exception:
+            logger.exception("metrics event %s failed; the job goes on", event)
+
+
+def _drain_stderr(stream: IO[bytes] | None, report: ChildReport) -> None:
+    if stream is None:
+        return
+    for raw in iter(lambda: stream.readline(MAX_LINE_BYTES + 1), b""):
+        report.feed_stderr(decode_line(raw))
+
+
+def _close(child: subprocess.Popen[bytes]) -> None:
+    for stream in (child.stdout, child.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def _uuid_or_none(verdict: Verdict) -> UUID | None:
+    try:
+        return UUID(verdict.document_id) if verdict.document_id else None
+    except ValueError:
+        return None
