@@ -95,3 +95,120 @@ def count_rows(url: str, table: str) -> int:
             return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())  # noqa: S608
     finally:
         engine.dispose()
+
+
+# ---------------------------------------------------------------------------------------------
+# Fakes for the router
+#
+# Real backend classes (no mocks) for router tests and benchmarks: each enqueues into a real
+# table, ``public.router_fake_jobs``, on the connection the router hands it, so the exposure row and
+# the fake job commit or roll back together exactly as a built-in arm's would.
+# ---------------------------------------------------------------------------------------------
+
+# This section is appended to the file, so its imports sit here rather than at the top.
+import threading  # noqa: E402
+import time  # noqa: E402
+from uuid import UUID  # noqa: E402
+
+from sqlalchemy import Connection, Engine  # noqa: E402
+
+from bakeoff.contract import BackendError, Health, ImportRequest, JobBackend, JobState  # noqa: E402
+
+ROUTER_FAKE_JOBS = "public.router_fake_jobs"
+_ROUTER_FAKE_SQL = {
+    "create": (
+        "CREATE TABLE IF NOT EXISTS public.router_fake_jobs ("
+        " job_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, arm text NOT NULL,"
+        " trial_job_id uuid NOT NULL, url text NOT NULL,"
+        " created_at timestamptz NOT NULL DEFAULT clock_timestamp())"
+    ),
+    "lock": "SELECT pg_advisory_xact_lock(hashtext('bakeoff.router_fake_jobs'))",
+    "insert": (
+        "INSERT INTO public.router_fake_jobs (arm, trial_job_id, url)"
+        " VALUES (:arm, :trial_job_id, :url) RETURNING job_id"
+    ),
+    "exists": "SELECT 1 FROM public.router_fake_jobs WHERE job_id = CAST(:job_id AS bigint)",
+    "delete": "DELETE FROM public.router_fake_jobs WHERE job_id = CAST(:job_id AS bigint) RETURNING job_id",
+    "count": "SELECT count(*) FROM public.router_fake_jobs WHERE arm = :arm",
+    "sleep": "SELECT pg_sleep(:seconds)",
+    "no_timeout": "SET LOCAL statement_timeout = 0",
+}
+
+
+def ensure_router_fake_jobs(engine: Engine) -> None:
+    """Create ``public.router_fake_jobs`` once (safe when several processes race to create it)."""
+    with engine.begin() as conn:
+        conn.execute(text(_ROUTER_FAKE_SQL["lock"]))
+        conn.execute(text(_ROUTER_FAKE_SQL["create"]))
+
+
+class RecordingBackend:
+    """An arm that enqueues one row per submit into ``router_fake_jobs`` in the router's transaction."""
+
+    def __init__(self, name: str, engine: Engine) -> None:
+        self.name = name
+        self.engine = engine
+        ensure_router_fake_jobs(engine)
+
+    def submit(self, request: ImportRequest, *, trial_job_id: UUID, conn: Connection) -> str:
+        params = {"arm": self.name, "trial_job_id": trial_job_id, "url": request.url}
+        return str(conn.execute(text(_ROUTER_FAKE_SQL["insert"]), params).scalar_one())
+
+    def state(self, backend_job_id: str) -> JobState:
+        with self.engine.connect() as conn:
+            if conn.execute(text(_ROUTER_FAKE_SQL["exists"]), {"job_id": backend_job_id}).first() is None:
+                raise BackendError(f"no fake job {backend_job_id!r} in arm {self.name!r}")
+        return JobState.QUEUED
+
+    def cancel(self, backend_job_id: str) -> bool:
+        with self.engine.begin() as conn:
+            return (
+                conn.execute(text(_ROUTER_FAKE_SQL["delete"]), {"job_id": backend_job_id}).first() is not None
+            )
+
+    def health(self) -> Health:
+        with self.engine.connect() as conn:
+            queued = int(conn.execute(text(_ROUTER_FAKE_SQL["count"]), {"arm": self.name}).scalar_one())
+        return Health(ok=True, detail="fake arm for router tests", queued=queued)
+
+    def run_workers(self, *, concurrency: int, stop: threading.Event) -> None:
+        stop.wait()  # fake jobs are never worked; they only prove the enqueue happened
+
+
+class FailingBackend(RecordingBackend):
+    """An arm that writes its row and then raises, so the router must undo the write and fall back."""
+
+    def submit(self, request: ImportRequest, *, trial_job_id: UUID, conn: Connection) -> str:
+        job_id = super().submit(request, trial_job_id=trial_job_id, conn=conn)
+        raise BackendError(f"fake arm {self.name!r} refused job {job_id} (it was written, then failed)")
+
+
+class HangingBackend(RecordingBackend):
+    """An arm whose submit hangs for ``seconds``.
+
+    ``mode="database"`` sleeps in a statement (the router's ``statement_timeout`` ends it);
+    ``mode="unbounded"`` first lifts the statement timeout, so only the router's client-side watchdog
+    can end it; ``mode="python"`` sleeps outside the database and then enqueues, so the router must
+    discard the late answer.
+    """
+
+    def __init__(self, name: str, engine: Engine, *, seconds: float = 30.0, mode: str = "database") -> None:
+        if mode not in ("database", "unbounded", "python"):
+            raise ValueError(f"mode must be 'database', 'unbounded' or 'python', not {mode!r}")
+        super().__init__(name, engine)
+        self.seconds = seconds
+        self.mode = mode
+
+    def submit(self, request: ImportRequest, *, trial_job_id: UUID, conn: Connection) -> str:
+        if self.mode == "python":
+            time.sleep(self.seconds)
+        else:
+            if self.mode == "unbounded":
+                conn.execute(text(_ROUTER_FAKE_SQL["no_timeout"]))
+            conn.execute(text(_ROUTER_FAKE_SQL["sleep"]), {"seconds": self.seconds})
+        return super().submit(request, trial_job_id=trial_job_id, conn=conn)
+
+
+def router_fake_backend(name: str, engine: Engine, **options: object) -> JobBackend:
+    """A :class:`RecordingBackend` built like ``create_backend(name, engine)`` (for ``bakeoff route``)."""
+    return RecordingBackend(name, engine)

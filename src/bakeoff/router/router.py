@@ -1,0 +1,365 @@
+"""The Router: the shim in the import path that assigns an arm, records the exposure and enqueues.
+
+``submit`` runs as ONE transaction on one connection::
+
+    route_state      live experiment state + this unit's override + SET LOCAL statement_timeout
+    submitted        exposure row in bakeoff.trial_jobs (metrics Recorder)
+    SAVEPOINT
+    backend.submit   the served arm enqueues on the same connection, under the time budget
+      on error/timeout: ROLLBACK TO SAVEPOINT, 'fallback' event, control arm enqueues instead
+    enqueued         backend job id and served arm (metrics Recorder)
+    COMMIT
+
+so an exposure without its job (or a job without its exposure) can never be committed. If the
+control arm fails too, everything rolls back and :class:`~bakeoff.contract.SubmitFailed` is raised.
+Reading the state inside every submit means a kill switch or a new phase applies to the very next
+submit in every process; :meth:`Router.assign` answers from the last state seen, without I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from functools import partial
+from types import TracebackType
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from bakeoff.contract import (
+    AssignmentReason,
+    BackendError,
+    ImportRequest,
+    InvalidRequest,
+    JobBackend,
+    Submission,
+    SubmitFailed,
+)
+from bakeoff.db.engine import make_engine
+from bakeoff.metrics import Recorder
+from bakeoff.router.experiment import Decision, Experiment, ExperimentState, check_arm, check_unit_key
+from bakeoff.router.guard import Watchdog
+from bakeoff.router.store import QUERIES, ExperimentStore
+
+__all__ = ["DEFAULT_SUBMIT_TIMEOUT", "BackendTimeout", "Router"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SUBMIT_TIMEOUT = 2.0
+IDEMPOTENCY_CONSTRAINT = "trial_jobs_idempotency_key"
+MAX_ERROR_DETAIL = 1000
+CANCEL_TIMEOUT = 1.0
+
+
+class BackendTimeout(BackendError):
+    """A backend's submit outlived the router's time budget."""
+
+
+class _Duplicate(Exception):
+    """Internal: the idempotency key is taken; answer with the first Submission."""
+
+
+class Router:
+    """Routes article imports to the arms of one experiment (thread-safe; share one per process)."""
+
+    def __init__(
+        self,
+        engine_or_url: Engine | str,
+        *,
+        experiment: Experiment | str,
+        backends: Mapping[str, JobBackend],
+        submit_timeout: float = DEFAULT_SUBMIT_TIMEOUT,
+    ) -> None:
+        if not 0 < submit_timeout <= 3600:
+            raise InvalidRequest(f"submit_timeout must be in (0, 3600] seconds, not {submit_timeout!r}")
+        self._owns_engine = isinstance(engine_or_url, str)
+        self.engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
+        self.submit_timeout = float(submit_timeout)
+        self.store = ExperimentStore(self.engine)
+        self._recorder = Recorder(self.engine)
+        if isinstance(experiment, Experiment):
+            self._state = self.store.ensure(experiment)
+        else:
+            self._state = self.store.load(experiment)
+        missing = [arm for arm in self._state.arms if arm not in backends]
+        if missing:
+            raise InvalidRequest(f"backends has no backend for arm(s) {', '.join(missing)}")
+        self._backends = backends
+        self._watchdog = Watchdog()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The experiment's name."""
+        return self._state.name
+
+    @property
+    def state(self) -> ExperimentState:
+        """The last experiment state this router saw (refreshed by every submit and change)."""
+        return self._state
+
+    def refresh(self) -> ExperimentState:
+        """Reload the experiment state from the database now."""
+        self._state = self.store.load(self.name)
+        return self._state
+
+    def assign(self, unit_key: str) -> str:
+        """The arm ``unit_key`` is assigned to by hash in the current phase (pure: no I/O)."""
+        if not unit_key or not isinstance(unit_key, str):
+            check_unit_key(unit_key)  # raises, naming the problem
+        return self._state.layout.assign(unit_key)
+
+    def decide(self, unit_key: str, override_arm: str | None = None) -> Decision:
+        """Assigned arm, served arm and reason from the last state seen (pure: no I/O)."""
+        check_unit_key(unit_key)
+        if override_arm is not None:
+            check_arm(self._state.arms, override_arm, field_name="override_arm")
+        return self._state.decide(unit_key, override_arm)
+
+    def kill(self, arm: str) -> ExperimentState:
+        """Serve ``arm``'s units by the control arm (no new phase; assignments unchanged)."""
+        self._state = self.store.kill(self.name, arm)
+        return self._state
+
+    def revive(self, arm: str) -> ExperimentState:
+        """Serve ``arm``'s units by ``arm`` again."""
+        self._state = self.store.revive(self.name, arm)
+        return self._state
+
+    def set_weights(self, weights: Mapping[str, float]) -> ExperimentState:
+        """New weights: a new phase with a new derived salt (same weights: no change)."""
+        self._state = self.store.set_weights(self.name, weights)
+        return self._state
+
+    def set_override(self, unit_key: str, arm: str) -> None:
+        """Pin ``unit_key`` to ``arm`` for every router of this experiment."""
+        self.store.set_override(self.name, unit_key, arm)
+
+    def clear_override(self, unit_key: str) -> bool:
+        """Remove ``unit_key``'s override; True when there was one."""
+        return self.store.clear_override(self.name, unit_key)
+
+    # -- submit --------------------------------------------------------------------------------
+
+    def submit(self, request: ImportRequest, *, override_arm: str | None = None) -> Submission:
+        """Route one import: exposure and enqueue commit together, or nothing is written."""
+        if not isinstance(request, ImportRequest):
+            raise InvalidRequest(f"request must be an ImportRequest, not {type(request).__name__}")
+        if override_arm is not None:
+            check_arm(self._state.arms, override_arm, field_name="override_arm")
+        try:
+            try:
+                return self._submit_once(request, override_arm)
+            except _Duplicate:
+                return self._existing(request)
+        except DBAPIError as exc:
+            # The router's own statements failed (database gone, connection lost): the transaction
+            # rolled back, so the caller learns that this job was not taken.
+            raise SubmitFailed(
+                f"the router could not record the job ({_describe(exc)}); nothing was written"
+            ) from exc
+
+    def _submit_once(self, request: ImportRequest, override_arm: str | None) -> Submission:
+        trial_job_id = uuid4()
+        with self.engine.connect() as conn, conn.begin():
+            state, stored_override = self._route_state(conn, request.effective_unit_key)
+            decision = state.decide(request.effective_unit_key, override_arm or stored_override)
+            self._record_exposure(conn, state, decision, request, trial_job_id)
+            served, reason, backend_job_id = self._serve(conn, state, decision, request, trial_job_id)
+            self._recorder.enqueued(trial_job_id, backend_job_id, served_arm=served, conn=conn)
+        return Submission(
+            trial_job_id=trial_job_id,
+            assigned_arm=decision.assigned_arm,
+            served_arm=served,
+            reason=reason,
+            backend_job_id=backend_job_id,
+            phase=state.phase,
+            experiment=state.name,
+        )
+
+    def _route_state(self, conn: Connection, unit_key: str) -> tuple[ExperimentState, str | None]:
+        params = {
+            "name": self.name,
+            "unit_key": unit_key,
+            "statement_timeout": str(int(self.submit_timeout * 1000)),
+        }
+        row = conn.execute(text(QUERIES["route_state"]), params).first()
+        if row is None:
+            raise SubmitFailed(f"experiment {self.name!r} no longer exists; nothing was written")
+        state = self._state
+        # Rebuild the snapshot (and its layout) only when the stored rule changed.
+        if (row.phase, row.salt, frozenset(row.killed_arms)) != (state.phase, state.salt, state.killed_arms):
+            state = self._state = ExperimentState.from_row(row)
+        override: str | None = row.override_arm
+        if override is not None and override not in state.arms:
+            logger.warning("ignoring override of unit %r to unknown arm %r", unit_key, override)
+            override = None
+        return state, override
+
+    def _record_exposure(
+        self,
+        conn: Connection,
+        state: ExperimentState,
+        decision: Decision,
+        request: ImportRequest,
+        trial_job_id: UUID,
+    ) -> None:
+        try:
+            self._recorder.submitted(
+                trial_job_id=trial_job_id,
+                experiment=state.name,
+                phase=state.phase,
+                unit_key=request.effective_unit_key,
+                assigned_arm=decision.assigned_arm,
+                served_arm=decision.served_arm,
+                assignment_reason=decision.reason,
+                url=request.url,
+                idempotency_key=request.idempotency_key,
+                conn=conn,
+            )
+        except IntegrityError as exc:
+            if _constraint_of(exc) == IDEMPOTENCY_CONSTRAINT:
+                raise _Duplicate from exc
+            raise
+
+    def _serve(
+        self,
+        conn: Connection,
+        state: ExperimentState,
+        decision: Decision,
+        request: ImportRequest,
+        trial_job_id: UUID,
+    ) -> tuple[str, AssignmentReason, str]:
+        arm = decision.served_arm
+        conn.execute(text(QUERIES["open_backend_savepoint"]))
+        started = time.monotonic()
+        try:
+            return arm, decision.reason, self._call_backend(conn, arm, request, trial_job_id)
+        except Exception as exc:  # any backend failure is served by the control arm
+            if arm == state.control:
+                raise SubmitFailed(f"the control arm {arm!r} failed: {_describe(exc)}") from exc
+            failure = exc
+        conn.execute(text(QUERIES["rollback_backend_savepoint"]))
+        self._record_fallback(conn, trial_job_id, arm, failure, time.monotonic() - started)
+        try:
+            backend_job_id = self._call_backend(conn, state.control, request, trial_job_id)
+        except Exception as exc:
+            raise SubmitFailed(
+                f"arm {arm!r} failed ({_describe(failure)}) and the control arm {state.control!r} "
+                f"failed too ({_describe(exc)}); nothing was written"
+            ) from exc
+        return state.control, "fallback", backend_job_id
+
+    def _call_backend(self, conn: Connection, arm: str, request: ImportRequest, trial_job_id: UUID) -> str:
+        """The arm's submit under the budget; a late answer counts as a timeout and is discarded."""
+        dbapi_connection: Any = conn.connection.dbapi_connection
+        token = self._watchdog.arm(self.submit_timeout, partial(_cancel, dbapi_connection))
+        started = time.monotonic()
+        try:
+            backend_job_id = self._backends[arm].submit(request, trial_job_id=trial_job_id, conn=conn)
+        except Exception as exc:
+            if self._watchdog.disarm(token) or _is_statement_timeout(exc):
+                raise BackendTimeout(f"arm {arm!r} exceeded its {self.submit_timeout:g}s budget") from exc
+            raise
+        elapsed = time.monotonic() - started
+        if self._watchdog.disarm(token) or elapsed > self.submit_timeout:
+            raise BackendTimeout(
+                f"arm {arm!r} answered after {elapsed:.3f}s; the budget is {self.submit_timeout:g}s"
+            )
+        if not isinstance(backend_job_id, str) or not backend_job_id:
+            raise BackendError(f"arm {arm!r} returned {backend_job_id!r} instead of a job id")
+        return backend_job_id
+
+    def _record_fallback(
+        self, conn: Connection, trial_job_id: UUID, arm: str, failure: Exception, elapsed: float
+    ) -> None:
+        detail = {
+            "failed_arm": arm,
+            "error_type": type(failure).__name__,
+            "error": _describe(failure),
+            "timed_out": isinstance(failure, BackendTimeout),
+            "elapsed_ms": round(elapsed * 1000, 3),
+        }
+        self._recorder.event(trial_job_id, "fallback", detail=detail, conn=conn)
+        conn.execute(text(QUERIES["mark_fallback"]), {"trial_job_id": trial_job_id})
+        logger.warning(
+            "arm %s failed to take trial job %s; the control arm serves it: %s",
+            arm,
+            trial_job_id,
+            detail["error"],
+            extra={"trial_job_id": str(trial_job_id), "failed_arm": arm},
+        )
+
+    def _existing(self, request: ImportRequest) -> Submission:
+        params = {"experiment": self.name, "idempotency_key": request.idempotency_key}
+        with self.engine.connect() as conn:
+            row = conn.execute(text(QUERIES["select_submission"]), params).first()
+        if row is None:  # the first submit's row vanished (deleted); route this one afresh
+            return self._submit_once(request, None)
+        if row.url != request.url:
+            logger.warning(
+                "idempotency key %r was first used for %s; returning that submission for %s",
+                request.idempotency_key,
+                row.url,
+                request.url,
+            )
+        return Submission(
+            trial_job_id=row.trial_job_id,
+            assigned_arm=row.assigned_arm,
+            served_arm=row.served_arm,
+            reason=row.assignment_reason,
+            backend_job_id=row.backend_job_id or "",
+            phase=row.phase,
+            experiment=row.experiment,
+            duplicate=True,
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the watchdog and dispose of an engine this router created."""
+        self._watchdog.close()
+        if self._owns_engine:
+            self.engine.dispose()
+
+    def __enter__(self) -> Router:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _cancel(dbapi_connection: Any) -> None:
+    """Cancel the statement running on ``dbapi_connection`` (called by the watchdog thread)."""
+    dbapi_connection.cancel_safe(timeout=CANCEL_TIMEOUT)
+
+
+def _constraint_of(exc: DBAPIError) -> str | None:
+    diag = getattr(exc.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def _is_statement_timeout(exc: BaseException) -> bool:
+    cause: BaseException | None = exc
+    for _ in range(5):  # a backend may wrap the driver error; follow a few causes
+        if cause is None:
+            return False
+        if isinstance(cause, psycopg.errors.QueryCanceled) or (
+            isinstance(cause, DBAPIError) and isinstance(cause.orig, psycopg.errors.QueryCanceled)
+        ):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text_ = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return text_[:MAX_ERROR_DETAIL]
