@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 from uuid import UUID
 
@@ -32,7 +33,7 @@ from bakeoff.backends.legacy.handlers import parse_handler
 from bakeoff.backends.legacy.processors import AdaptiveProcessor, LoopProcessor, process_one
 from bakeoff.backends.legacy.protocol import ErrorKind, StdoutProtocol
 from bakeoff.backends.legacy.runner import JobRunner, RunnerOptions
-from bakeoff.backends.legacy.store import JobStatus, JobStore
+from bakeoff.backends.legacy.store import JobRef, JobStatus, JobStore
 from bakeoff.contract import BackendError, Health, ImportRequest, InvalidRequest, JobState
 
 if TYPE_CHECKING:
@@ -144,6 +145,39 @@ class LegacyBackend:
                 "stdout_protocol": self.options.stdout_protocol,
             },
         )
+
+    def retry(self, job_id: UUID | str) -> UUID:
+        """``bakeoff legacy retry``: a new PENDING row for a FAILED job, linked by ``original_job_id``.
+
+        It counts as the next attempt of the same trial job. If the trial job's outcome was already
+        recorded as failed, a later success of the retry is refused by the recorder (the first
+        terminal outcome stands) and logged as ``conflicting_outcome_refused``.
+        """
+        job = self.store.get(job_id)
+        if job is None:
+            raise InvalidRequest(f"job_id: no legacy job {job_id}")
+        if job.status is not JobStatus.FAILED:
+            raise InvalidRequest(f"job_id: only FAILED jobs can be retried; {job.id} is {job.status}")
+        retry_id = self.store.insert_retry(job)
+        if job.trial_job_id is not None:
+            self.runner.record_event(job, "manual_retry", {"retry_job_id": str(retry_id)})
+        return retry_id
+
+    def reap(self, older_than: timedelta) -> list[JobRef]:
+        """``bakeoff legacy reap``: fail RUNNING rows older than ``older_than`` as ``worker_lost``.
+
+        The current system has no automatic recovery for a worker killed mid-job; this is the manual
+        tool, and each reaped job's trial outcome is recorded as failed/``worker_lost``.
+        """
+        reaped = self.store.reap(older_than)
+        for job in reaped:
+            self.runner.instrumentation.terminal(
+                job.trial_job_id,
+                "failed",
+                error_kind=ErrorKind.WORKER_LOST,
+                error_message=f"reaped after running for more than {older_than}",
+            )
+        return reaped
 
     def run_workers(self, *, concurrency: int, stop: threading.Event) -> None:
         """Run the configured processor until ``stop`` is set; running children are finished first."""

@@ -181,7 +181,7 @@ class JobRunner:
             logger.warning("job %s finished but was no longer RUNNING (reaped?); result dropped", job.id)
             return
         if exit_code:
-            self._event(job, "worker_exit_nonzero", {"exit_code": exit_code, "after": "success"})
+            self.record_event(job, "worker_exit_nonzero", {"exit_code": exit_code, "after": "success"})
         self.instrumentation.terminal(job.trial_job_id, "completed", document_id=_uuid_or_none(verdict))
 
     def _record_failed(self, job: LegacyJob, verdict: Verdict, exit_code: int | None) -> None:
@@ -197,11 +197,12 @@ class JobRunner:
             return
         logger.info("legacy job %s failed: %s: %s", job.id, kind, error, extra={"job_id": str(job.id)})
         if retry_id is not None:
-            self._event(job, "retry_scheduled", {"retry_job_id": str(retry_id), "error_kind": kind})
+            self.record_event(job, "retry_scheduled", {"retry_job_id": str(retry_id), "error_kind": kind})
             return
         self.instrumentation.terminal(job.trial_job_id, "failed", error_kind=kind, error_message=error)
 
-    def _event(self, job: LegacyJob, event: str, detail: dict[str, object]) -> None:
+    def record_event(self, job: LegacyJob, event: str, detail: dict[str, object]) -> None:
+        """Append a lifecycle event to the job's trial record (contained: never fails the job)."""
         if job.trial_job_id is None:
             return
         try:
