@@ -17,13 +17,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from pgboss_node import NodeRuntime, node_connection, run_script
 
+from bakeoff.db.engine import connect_raw
 from bakeoff.db.sql import parse_queries
 
 QUERIES = parse_queries((Path(__file__).parent / "queries.sql").read_text(encoding="utf-8"))
@@ -49,6 +49,7 @@ COMPARED_FIELDS = (
     "heartbeat_seconds",
     "keep_until_offset",
     "start_after_offset",
+    "start_after_slot_offset",
     "started",
     "completed",
     "source_name",
@@ -99,17 +100,37 @@ def schema_sql(name: str, schema: str) -> str:
     return QUERIES[name].replace("{schema}", schema)
 
 
-def run_node(runtime: NodeRuntime, database_url: str, schema: str, scenario: Scenario) -> RunResult:
-    """Run the scenario with the real pg-boss in one Node process."""
-    advance = schema_sql("advance_time", "x").replace(":queue", "$1").replace(":seconds", "$2")
+def _node_payload(database_url: str) -> dict[str, Any]:
+    advance = QUERIES["advance_time"].replace(":queue", "$1").replace(":seconds", "$2")
+    return {"connection": node_connection(database_url), "sql": {"advance_time": advance}}
+
+
+def run_node_batch(
+    runtime: NodeRuntime, database_url: str, batch: list[tuple[str, Scenario]]
+) -> list[RunResult | str]:
+    """Run ``(schema, scenario)`` pairs with the real pg-boss in ONE Node process.
+
+    Returns one :class:`RunResult` per scenario, or the Node error text for a scenario that failed.
+    """
     payload = {
-        "connection": node_connection(database_url),
-        "schema": schema,
-        "sql": {"advance_time": advance.replace("x.job", "{schema}.job")},
-        "ops": scenario.ops,
+        **_node_payload(database_url),
+        "scenarios": [{"schema": schema, "ops": scenario.ops} for schema, scenario in batch],
     }
-    output = run_script(runtime, "harness.mjs", payload)
-    return RunResult(results=output["results"], refs=output["refs"])
+    output = run_script(runtime, "harness.mjs", payload, timeout=60 + 10 * len(batch))
+    return [
+        str(outcome["error"])
+        if "error" in outcome
+        else RunResult(results=outcome["results"], refs=outcome["refs"])
+        for outcome in output["outcomes"]
+    ]
+
+
+def run_node(runtime: NodeRuntime, database_url: str, schema: str, scenario: Scenario) -> RunResult:
+    """Run one scenario with the real pg-boss in its own Node process."""
+    (outcome,) = run_node_batch(runtime, database_url, [(schema, scenario)])
+    if isinstance(outcome, str):
+        raise RuntimeError(f"real pg-boss failed scenario {scenario.name}: {outcome}")
+    return outcome
 
 
 # --- the port -------------------------------------------------------------------------------------
@@ -166,7 +187,7 @@ def _port_work(boss: Any, state: _PortState, step: Mapping[str, Any]) -> list[st
 
 def _port_advance(boss: Any, state: _PortState, step: Mapping[str, Any], url: str, schema: str) -> None:
     sql = schema_sql("advance_time", schema).replace(":queue", "%(queue)s").replace(":seconds", "%(seconds)s")
-    with psycopg.connect(url, autocommit=True) as conn:
+    with connect_raw(url) as conn:
         conn.execute(sql, {"queue": step["name"], "seconds": step["seconds"]})
 
 
@@ -243,17 +264,33 @@ def _port_step(boss: Any, state: _PortState, step: Mapping[str, Any], url: str, 
 
 def fetch_rows(database_url: str, query: str, schema: str) -> list[dict[str, Any]]:
     """Rows of one of the ``dump_*`` queries for ``schema``, as dicts."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with connect_raw(database_url) as conn:
         return [row[0] for row in conn.execute(schema_sql(query, schema)).fetchall()]
 
 
 def _when(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    # singleton_on is a timestamp without time zone, in UTC by pg-boss's slot arithmetic.
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _seconds_between(later: str | None, earlier: str | None) -> float | None:
     end, start = _when(later), _when(earlier)
     return None if end is None or start is None else (end - start).total_seconds()
+
+
+def _deferred_slot_offset(row: dict[str, Any]) -> float | None:
+    """start_after relative to its slot, for deferred slotted jobs (debounce); due jobs give None.
+
+    A due job's offset within its slot depends on the wall-clock phase of the run, so it is not
+    comparable between two runs; a debounced job's start is pinned to its slot's boundary.
+    """
+    deferred_by = _seconds_between(row.get("start_after"), row.get("created_on"))
+    if deferred_by is None or deferred_by < 1.0:
+        return None
+    return _seconds_between(row.get("start_after"), row.get("singleton_on"))
 
 
 def _output_shape(value: Any) -> Any:
@@ -286,6 +323,7 @@ def normalise_jobs(
             ),
             "singleton_slot": slots.index(row["singleton_on"]) if row.get("singleton_on") else None,
             "start_after_offset": _seconds_between(row.get("start_after"), row.get("created_on")),
+            "start_after_slot_offset": _deferred_slot_offset(row),
             "keep_until_offset": _seconds_between(row.get("keep_until"), row.get("start_after")),
             "started": row.get("started_on") is not None,
             "completed": row.get("completed_on") is not None,
@@ -334,3 +372,16 @@ def _same(key: str, mine: Any, other: Any, tolerance: float) -> bool:
     if key.endswith("_offset") and isinstance(mine, float) and isinstance(other, float):
         return abs(mine - other) <= tolerance
     return bool(mine == other)
+
+
+def normalise_results(results: list[Any]) -> list[Any]:
+    """Per-op results comparable across implementations: batch fetches as sets, errors as a flag."""
+    normalised: list[Any] = []
+    for result in results:
+        if isinstance(result, list):
+            normalised.append(sorted(result))
+        elif isinstance(result, dict) and set(result) == {"error"}:
+            normalised.append({"error": True})
+        else:
+            normalised.append(result)
+    return normalised

@@ -1,8 +1,9 @@
 // Runs a scripted scenario with the real pg-boss and prints JSON results (bakeoff's differential oracle).
 //
-// stdin:  { connection: {host, port, database, user, password?}, schema, boss_options?: {...},
-//           sql?: { advance_time: "..." }, ops: [ { op, ... }, ... ] }
-// stdout: { schema_version, results: [ ... one per op ... ], refs: { ref: id } }
+// stdin:  { connection: {host, port, database, user, password?}, boss_options?: {...},
+//           sql?: { advance_time: "..." }, scenarios: [ { schema, ops: [ { op, ... }, ... ] }, ... ] }
+// stdout: { outcomes: [ { schema_version, results: [ ... one per op ... ], refs: { ref: id } } | { error } ] }
+// (or, given { schema, ops } instead of scenarios, that one outcome.)
 //
 // Scenario keys are snake_case (the Python port's names) and are turned into pg-boss's camelCase here.
 // Jobs are named by scenario "refs": an op with `ref` records the id it produced; later ops name jobs
@@ -14,8 +15,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { PgBoss } from 'pg-boss'
 
 const input = JSON.parse(readFileSync(0, 'utf8'))
-const refs = {}
-const idToRef = new Map()
+let refs = {}
+let idToRef = new Map()
+let currentSchema = null
 
 function camel (key) {
   return key.replace(/_([a-z])/g, (_, c) => c.toUpperCase())
@@ -116,7 +118,7 @@ const ops = {
   supervise: (boss, s) => boss.supervise(s.name).then(() => null),
   advance: async (boss, s) => {
     // "Advance time" for one queue: every timestamp of its jobs moves back, so nothing sleeps.
-    const sql = input.sql.advance_time.replaceAll('{schema}', input.schema)
+    const sql = input.sql.advance_time.replaceAll('{schema}', currentSchema)
     await boss.getDb().executeSql(sql, [s.name, s.seconds])
     return null
   },
@@ -132,10 +134,13 @@ const ops = {
   sleep: async (boss, s) => { await sleep(s.ms); return null }
 }
 
-async function main () {
+async function runScenario (scenario) {
+  refs = {}
+  idToRef = new Map()
+  currentSchema = scenario.schema
   const boss = new PgBoss({
     ...input.connection,
-    schema: input.schema,
+    schema: scenario.schema,
     max: 4,
     supervise: false,
     schedule: false,
@@ -144,19 +149,38 @@ async function main () {
   boss.on('error', error => process.stderr.write(`pg-boss error: ${error.stack ?? error}\n`))
   await boss.start()
   const results = []
-  for (const step of input.ops) {
-    const run = ops[step.op]
-    if (!run) throw new Error(`unknown op ${step.op}`)
-    try {
-      results.push(await run(boss, step))
-    } catch (error) {
-      if (!step.expect_error) throw error
-      results.push({ error: error.message })
+  try {
+    for (const step of scenario.ops) {
+      const run = ops[step.op]
+      if (!run) throw new Error(`unknown op ${step.op}`)
+      try {
+        results.push(await run(boss, step))
+      } catch (error) {
+        if (!step.expect_error) throw error
+        results.push({ error: error.message })
+      }
     }
+    return { schema_version: await boss.schemaVersion(), results, refs }
+  } finally {
+    await boss.stop({ graceful: true, timeout: 1000 })
   }
-  const schemaVersion = await boss.schemaVersion()
-  await boss.stop({ graceful: true, timeout: 1000 })
-  process.stdout.write(JSON.stringify({ schema_version: schemaVersion, results, refs }))
+}
+
+// One process runs a whole batch of scenarios (each on its own schema), or one legacy single scenario.
+async function main () {
+  if (input.scenarios) {
+    const outcomes = []
+    for (const scenario of input.scenarios) {
+      try {
+        outcomes.push(await runScenario(scenario))
+      } catch (error) {
+        outcomes.push({ error: `${error.stack ?? error}` })
+      }
+    }
+    process.stdout.write(JSON.stringify({ outcomes }))
+  } else {
+    process.stdout.write(JSON.stringify(await runScenario({ schema: input.schema, ops: input.ops })))
+  }
 }
 
 main().catch(error => {
