@@ -1,0 +1,194 @@
+"""The pgboss arm behind the trial's :class:`bakeoff.contract.JobBackend` contract.
+
+Built by ``create_backend("pgboss", engine, ...)``. Submitting is ``boss.send(queue, {...}, conn=)``
+inside the router's transaction; :meth:`PgBossBackend.run_workers` is ``boss.work(...)`` with
+``local_concurrency = concurrency`` until ``stop`` is set. Each run of ``import_article`` is wrapped
+in the shared :class:`~bakeoff.metrics.Instrumentation`; the terminal outcome is recorded when the
+job reaches it (completed; failed with no retries left; cancelled).
+
+Like real pg-boss, every thrown error is retried up to ``retry_limit`` - including imports that
+``ImportFailed.retryable`` says cannot succeed, because pg-boss has no per-error "do not retry" and
+the arm measures pg-boss as a team would run it (see docs/pgboss.md).
+
+State mapping::
+
+    created                      -> QUEUED
+    retry, or active after a retry -> RETRYING
+    active (first attempt)       -> RUNNING
+    completed / failed / cancelled -> COMPLETED / FAILED / CANCELLED
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Engine
+
+from bakeoff.backends.pgboss.boss import PgBoss
+from bakeoff.backends.pgboss.types import Job
+from bakeoff.contract import BackendError, Health, ImportRequest, InvalidRequest, JobState
+from bakeoff.db.urls import libpq_url
+from bakeoff.metrics import Instrumentation, Recorder
+from bakeoff.metrics.instrument import error_kind_of
+
+if TYPE_CHECKING:
+    from bakeoff.workload.models import ImportSettings
+
+__all__ = ["PgBossBackend", "job_state"]
+
+logger = logging.getLogger(__name__)
+
+_TERMINAL = {"completed": JobState.COMPLETED, "failed": JobState.FAILED, "cancelled": JobState.CANCELLED}
+
+
+def job_state(job: Job) -> JobState:
+    """pg-boss's state string onto the trial's :class:`JobState`."""
+    if job.state in _TERMINAL:
+        return _TERMINAL[job.state]
+    if job.state == "retry" or (job.state == "active" and job.retry_count > 0):
+        return JobState.RETRYING
+    return JobState.RUNNING if job.state == "active" else JobState.QUEUED
+
+
+class PgBossBackend:
+    """The candidate arm: a pg-boss 12 queue with LISTEN/NOTIFY wake-ups and SKIP LOCKED claims."""
+
+    name = "pgboss"
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        import_settings: ImportSettings | None = None,
+        queue: str = "article-import",
+        retry_limit: int = 2,
+        retry_delay: int = 1,
+        retry_backoff: bool = True,
+        expire_in_seconds: int = 300,
+        polling_interval_seconds: float = 2.0,
+        schema: str = "pgboss",
+        use_listen_notify: bool = True,
+    ) -> None:
+        if polling_interval_seconds < 0.5:
+            raise InvalidRequest("polling_interval_seconds must be at least 0.5")
+        self.engine = engine
+        self.import_settings = import_settings
+        self.queue = queue
+        self.queue_options: dict[str, Any] = {
+            "retry_limit": retry_limit,
+            "retry_delay": retry_delay,
+            "retry_backoff": retry_backoff,
+            "expire_in_seconds": expire_in_seconds,
+        }
+        self.polling_interval_seconds = polling_interval_seconds
+        self.boss = PgBoss(
+            libpq_url(engine.url), schema=schema, use_listen_notify=use_listen_notify, schedule=False
+        )
+        self.instrumentation = Instrumentation(Recorder(engine))
+        self._ready = threading.Lock()
+
+    def _started(self) -> PgBoss:
+        with self._ready:
+            if not self.boss.is_started:
+                self.boss.start()
+                self.boss.create_queue(self.queue, **self.queue_options)
+        return self.boss
+
+    def submit(self, request: ImportRequest, *, trial_job_id: UUID, conn: Connection) -> str:
+        """``send`` inside the router's open transaction; the pg-boss job id."""
+        data = {
+            "url": request.url,
+            "trial_job_id": str(trial_job_id),
+            "idempotency_key": request.idempotency_key,
+        }
+        job_id = self._started().send(self.queue, data, conn=conn)
+        if job_id is None:
+            raise BackendError("pgboss: the queue refused the job (policy or throttle)")
+        return job_id
+
+    def state(self, backend_job_id: str) -> JobState:
+        job = self._started().get_job_by_id(self.queue, backend_job_id)
+        if job is None:
+            raise BackendError(f"pgboss: no job {backend_job_id}")
+        return job_state(job)
+
+    def cancel(self, backend_job_id: str) -> bool:
+        """Cancel a job that has not finished; records the cancelled outcome."""
+        boss = self._started()
+        job = boss.get_job_by_id(self.queue, backend_job_id)
+        if job is None or boss.cancel(self.queue, backend_job_id).affected == 0:
+            return False
+        self.instrumentation.terminal(_trial_job_id(job), "cancelled", error_kind="cancelled")
+        return True
+
+    def health(self) -> Health:
+        try:
+            stats = self._started().get_queue_stats(self.queue)
+        except Exception as exc:
+            return Health(ok=False, detail=f"pgboss: {type(exc).__name__}: {exc}")
+        return Health(
+            ok=True,
+            detail=f"pg-boss queue {self.queue}, listening={self.boss.listening()}",
+            queued=stats.queued_count,
+            running=stats.active_count,
+            extra={"failed": stats.failed_count, "deferred": stats.deferred_count},
+        )
+
+    def run_workers(self, *, concurrency: int, stop: threading.Event) -> None:
+        """``boss.work`` with ``concurrency`` loops until ``stop`` is set, then a graceful ``stop()``."""
+        if concurrency < 1:
+            raise InvalidRequest(f"concurrency must be >= 1, not {concurrency}")
+        boss = self._started()
+        boss.work(
+            self.queue,
+            self.handle,
+            local_concurrency=concurrency,
+            polling_interval_seconds=self.polling_interval_seconds,
+            include_metadata=True,
+        )
+        stop.wait()
+        boss.stop(graceful=True, timeout=30)
+
+    def handle(self, jobs: list[Job]) -> dict[str, Any] | None:
+        """The pg-boss handler: one import per job, measured like every other arm."""
+        output: dict[str, Any] | None = None
+        for job in jobs:
+            output = self._import(job)
+        return output
+
+    def _import(self, job: Job) -> dict[str, Any]:
+        from bakeoff.workload.articles import import_article
+
+        trial_job_id = _trial_job_id(job)
+        data = job.data or {}
+        try:
+            with self.instrumentation.attempt(trial_job_id, job.retry_count + 1):
+                document = import_article(
+                    data["url"],
+                    engine=self.engine,
+                    trial_job_id=trial_job_id,
+                    idempotency_key=data.get("idempotency_key"),
+                    settings=self.import_settings,
+                )
+        except Exception as exc:
+            if job.retry_count >= (job.retry_limit or 0):  # no retries left: pg-boss fails it now
+                self.instrumentation.terminal(
+                    trial_job_id,
+                    "failed",
+                    error_kind=error_kind_of(exc),
+                    error_message=f"{type(exc).__name__}: {exc}",
+                )
+            raise
+        self.instrumentation.terminal(trial_job_id, "completed", document_id=document.document_id)
+        return document.to_dict()
+
+
+def _trial_job_id(job: Job) -> UUID | None:
+    raw = (job.data or {}).get("trial_job_id") if isinstance(job.data, dict) else None
+    try:
+        return UUID(str(raw)) if raw else None
+    except ValueError:
+        return None

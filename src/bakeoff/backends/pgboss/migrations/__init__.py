@@ -1,0 +1,1 @@
+"""Alembic branch ``pgboss``: installs pg-boss 12's schema (or attaches to an existing one)."""

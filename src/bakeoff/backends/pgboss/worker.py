@@ -1,0 +1,185 @@
+"""pg-boss's worker loop: fetch, run the handler on the batch, settle, sleep what is left of the interval.
+
+As in pg-boss's ``worker.ts``: the loop sleeps ``interval - elapsed`` even after a fetch that found
+jobs (if more than 100 ms remain), and a notification cuts the sleep short or skips it. With the
+LISTEN connection up the interval is the notify backstop (30 s by default); while it is down the
+loop falls back to ``polling_interval_seconds``. The handler runs in its own thread so it can be
+raced against the batch's ``expire_in_seconds`` ("handler execution exceeded Ns"), and jobs with
+``heartbeat_seconds`` are touched every half heartbeat while it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bakeoff.backends.pgboss.types import Job
+
+if TYPE_CHECKING:
+    from bakeoff.backends.pgboss.boss import PgBoss
+
+__all__ = ["Handler", "WorkOptions", "Worker"]
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[list[Job]], Any]
+MIN_SLEEP_SECONDS = 0.1
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WorkOptions:
+    """How one poll loop fetches."""
+
+    batch_size: int = 1
+    polling_interval_seconds: float = 2.0
+    notify_polling_interval_seconds: float = 30.0
+    include_metadata: bool = False
+
+
+@dataclass(slots=True)
+class _Outcome:
+    result: Any = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+def _timeout_output(seconds: float) -> dict[str, Any]:
+    message = f"handler execution exceeded {seconds:g}s"
+    return {"name": "Error", "message": message, "stack": f"Error: {message}"}
+
+
+class Worker:
+    """One poll loop on one queue, in its own daemon thread."""
+
+    def __init__(
+        self, boss: PgBoss, name: str, handler: Handler, options: WorkOptions, *, work_id: str
+    ) -> None:
+        self.boss = boss
+        self.name = name
+        self.handler = handler
+        self.options = options
+        self.id = work_id
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._notified = False
+        self._held: list[Job] = []
+        self._abandoned = False
+        self._thread = threading.Thread(target=self._run, name=f"pgboss-worker:{name}", daemon=True)
+        self.last_error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    def join(self, timeout: float) -> None:
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    def notify(self) -> None:
+        """A job may be ready: skip or cut short the next sleep."""
+        self._notified = True
+        self._wake.set()
+
+    def held_jobs(self) -> list[Job]:
+        return list(self._held)
+
+    def abandon(self) -> None:
+        """Stop has failed this worker's jobs; a handler still running must not settle them."""
+        self._abandoned = True
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            fetched = 0
+            try:
+                self._notified = False
+                self._wake.clear()
+                jobs = self.boss.fetch(
+                    self.name, self.options.batch_size, include_metadata=self.options.include_metadata
+                )
+                fetched = len(jobs)
+                if jobs:
+                    self._held = jobs
+                    self._process(jobs)
+            except Exception as exc:
+                self.last_error = exc
+                logger.warning("worker %s on queue %s: %s", self.id, self.name, exc, exc_info=exc)
+            finally:
+                self._held = []
+            self._sleep(time.monotonic() - started, fetched)
+
+    def _interval(self) -> float:
+        if self.boss.listening():
+            return self.options.notify_polling_interval_seconds
+        return self.options.polling_interval_seconds
+
+    def _sleep(self, elapsed: float, fetched: int) -> None:
+        del fetched  # pg-boss sleeps after a full fetch too, unless a burst option says otherwise
+        remaining = self._interval() - elapsed
+        if not self._stopping.is_set() and not self._notified and remaining > MIN_SLEEP_SECONDS:
+            self._wake.wait(remaining)
+
+    def _process(self, jobs: list[Job]) -> None:
+        expire = max((job.expire_in_seconds or 0) for job in jobs) or 900
+        heartbeat = self._start_heartbeat(jobs)
+        try:
+            outcome = self._run_handler(jobs, float(expire))
+        finally:
+            if heartbeat is not None:
+                heartbeat.set()
+        if self._abandoned:
+            return
+        if not outcome.done:
+            self.boss.fail(self.name, jobs, _timeout_output(expire))
+        elif outcome.error is not None:
+            self.boss.fail(self.name, jobs, outcome.error)
+        else:
+            self.boss.complete(self.name, jobs, outcome.result if len(jobs) == 1 else None)
+
+    def _run_handler(self, jobs: list[Job], expire: float) -> _Outcome:
+        outcome = _Outcome()
+
+        def call() -> None:
+            try:
+                outcome.result = self.handler(jobs)
+            except BaseException as exc:  # the handler's failure is the job's failure
+                outcome.error = exc
+                if not isinstance(exc, Exception):
+                    logger.debug("handler raised %s", type(exc).__name__)
+            finally:
+                outcome.done = True
+
+        runner = threading.Thread(target=call, name=f"pgboss-handler:{self.name}", daemon=True)
+        runner.start()
+        runner.join(expire)
+        return outcome
+
+    def _start_heartbeat(self, jobs: list[Job]) -> threading.Event | None:
+        seconds = min((job.heartbeat_seconds for job in jobs if job.heartbeat_seconds), default=None)
+        if not seconds:
+            return None
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(seconds / 2):
+                try:
+                    self.boss.touch(self.name, [job.id for job in jobs])
+                except Exception:
+                    logger.warning(
+                        "heartbeat touch failed on queue %s:\n%s", self.name, traceback.format_exc()
+                    )
+
+        threading.Thread(target=beat, name=f"pgboss-heartbeat:{self.name}", daemon=True).start()
+        return done
