@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, str] = {
     "export": "bakeoff.metrics.cli:export",
     "observe": "bakeoff.metrics.cli:observe",
     "demo": "bakeoff.trial.cli:demo",
+    "articles": "bakeoff.workload.cli:articles",
     "legacy": "bakeoff.backends.legacy.cli:legacy",
 }
 """Command name -> ``module:attribute`` of a click command, imported when the command runs."""

@@ -1,1 +1,38 @@
-"""The workload: article import, local article server, auditor fan-out (being built)."""
+"""The workload every arm runs: the article import, the local article server, the auditor fan-out.
+
+``import_article`` (fetch -> extract -> save) is the job under test; its phases and errors live in
+:mod:`bakeoff.workload.articles`. :class:`~bakeoff.workload.article_server.ArticleServer` serves a
+seeded synthetic corpus on loopback under a fault profile.
+"""
+
+from __future__ import annotations
+
+from bakeoff.workload.articles import (
+    ERROR_KINDS,
+    RETRYABLE_KINDS,
+    ExtractedArticle,
+    FetchedPage,
+    ImportedDocument,
+    ImportFailed,
+    ImportSettings,
+    extract_article,
+    fetch_page,
+    import_article,
+    import_failed,
+    save_document,
+)
+
+__all__ = [
+    "ERROR_KINDS",
+    "RETRYABLE_KINDS",
+    "ExtractedArticle",
+    "FetchedPage",
+    "ImportFailed",
+    "ImportSettings",
+    "ImportedDocument",
+    "extract_article",
+    "fetch_page",
+    "import_article",
+    "import_failed",
+    "save_document",
+]
