@@ -136,6 +136,11 @@ def run_node(runtime: NodeRuntime, database_url: str, schema: str, scenario: Sce
 # --- the port -------------------------------------------------------------------------------------
 
 
+def _none(_: object) -> None:
+    """Operations whose result the harness reports as null (queue and subscription changes)."""
+    return None
+
+
 def _outcome(response: Any) -> dict[str, int]:
     return {"requested": int(response.requested), "affected": int(response.affected)}
 
@@ -194,9 +199,9 @@ def _port_advance(boss: Any, state: _PortState, step: Mapping[str, Any], url: st
 PortOp = Callable[[Any, _PortState, Mapping[str, Any]], Any]
 
 PORT_OPS: dict[str, PortOp] = {
-    "create_queue": lambda b, s, p: b.create_queue(p["name"], **p.get("options", {})) and None,
-    "update_queue": lambda b, s, p: b.update_queue(p["name"], **p.get("options", {})) and None,
-    "delete_queue": lambda b, s, p: b.delete_queue(p["name"]) and None,
+    "create_queue": lambda b, s, p: _none(b.create_queue(p["name"], **p.get("options", {}))),
+    "update_queue": lambda b, s, p: _none(b.update_queue(p["name"], **p.get("options", {}))),
+    "delete_queue": lambda b, s, p: _none(b.delete_queue(p["name"])),
     "send": lambda b, s, p: _sent(s, p, b.send(p["name"], p.get("data"), **p.get("options", {}))),
     "send_after": lambda b, s, p: _sent(
         s, p, b.send_after(p["name"], p.get("data"), p["start_after"], **p.get("options", {}))
@@ -219,14 +224,14 @@ PORT_OPS: dict[str, PortOp] = {
     "delete_job": lambda b, s, p: _outcome(b.delete_job(p["name"], s.ids(p))),
     "touch": lambda b, s, p: _outcome(b.touch(p["name"], s.ids(p))),
     "redrive": lambda b, s, p: b.redrive(p["name"], **p.get("options", {})),
-    "subscribe": lambda b, s, p: b.subscribe(p["event"], p["name"]) and None,
-    "unsubscribe": lambda b, s, p: b.unsubscribe(p["event"], p["name"]) and None,
-    "publish": lambda b, s, p: b.publish(p["event"], p.get("data"), **p.get("options", {})) and None,
-    "schedule": lambda b, s, p: (
-        b.schedule(p["name"], p["cron"], p.get("data"), **p.get("options", {})) and None
+    "subscribe": lambda b, s, p: _none(b.subscribe(p["event"], p["name"])),
+    "unsubscribe": lambda b, s, p: _none(b.unsubscribe(p["event"], p["name"])),
+    "publish": lambda b, s, p: _none(b.publish(p["event"], p.get("data"), **p.get("options", {}))),
+    "schedule": lambda b, s, p: _none(
+        b.schedule(p["name"], p["cron"], p.get("data"), **p.get("options", {}))
     ),
-    "unschedule": lambda b, s, p: b.unschedule(p["name"], p.get("key", "")) and None,
-    "supervise": lambda b, s, p: b.supervise(p.get("name")) and None,
+    "unschedule": lambda b, s, p: _none(b.unschedule(p["name"], p.get("key", ""))),
+    "supervise": lambda b, s, p: _none(b.supervise(p.get("name"))),
     "work": _port_work,
     "sleep": lambda b, s, p: time.sleep(p["ms"] / 1000),
 }

@@ -70,3 +70,25 @@ def test_port_matches_real_pgboss(
     )
     assert job_differences(their_jobs, our_jobs, scenario) == []
     assert their_jobs, "a scenario that leaves no rows proves nothing"
+
+
+def test_comparison_reports_each_differing_field() -> None:
+    """The comparator is not vacuous: a changed retry_count or state shows up as a named difference."""
+    scenario = Scenario(name="self_check", ops=[])
+    row = {
+        "id": "1",
+        "name": "q",
+        "state": "retry",
+        "retry_count": 1,
+        "created_on": "2026-01-01T00:00:00+00:00",
+        "start_after": "2026-01-01T00:00:30+00:00",
+    }
+    theirs = normalise_jobs([row], {"a": "1"}, scenario)
+    ours = normalise_jobs(
+        [{**row, "retry_count": 2, "start_after": "2026-01-01T00:00:40+00:00"}], {"a": "1"}, scenario
+    )
+    assert job_differences(theirs, ours, scenario) == [
+        "q/a: retry_count ours=2 theirs=1",
+        "q/a: start_after_offset ours=40.0 theirs=30.0",
+    ]
+    assert job_differences(theirs, [], scenario)[0].startswith("job count: ours=0 theirs=1")
