@@ -1,0 +1,73 @@
+"""Helpers for the legacy arm's integration tests: submitting as the router does, and bounded waits."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from bakeoff.backends.legacy.adapter import LegacyBackend
+from bakeoff.contract import ImportRequest
+from bakeoff.metrics import Recorder
+
+WAIT_SECONDS = 60.0
+FAST_POLL = 0.05
+
+
+def submit_as_router(
+    engine: Engine, backend: LegacyBackend, url: str = "http://127.0.0.1:9/a"
+) -> tuple[uuid.UUID, str]:
+    """Exposure row, enqueue and backend job in one transaction, as the router does; (trial id, job id)."""
+    recorder = Recorder(engine)
+    trial_job_id = uuid.uuid4()
+    with engine.begin() as conn:
+        recorder.submitted(
+            trial_job_id=trial_job_id,
+            experiment="article-import",
+            phase=1,
+            unit_key=f"unit-{trial_job_id}",
+            assigned_arm="legacy",
+            served_arm="legacy",
+            assignment_reason="hash",
+            url=url,
+            conn=conn,
+        )
+        job_id = backend.submit(ImportRequest(url=url), trial_job_id=trial_job_id, conn=conn)
+        recorder.enqueued(trial_job_id, job_id, conn=conn)
+    return trial_job_id, job_id
+
+
+def trial_row(engine: Engine, trial_job_id: uuid.UUID) -> dict[str, Any]:
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                text("SELECT * FROM bakeoff.trial_jobs WHERE trial_job_id = :id"), {"id": trial_job_id}
+            )
+            .mappings()
+            .one()
+        )
+    return dict(row)
+
+
+def event_names(engine: Engine, trial_job_id: uuid.UUID) -> list[str]:
+    return [event for _, event, _, _ in Recorder(engine).events(trial_job_id)]
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
+    """Poll ``condition`` until true; fail the test naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+def backend(engine: Engine, **options: Any) -> LegacyBackend:
+    """A legacy backend polling fast (tests), other switches as given."""
+    options.setdefault("poll_interval", FAST_POLL)
+    return LegacyBackend(engine, **options)

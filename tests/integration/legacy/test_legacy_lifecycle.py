@@ -1,0 +1,113 @@
+"""A legacy job's life with real child processes: PENDING -> RUNNING -> COMPLETED or FAILED, as recorded."""
+
+from __future__ import annotations
+
+import threading
+from uuid import UUID
+
+from legacy_helpers import backend, event_names, submit_as_router, trial_row, wait_for
+from sqlalchemy import Engine
+
+from bakeoff.backends.legacy.processors import process_one
+from bakeoff.backends.legacy.store import JobStatus
+from bakeoff.contract import JobState
+
+
+def test_job_goes_pending_running_completed_and_metrics_follow(engine: Engine) -> None:
+    """Given a submitted job, the single processor runs it in a child; state and metrics follow."""
+    legacy = backend(engine, handler="sleep:300")
+    trial_job_id, job_id = submit_as_router(engine, legacy)
+    assert legacy.state(job_id) is JobState.QUEUED
+    assert legacy.health().queued == 1
+
+    worker = threading.Thread(target=process_one, args=(legacy.runner,))
+    worker.start()
+    wait_for(lambda: legacy.state(job_id) is JobState.RUNNING, "the job to be RUNNING")
+    worker.join(timeout=120)
+
+    job = legacy.store.get(job_id)
+    assert job is not None and job.status is JobStatus.COMPLETED
+    assert job.pid is not None and job.worker_id is not None
+    assert job.result == {"slept_ms": 300}
+    assert legacy.state(job_id) is JobState.COMPLETED
+    row = trial_row(engine, trial_job_id)
+    assert row["outcome"] == "completed" and row["attempts"] == 1
+    assert row["submitted_at"] <= row["started_at"] <= row["finished_at"]
+    assert event_names(engine, trial_job_id)[:4] == [
+        "submitted",
+        "enqueued",
+        "attempt_started",
+        "attempt_finished",
+    ]
+
+
+def test_failing_handler_ends_failed_with_its_error_kind(engine: Engine) -> None:
+    """A handler failure reaches legacy.job and the trial record with the handler's error_kind."""
+    legacy = backend(engine, handler="fail:http_404", crash_after_complete=False)
+    trial_job_id, job_id = submit_as_router(engine, legacy)
+    process_one(legacy.runner)
+
+    job = legacy.store.get(job_id)
+    assert job is not None and job.status is JobStatus.FAILED
+    assert job.error_kind == "http_404" and job.exit_code == 1
+    assert legacy.state(job_id) is JobState.FAILED
+    row = trial_row(engine, trial_job_id)
+    assert (row["outcome"], row["error_kind"]) == ("failed", "http_404")
+
+
+def test_crash_after_complete_still_completes_and_keeps_the_exit_code(engine: Engine) -> None:
+    """Exit 1 after success (the seed) is COMPLETED with exit_code 1 and a worker_exit_nonzero event."""
+    crashing = backend(engine, handler="noop", crash_after_complete=True)
+    clean = backend(engine, handler="noop", crash_after_complete=False)
+    crashed_trial, crashed_job = submit_as_router(engine, crashing)
+    process_one(crashing.runner)
+    clean_trial, clean_job = submit_as_router(engine, clean)
+    process_one(clean.runner)
+
+    crashed, exited = crashing.store.get(crashed_job), clean.store.get(clean_job)
+    assert crashed is not None and exited is not None
+    assert (crashed.status, crashed.exit_code) == (JobStatus.COMPLETED, 1)
+    assert (exited.status, exited.exit_code) == (JobStatus.COMPLETED, 0)
+    assert (
+        trial_row(engine, crashed_trial)["outcome"]
+        == trial_row(engine, clean_trial)["outcome"]
+        == "completed"
+    )
+    assert "worker_exit_nonzero" in event_names(engine, crashed_trial)
+    assert "worker_exit_nonzero" not in event_names(engine, clean_trial)
+
+
+def test_in_process_mode_runs_without_a_child(engine: Engine) -> None:
+    """spawn_per_job=False (legacy, fixed) runs the handler in the processor: no pid, no exit code."""
+    legacy = backend(engine, handler="noop", spawn_per_job=False)
+    trial_job_id, job_id = submit_as_router(engine, legacy)
+    process_one(legacy.runner)
+    job = legacy.store.get(UUID(job_id))
+    assert job is not None and job.status is JobStatus.COMPLETED
+    assert job.pid is None and job.exit_code is None
+    assert trial_row(engine, trial_job_id)["outcome"] == "completed"
+
+
+def test_a_child_past_its_time_limit_is_killed_and_failed(engine: Engine) -> None:
+    """job_timeout kills a hung child; the job fails as timeout and the processor returns."""
+    legacy = backend(engine, handler="sleep:60000", job_timeout=3.0)
+    trial_job_id, job_id = submit_as_router(engine, legacy)
+    process_one(legacy.runner)
+    job = legacy.store.get(job_id)
+    assert job is not None and (job.status, job.error_kind) == (JobStatus.FAILED, "timeout")
+    assert trial_row(engine, trial_job_id)["error_kind"] == "timeout"
+
+
+def test_cancel_fails_a_pending_job_as_cancelled_but_not_a_running_one(engine: Engine) -> None:
+    """The legacy table has no CANCELLED status: cancel marks a PENDING row FAILED/cancelled only."""
+    legacy = backend(engine, handler="noop")
+    trial_job_id, job_id = submit_as_router(engine, legacy)
+    assert legacy.cancel(job_id) is True
+    assert legacy.state(job_id) is JobState.CANCELLED
+    assert trial_row(engine, trial_job_id)["outcome"] == "cancelled"
+    assert legacy.cancel(job_id) is False
+
+    _, running_id = submit_as_router(engine, legacy)
+    assert legacy.store.claim_next("test-worker") is not None
+    assert legacy.cancel(running_id) is False
+    assert legacy.state(running_id) is JobState.RUNNING
