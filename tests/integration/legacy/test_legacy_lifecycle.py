@@ -41,20 +41,6 @@ def test_job_goes_pending_running_completed_and_metrics_follow(engine: Engine) -
     ]
 
 
-def test_failing_handler_ends_failed_with_its_error_kind(engine: Engine) -> None:
-    """A handler failure reaches legacy.job and the trial record with the handler's error_kind."""
-    legacy = backend(engine, handler="fail:http_404", crash_after_complete=False)
-    trial_job_id, job_id = submit_as_router(engine, legacy)
-    process_one(legacy.runner)
-
-    job = legacy.store.get(job_id)
-    assert job is not None and job.status is JobStatus.FAILED
-    assert job.error_kind == "http_404" and job.exit_code == 1
-    assert legacy.state(job_id) is JobState.FAILED
-    row = trial_row(engine, trial_job_id)
-    assert (row["outcome"], row["error_kind"]) == ("failed", "http_404")
-
-
 def test_crash_after_complete_still_completes_and_keeps_the_exit_code(engine: Engine) -> None:
     """Exit 1 after success (the seed) is COMPLETED with exit_code 1 and a worker_exit_nonzero event."""
     crashing = backend(engine, handler="noop", crash_after_complete=True)

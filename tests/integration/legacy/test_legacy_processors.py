@@ -20,8 +20,8 @@ def _all_finished(engine: Engine) -> bool:
 
 
 def test_two_loop_processors_never_run_the_same_job(engine: Engine, database_url: str) -> None:
-    """Two loop processors on separate engines race for 6 jobs; each job runs exactly once."""
-    jobs = [submit_as_router(engine, backend(engine, handler="noop")) for _ in range(6)]
+    """Two loop processors on separate engines race for 4 jobs; each job runs exactly once."""
+    jobs = [submit_as_router(engine, backend(engine, handler="noop")) for _ in range(4)]
     other_engine = make_engine(database_url, pool_size=2)
     first, second = backend(engine).loop("first"), backend(other_engine).loop("second")
     stop = threading.Event()
@@ -45,9 +45,9 @@ def test_two_loop_processors_never_run_the_same_job(engine: Engine, database_url
 
 
 def test_adaptive_processor_grows_with_the_backlog_and_shrinks_when_idle(engine: Engine) -> None:
-    """With 5 slow jobs the pool grows to max_workers=3, and falls back to min_workers=1 once drained."""
+    """With 3 slow jobs the pool grows to max_workers=3, and falls back to min_workers=1 once drained."""
     legacy = backend(engine, handler="sleep:800")
-    for _ in range(5):
+    for _ in range(3):
         submit_as_router(engine, legacy)
     adaptive = legacy.adaptive(max_workers=3)
     stop = threading.Event()
@@ -61,6 +61,6 @@ def test_adaptive_processor_grows_with_the_backlog_and_shrinks_when_idle(engine:
         thread.join(timeout=120)
 
     assert max(step.workers for step in adaptive.history) == 3
-    assert adaptive.history[0].pending == 5
+    assert adaptive.history[0].pending == 3
     assert adaptive.history[-1].workers == 1
-    assert legacy.store.recent(status=JobStatus.COMPLETED, limit=10).__len__() == 5
+    assert legacy.store.recent(status=JobStatus.COMPLETED, limit=10).__len__() == 3
