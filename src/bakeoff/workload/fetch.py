@@ -141,15 +141,21 @@ def _open_stream(
         write=min(settings.read_timeout, remaining),
         pool=min(settings.connect_timeout, remaining),
     )
-    extensions = {"sni_hostname": parts.hostname or ""} if parts.scheme == "https" else {}
-    url = parts.geturl()
-    # trust_env=False: proxy variables must not route a checked request somewhere unchecked.
+    extensions: dict[str, object] = {"timeout": timeout.as_dict()}
+    if parts.scheme == "https":
+        extensions["sni_hostname"] = parts.hostname or ""
+    request = httpx.Request("GET", target, headers=headers, extensions=extensions)
+    # The transport, not a Client: a Client parses Location headers itself (and fails on spellings
+    # like 0177.0.0.1 before our guard sees them); redirects are ours to follow and check.
     with (
-        _translate_errors(url),
-        httpx.Client(verify=_tls_context(), trust_env=False, follow_redirects=False) as client,
-        client.stream("GET", target, headers=headers, timeout=timeout, extensions=extensions) as resp,
+        _translate_errors(parts.geturl()),
+        httpx.HTTPTransport(verify=_tls_context(), trust_env=False) as transport,
     ):
-        yield resp
+        response = transport.handle_request(request)
+        try:
+            yield response
+        finally:
+            response.close()
 
 
 @contextmanager

@@ -24,6 +24,7 @@ import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bakeoff.contract import InvalidRequest
 from bakeoff.workload.errors import BlockedAddress, DnsError, InvalidUrl
 
 __all__ = [
@@ -172,12 +173,15 @@ def _parse_allow_entry(entry: str) -> AllowRule:
     try:
         network = ipaddress.ip_network(host, strict=False)
     except ValueError:
-        numeric = parse_numeric_ipv4(host) if "/" not in host else None
-        if numeric is not None:
-            return AllowRule(network=ipaddress.ip_network(numeric), port=port)
         if not host or "/" in host:
-            raise InvalidUrl(f"allow_hosts entry {entry!r} is not a host, IP or CIDR") from None
-        return AllowRule(host=normalise_host(host), port=port)
+            raise InvalidRequest(f"allow_hosts entry {entry!r} is not a host, IP or CIDR") from None
+        try:
+            numeric = parse_numeric_ipv4(host)
+            if numeric is not None:
+                return AllowRule(network=ipaddress.ip_network(numeric), port=port)
+            return AllowRule(host=normalise_host(host), port=port)
+        except InvalidUrl as exc:
+            raise InvalidRequest(f"allow_hosts entry {entry!r} is invalid: {exc}") from exc
     return AllowRule(network=network, port=port)
 
 
@@ -193,7 +197,7 @@ def _split_host_port(entry: str) -> tuple[str, int | None]:
 
 def _parse_port(text: str, entry: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 65536:
-        raise InvalidUrl(f"allow_hosts entry {entry!r} has an invalid port")
+        raise InvalidRequest(f"allow_hosts entry {entry!r} has an invalid port")
     return int(text)
 
 
