@@ -29,13 +29,19 @@ WHERE e.name = :name
 FOR UPDATE OF e
 
 -- name: route_state
--- First step of a submit: the live state, this unit's stored override, and the transaction's statement budget.
+-- First step of a submit: live state, the unit's override, a committed earlier submit under the same
+-- idempotency key (so a repeat costs one query), and the transaction's statement budget.
 SELECT e.name, e.arms, e.weights, e.control, e.salt, e.phase, e.killed_arms,
        (SELECT p.salt FROM bakeoff.experiment_phases p WHERE p.experiment = e.name AND p.phase = 1) AS base_salt,
        (SELECT o.arm FROM bakeoff.unit_overrides o WHERE o.experiment = e.name AND o.unit_key = :unit_key)
            AS override_arm,
+       t.trial_job_id AS existing_trial_job_id, t.phase AS existing_phase, t.assigned_arm AS existing_assigned_arm,
+       t.served_arm AS existing_served_arm, t.assignment_reason AS existing_reason,
+       t.backend_job_id AS existing_backend_job_id, t.url AS existing_url,
        set_config('statement_timeout', :statement_timeout, true) AS statement_timeout
 FROM bakeoff.experiments e
+LEFT JOIN bakeoff.trial_jobs t
+       ON t.experiment = e.name AND t.idempotency_key = CAST(:idempotency_key AS text)
 WHERE e.name = :name
 
 -- name: update_weights
@@ -75,7 +81,7 @@ SELECT unit_key, arm FROM bakeoff.unit_overrides WHERE experiment = :name ORDER 
 
 -- name: select_submission
 -- The Submission recorded under an idempotency key (to answer a duplicate submit).
-SELECT trial_job_id, experiment, phase, assigned_arm, served_arm, assignment_reason, backend_job_id, url
+SELECT trial_job_id, phase, assigned_arm, served_arm, assignment_reason AS reason, backend_job_id, url
 FROM bakeoff.trial_jobs
 WHERE experiment = :experiment AND idempotency_key = :idempotency_key
 

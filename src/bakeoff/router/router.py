@@ -60,7 +60,11 @@ class BackendTimeout(BackendError):
 
 
 class _Duplicate(Exception):
-    """Internal: the idempotency key is taken; answer with the first Submission."""
+    """Internal: the idempotency key is taken; answer with the first Submission (if already read)."""
+
+    def __init__(self, first: Submission | None = None) -> None:
+        super().__init__()
+        self.first = first
 
 
 class Router:
@@ -155,8 +159,8 @@ class Router:
         try:
             try:
                 return self._submit_once(request, override_arm)
-            except _Duplicate:
-                return self._existing(request)
+            except _Duplicate as duplicate:
+                return duplicate.first or self._existing(request)
         except DBAPIError as exc:
             # The router's own statements failed (database gone, connection lost): the transaction
             # rolled back, so the caller learns that this job was not taken.
@@ -167,7 +171,7 @@ class Router:
     def _submit_once(self, request: ImportRequest, override_arm: str | None) -> Submission:
         trial_job_id = uuid4()
         with self.engine.connect() as conn, conn.begin():
-            state, stored_override = self._route_state(conn, request.effective_unit_key)
+            state, stored_override = self._route_state(conn, request)
             decision = state.decide(request.effective_unit_key, override_arm or stored_override)
             self._record_exposure(conn, state, decision, request, trial_job_id)
             served, reason, backend_job_id = self._serve(conn, state, decision, request, trial_job_id)
@@ -182,15 +186,19 @@ class Router:
             experiment=state.name,
         )
 
-    def _route_state(self, conn: Connection, unit_key: str) -> tuple[ExperimentState, str | None]:
+    def _route_state(self, conn: Connection, request: ImportRequest) -> tuple[ExperimentState, str | None]:
+        unit_key = request.effective_unit_key
         params = {
             "name": self.name,
             "unit_key": unit_key,
+            "idempotency_key": request.idempotency_key,
             "statement_timeout": str(int(self.submit_timeout * 1000)),
         }
         row = conn.execute(text(QUERIES["route_state"]), params).first()
         if row is None:
             raise SubmitFailed(f"experiment {self.name!r} no longer exists; nothing was written")
+        if row.existing_trial_job_id is not None:
+            raise _Duplicate(self._duplicate_of(request, row, prefix="existing_"))
         state = self._state
         # Rebuild the snapshot (and its layout) only when the stored rule changed.
         if (row.phase, row.salt, frozenset(row.killed_arms)) != (state.phase, state.salt, state.killed_arms):
@@ -296,26 +304,31 @@ class Router:
         )
 
     def _existing(self, request: ImportRequest) -> Submission:
+        """The Submission a concurrent submit committed under this idempotency key."""
         params = {"experiment": self.name, "idempotency_key": request.idempotency_key}
         with self.engine.connect() as conn:
             row = conn.execute(text(QUERIES["select_submission"]), params).first()
         if row is None:  # the first submit's row vanished (deleted); route this one afresh
             return self._submit_once(request, None)
-        if row.url != request.url:
+        return self._duplicate_of(request, row, prefix="")
+
+    def _duplicate_of(self, request: ImportRequest, row: Any, *, prefix: str) -> Submission:
+        values = row._mapping
+        if values[f"{prefix}url"] != request.url:
             logger.warning(
                 "idempotency key %r was first used for %s; returning that submission for %s",
                 request.idempotency_key,
-                row.url,
+                values[f"{prefix}url"],
                 request.url,
             )
         return Submission(
-            trial_job_id=row.trial_job_id,
-            assigned_arm=row.assigned_arm,
-            served_arm=row.served_arm,
-            reason=row.assignment_reason,
-            backend_job_id=row.backend_job_id or "",
-            phase=row.phase,
-            experiment=row.experiment,
+            trial_job_id=values[f"{prefix}trial_job_id"],
+            assigned_arm=values[f"{prefix}assigned_arm"],
+            served_arm=values[f"{prefix}served_arm"],
+            reason=values[f"{prefix}reason"],
+            backend_job_id=values[f"{prefix}backend_job_id"] or "",
+            phase=values[f"{prefix}phase"],
+            experiment=self.name,
             duplicate=True,
         )
 
