@@ -1,21 +1,36 @@
-"""Fixtures for the step engine: a client on a fresh migrated database, fast retries, workers stopped."""
+"""Fixtures for the step engine: a client with fast retries on a migrated database, workers stopped.
+
+Creating a database costs about a second on a shared machine, so each test module shares one
+database; tests stay isolated because each registers its own function ids and event names, and
+workers only claim work of their own client's functions.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from bakeoff.backends.inngest import Inngest, Worker
+from bakeoff.backends.inngest import Event, Inngest, Run, Worker
+from bakeoff.testing import TestDatabases
+
+
+@pytest.fixture(scope="module")
+def module_database_url(test_databases: TestDatabases) -> Iterator[str]:
+    """One fresh migrated database per test module."""
+    url = test_databases.create()
+    yield url
+    test_databases.drop(url)
 
 
 @pytest.fixture
-def client(database_url: str) -> Iterator[Inngest]:
+def client(module_database_url: str) -> Iterator[Inngest]:
     """An app with test-speed retries (50 ms) and polling; closed after the test."""
     app = Inngest(
         app_id="test-app",
-        database_url=database_url,
+        database_url=module_database_url,
         backoff=lambda attempt: 0.05,
         poll_interval=0.2,
         lease=timedelta(seconds=5),
@@ -37,3 +52,15 @@ def start_worker(client: Inngest) -> Iterator[Callable[..., Worker]]:
     yield start
     for worker in workers:
         worker.stop(timeout=10)
+
+
+@pytest.fixture
+def run_event(client: Inngest) -> Callable[..., Run]:
+    """Send one event, wait for the single run it starts, return that run."""
+
+    def run(name: str, data: dict[str, Any] | None = None, *, timeout: float = 20.0) -> Run:
+        [event_id] = client.send(Event(name=name, data=data or {}))
+        [run_id] = client.runs_for_event(event_id)
+        return client.wait_for_run(run_id, timeout=timeout)
+
+    return run
