@@ -19,11 +19,13 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 from uuid import UUID
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from bakeoff.backends.legacy.child import execute_job
 from bakeoff.backends.legacy.protocol import (
@@ -122,7 +124,7 @@ class JobRunner:
         except OSError as exc:
             error = f"cannot spawn the child: {exc}"
             return Verdict(ok=False, error_kind=ErrorKind.SPAWN_FAILED, error=error), None
-        self.store.set_pid(job.id, child.pid)
+        self._contained(self.store.set_pid, job.id, child.pid)
         exit_code, timed_out = self._supervise(child, job, report)
         return report.verdict(exit_code, timed_out=timed_out), exit_code
 
@@ -166,7 +168,15 @@ class JobRunner:
 
     def _on_message(self, job: LegacyJob, message: Message | None) -> None:
         if message is not None and message.kind is MessageKind.PROGRESS:
-            self.store.set_progress(job.id, str(message.body.get("message", "")))
+            self._contained(self.store.set_progress, job.id, str(message.body.get("message", "")))
+
+    @staticmethod
+    def _contained(update: Callable[[UUID, Any], None], job_id: UUID, value: Any) -> None:
+        """Bookkeeping writes (pid, progress) are informative: a failure is logged, the child runs on."""
+        try:
+            update(job_id, value)
+        except DBAPIError:
+            logger.warning("could not update legacy job %s while it runs", job_id, exc_info=True)
 
     # -- recording -------------------------------------------------------------------------------
 
