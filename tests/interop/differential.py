@@ -125,6 +125,24 @@ def run_node_batch(
     ]
 
 
+def run_node_ops(
+    runtime: NodeRuntime,
+    database_url: str,
+    schema: str,
+    ops: list[dict[str, Any]],
+    boss_options: dict[str, Any] | None = None,
+) -> RunResult:
+    """Run a list of operations with the real pg-boss (``boss_options`` in snake_case) in one process."""
+    payload = {
+        **_node_payload(database_url),
+        "schema": schema,
+        "ops": ops,
+        "boss_options": boss_options or {},
+    }
+    output = run_script(runtime, "harness.mjs", payload)
+    return RunResult(results=output["results"], refs=output["refs"])
+
+
 def run_node(runtime: NodeRuntime, database_url: str, schema: str, scenario: Scenario) -> RunResult:
     """Run one scenario with the real pg-boss in its own Node process."""
     (outcome,) = run_node_batch(runtime, database_url, [(schema, scenario)])
@@ -265,6 +283,14 @@ def _port_step(boss: Any, state: _PortState, step: Mapping[str, Any], url: str, 
 
 
 # --- snapshots and comparison -----------------------------------------------------------------------
+
+
+def run_sql(database_url: str, query: str, schema: str, **params: Any) -> list[tuple[Any, ...]]:
+    """Run a named query of queries.sql for ``schema`` with ``:name`` parameters."""
+    sql = re.sub(r"(?<!:):([a-z_]+)", r"%(\1)s", schema_sql(query, schema).replace("%", "%%"))
+    with connect_raw(database_url) as conn:
+        cursor = conn.execute(sql, {"schema": schema, **params})
+        return cursor.fetchall() if cursor.description else []
 
 
 def fetch_rows(database_url: str, query: str, schema: str) -> list[dict[str, Any]]:

@@ -30,3 +30,28 @@ SELECT to_jsonb(s) AS row FROM {schema}.subscription AS s ORDER BY s.event, s.na
 -- name: schema_version
 -- The pg-boss schema version recorded in a schema.
 SELECT version FROM {schema}.version
+
+-- name: catalog_snapshot
+-- The schema's shape (columns, indexes, constraints, functions, enum order), with the schema name as <schema>.
+SELECT kind, replace(item, :schema || '.', '<schema>.') AS item FROM (
+    SELECT 'column' AS kind,
+           format('%s.%s %s null=%s default=%s', table_name, column_name, data_type, is_nullable,
+                  coalesce(column_default, '')) AS item
+    FROM information_schema.columns WHERE table_schema = :schema
+    UNION ALL
+    SELECT 'index', format('%s %s', tablename, indexdef) FROM pg_indexes WHERE schemaname = :schema
+    UNION ALL
+    SELECT 'constraint', format('%s %s', c.conrelid::regclass::text, pg_get_constraintdef(c.oid))
+    FROM pg_constraint AS c JOIN pg_namespace AS n ON n.oid = c.connamespace WHERE n.nspname = :schema
+    UNION ALL
+    SELECT 'function', pg_get_functiondef(p.oid)
+    FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace WHERE n.nspname = :schema
+    UNION ALL
+    SELECT 'enum', format('%s: %s', t.typname, string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder))
+    FROM pg_enum AS e JOIN pg_type AS t ON t.oid = e.enumtypid JOIN pg_namespace AS n ON n.oid = t.typnamespace
+    WHERE n.nspname = :schema GROUP BY t.typname
+) AS shape ORDER BY kind, item
+
+-- name: set_schema_version
+-- Pretend a schema is at another pg-boss version (to prove versions are checked).
+UPDATE {schema}.version SET version = :version

@@ -125,8 +125,25 @@ const ops = {
   work: (boss, s) => runWorker(boss, s),
   find: async (boss, s) => {
     const job = await boss.getJobById(s.name, refs[s.ref])
-    return job === null ? null : { state: job.state, retryCount: job.retryCount }
+    return job === null
+      ? null
+      : { state: job.state, retry_count: job.retryCount, retry_limit: job.retryLimit, data: job.data, output: job.output }
   },
+  detect_drift: async boss => boss.detectSchemaDrift(),
+  // Name ids created by the other implementation, so later ops can refer to them.
+  bind: (boss, s) => { Object.entries(s.refs).forEach(([ref, id]) => remember(ref, id)); return null },
+  // Wait (bounded) until a queue holds at least `count` jobs, e.g. fired by a schedule or a publish.
+  wait_for_jobs: async (boss, s) => {
+    const deadline = Date.now() + (s.timeout_ms ?? 15000)
+    let jobs = []
+    while (Date.now() < deadline) {
+      jobs = await boss.findJobs(s.name)
+      if (jobs.length >= (s.count ?? 1)) break
+      await sleep(100)
+    }
+    return jobs.map(job => ({ data: job.data, state: job.state }))
+  },
+  get_schedules: async (boss, s) => (await boss.getSchedules(s.name)).map(x => ({ name: x.name, key: x.key, cron: x.cron, timezone: x.timezone, data: x.data })),
   stats: async (boss, s) => {
     const stats = await boss.getQueueStats(s.name, { force: true })
     return stats.length ? stats[0] : null
@@ -144,7 +161,8 @@ async function runScenario (scenario) {
     max: 4,
     supervise: false,
     schedule: false,
-    ...camelize(input.boss_options ?? {})
+    ...camelize(input.boss_options ?? {}),
+    ...camelize(scenario.boss_options ?? {})
   })
   boss.on('error', error => process.stderr.write(`pg-boss error: ${error.stack ?? error}\n`))
   await boss.start()
@@ -179,7 +197,7 @@ async function main () {
     }
     process.stdout.write(JSON.stringify({ outcomes }))
   } else {
-    process.stdout.write(JSON.stringify(await runScenario({ schema: input.schema, ops: input.ops })))
+    process.stdout.write(JSON.stringify(await runScenario({ schema: input.schema, ops: input.ops, boss_options: input.boss_options })))
   }
 }
 
