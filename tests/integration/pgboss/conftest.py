@@ -31,9 +31,9 @@ class Probe:
         self.conn = psycopg.connect(libpq_url(url), autocommit=True, row_factory=dict_row)
         self.schema = schema
 
-    def rows(self, name: str, **params: Any) -> list[dict[str, Any]]:
+    def rows(self, query: str, /, **params: Any) -> list[dict[str, Any]]:
         with self.conn.cursor() as cur:
-            cur.execute(SQL[name].replace("__SCHEMA__", self.schema), params)
+            cur.execute(SQL[query].replace("__SCHEMA__", self.schema), params)
             return cur.fetchall() if cur.description else []
 
     def job(self, job_id: str | None) -> dict[str, Any]:
