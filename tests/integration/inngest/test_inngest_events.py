@@ -24,7 +24,9 @@ from bakeoff.backends.inngest import (
 RunEvent = Callable[..., Run]
 
 
-def test_one_event_triggers_every_matching_function(client: Inngest, start_worker: Callable[..., Worker]) -> None:
+def test_one_event_triggers_every_matching_function(
+    client: Inngest, start_worker: Callable[..., Worker]
+) -> None:
     """Fan-out: each function whose trigger matches gets its own run; a non-matching one gets none."""
     for fn_id in ("fan-a", "fan-b"):
         client.create_function(fn_id=fn_id, trigger=TriggerEvent(event="t/fan"))(lambda ctx, f=fn_id: f)
@@ -41,7 +43,9 @@ def test_one_event_triggers_every_matching_function(client: Inngest, start_worke
 def test_event_id_seen_again_within_24h_triggers_nothing(client: Inngest) -> None:
     """A user-supplied event id is an idempotency key: the duplicate is stored but starts no run."""
     client.create_function(fn_id="dedup", trigger=TriggerEvent(event="t/dedup"))(lambda ctx: None)
-    first, again = client.send_detailed([Event(name="t/dedup", id="order-42"), Event(name="t/dedup", id="order-42")])
+    first, again = client.send_detailed(
+        [Event(name="t/dedup", id="order-42"), Event(name="t/dedup", id="order-42")]
+    )
     assert (first.duplicate, len(first.run_ids)) == (False, 1)
     assert (again.duplicate, again.run_ids) == (True, ())
     assert len(client.runs_for_event("order-42")) == 1
@@ -93,9 +97,12 @@ def test_wait_for_event_matches_only_later_events_with_if_exp(
 
     @client.create_function(fn_id="wait-match", trigger=TriggerEvent(event="t/wait-start"))
     def fn(ctx: Context) -> Any:
-        ctx.step.run("ready", lambda: waiting.set())
+        ctx.step.run("ready", waiting.set)
         got = ctx.step.wait_for_event(
-            "approval", event="t/approve", timeout=timedelta(seconds=20), if_exp="async.data.id == event.data.id"
+            "approval",
+            event="t/approve",
+            timeout=timedelta(seconds=20),
+            if_exp="async.data.id == event.data.id",
         )
         return got.data if got else None
 

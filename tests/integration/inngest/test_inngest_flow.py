@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -40,7 +41,9 @@ def test_concurrency_keyed_on_user_caps_running_steps_and_sleeping_run_holds_no_
     two_running = threading.Event()
 
     @client.create_function(
-        fn_id="conc", trigger=TriggerEvent(event="t/conc"), concurrency=[Concurrency(limit=2, key="event.data.user")]
+        fn_id="conc",
+        trigger=TriggerEvent(event="t/conc"),
+        concurrency=[Concurrency(limit=2, key="event.data.user")],
     )
     def fn(ctx: Context) -> Any:
         user = ctx.event.data["user"]
@@ -86,7 +89,7 @@ def test_throttle_queues_runs_and_never_drops(client: Inngest, start_worker: Cal
     runs = [client.wait_for_run(r, timeout=20) for r in _runs(client, events)]
     assert sorted(r.output for r in runs) == [0, 1, 2]
     scheduled = sorted(r.scheduled_at for r in runs)
-    gaps = [(b - a).total_seconds() for a, b in zip(scheduled, scheduled[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(scheduled)]
     assert all(gap >= 0.99 for gap in gaps), gaps
     assert all(r.started_at is not None and r.started_at >= r.scheduled_at for r in runs)
 

@@ -113,7 +113,8 @@ def test_exhausted_step_raises_step_error_that_can_be_caught(
         try:
             ctx.step.run("broken", always)
         except StepError as exc:
-            return ctx.step.run("fallback", lambda: {"name": exc.name, "message": exc.message})
+            caught = {"name": exc.name, "message": exc.message}
+            return ctx.step.run("fallback", lambda: caught)
         return "unreachable"
 
     start_worker()

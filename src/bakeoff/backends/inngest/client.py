@@ -140,7 +140,7 @@ class Inngest:
     # -- connections ------------------------------------------------------------------------------
 
     @contextmanager
-    def _connection(self) -> Iterator[Conn]:
+    def connection(self) -> Iterator[Conn]:
         if self._pool is None:
             self._pool = ConnectionPool(
                 self.database_url, min_size=1, max_size=8, kwargs={"autocommit": True}, open=True
@@ -169,7 +169,7 @@ class Inngest:
         if conn is not None:
             sent = self.dispatcher.send(conn, batch, finished)
         else:
-            with self._connection() as own, own.transaction():
+            with self.connection() as own, own.transaction():
                 sent = self.dispatcher.send(own, batch, finished)
         self.notify_finished(finished)
         return sent
@@ -178,7 +178,7 @@ class Inngest:
 
     def get_run(self, run_id: str) -> Run:
         """The run with its steps and attempts; raises KeyError for an unknown id."""
-        with self._connection() as conn:
+        with self.connection() as conn:
             row = self.sql.one(conn, "get_run", run_id=run_id)
             if row is None:
                 raise KeyError(f"no run {run_id}")
@@ -187,13 +187,13 @@ class Inngest:
         return Run.from_row(row, steps, attempts)
 
     def runs_for_event(self, event_id: str) -> list[str]:
-        with self._connection() as conn:
+        with self.connection() as conn:
             return [str(r["run_id"]) for r in self.sql.run(conn, "runs_for_event", event_id=event_id)]
 
     def list_runs(
         self, *, status: str | None = None, fn_id: str | None = None, limit: int = 50
     ) -> list[dict[str, Any]]:
-        with self._connection() as conn:
+        with self.connection() as conn:
             return self.sql.run(conn, "list_runs", status=status, fn_id=fn_id, limit=limit)
 
     def wait_for_run(self, run_id: str, *, timeout: float = 30.0) -> Run:
@@ -209,10 +209,22 @@ class Inngest:
             time.sleep(pause)
             pause = min(pause * 1.5, 0.1)
 
+    def run_progress(self, run_id: str) -> tuple[str, int] | None:
+        """A run's status and the attempt its next invocation would be (None for an unknown run)."""
+        with self.connection() as conn:
+            row = self.sql.one(conn, "run_progress", run_id=run_id)
+        return None if row is None else (str(row["status"]), int(row["retry_attempt"]))
+
+    def queue_depth(self) -> tuple[int, int]:
+        """(runs queued, runs in progress) across the schema."""
+        with self.connection() as conn:
+            row = self.sql.one(conn, "queue_depth")
+        return (0, 0) if row is None else (int(row["queued"]), int(row["running"]))
+
     def cancel_run(self, run_id: str) -> bool:
         """Cancel a run that has not ended; True when it was cancelled now."""
         finished: list[FinishedRun] = []
-        with self._connection() as conn, conn.transaction():
+        with self.connection() as conn, conn.transaction():
             cancelled = self.dispatcher.cancel_run(conn, run_id, finished, reason="cancelled by cancel_run")
         self.notify_finished(finished)
         return cancelled

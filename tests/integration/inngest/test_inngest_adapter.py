@@ -1,0 +1,150 @@
+"""The inngest arm through the JobBackend contract: three memoized steps, shared metrics, cancel, state."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from bakeoff.backends import create_backend
+from bakeoff.backends.inngest.adapter import InngestBackend
+from bakeoff.contract import BackendError, ImportRequest, JobBackend, JobState
+from bakeoff.db.engine import make_engine
+from bakeoff.metrics import Recorder
+from bakeoff.workload.article_server import ArticleServer
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ArticleServer]:
+    with ArticleServer(profile="none") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def module_engine(module_database_url: str) -> Iterator[Engine]:
+    engine = make_engine(module_database_url, pool_size=4)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def backend(module_engine: Engine, server: ArticleServer) -> Iterator[InngestBackend]:
+    arm = create_backend(
+        "inngest", module_engine, import_settings=server.import_settings(), retries=1, backoff=lambda a: 0.05
+    )
+    assert isinstance(arm, InngestBackend)
+    yield arm
+    arm.client.close()
+
+
+@pytest.fixture
+def workers(backend: InngestBackend) -> Iterator[None]:
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=backend.run_workers, kwargs={"concurrency": 2, "stop": stop}, daemon=True
+    )
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+
+
+def submit_as_router(
+    engine: Engine, arm: InngestBackend, url: str, trial_job_id: uuid.UUID | None = None
+) -> tuple[uuid.UUID, str]:
+    """Exposure row and event in one transaction, as the router does."""
+    recorder, trial_job_id = Recorder(engine), trial_job_id or uuid.uuid4()
+    with engine.begin() as conn:
+        recorder.submitted(
+            trial_job_id=trial_job_id, experiment="article-import", phase=1, unit_key=f"u-{trial_job_id}",
+            assigned_arm="inngest", served_arm="inngest", assignment_reason="hash", url=url, conn=conn,
+        )  # fmt: skip
+        run_id = arm.submit(ImportRequest(url=url), trial_job_id=trial_job_id, conn=conn)
+        recorder.enqueued(trial_job_id, run_id, conn=conn)
+    return trial_job_id, run_id
+
+
+def trial_row(engine: Engine, trial_job_id: uuid.UUID) -> dict[str, Any]:
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT * FROM bakeoff.trial_jobs WHERE trial_job_id = :id"), {"id": trial_job_id}
+        )
+        return dict(row.mappings().one())
+
+
+def finished_row(engine: Engine, trial_job_id: uuid.UUID, timeout: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = trial_row(engine, trial_job_id)
+        if row["outcome"] is not None:
+            return row
+        time.sleep(0.05)
+    raise AssertionError(f"trial job {trial_job_id} never finished")
+
+
+def test_backend_implements_the_contract(backend: InngestBackend) -> None:
+    """create_backend('inngest', ...) builds an object the router can use as a JobBackend."""
+    assert isinstance(backend, JobBackend) and backend.name == "inngest"
+    assert backend.health().ok
+
+
+def test_import_runs_as_three_memoized_steps_and_records_metrics(
+    backend: InngestBackend, workers: None, module_engine: Engine, server: ArticleServer
+) -> None:
+    """fetch -> extract -> save as steps; trial row completed with the saved document, 1 attempt."""
+    trial_job_id, run_id = submit_as_router(module_engine, backend, server.article_urls(1)[0])
+    row = finished_row(module_engine, trial_job_id)
+    run = backend.client.get_run(run_id)
+    assert [s.step_key for s in run.steps] == ["fetch", "extract", "save"]
+    assert (row["outcome"], row["attempts"], row["backend_job_id"]) == ("completed", 1, run_id)
+    assert str(row["document_id"]) == run.output["document_id"]
+    assert row["started_at"] is not None and row["finished_at"] >= row["started_at"]
+    assert backend.state(run_id) is JobState.COMPLETED
+
+
+def test_non_retryable_failure_fails_after_one_attempt_with_its_error_kind(
+    backend: InngestBackend, workers: None, module_engine: Engine, server: ArticleServer
+) -> None:
+    """A 404 (http_4xx, not retryable) fails the run at once; the trial row keeps the error kind."""
+    trial_job_id, run_id = submit_as_router(module_engine, backend, server.url("/test/status/404"))
+    row = finished_row(module_engine, trial_job_id)
+    assert (row["outcome"], row["error_kind"], row["attempts"]) == ("failed", "http_4xx", 1)
+    assert backend.state(run_id) is JobState.FAILED
+
+
+def test_retryable_failure_uses_the_step_retries_then_fails(
+    backend: InngestBackend, workers: None, module_engine: Engine, server: ArticleServer
+) -> None:
+    """A 503 (http_5xx, retryable) is retried per step (retries=1: 2 attempts), then fails as http_5xx."""
+    trial_job_id, run_id = submit_as_router(module_engine, backend, server.url("/test/status/503"))
+    row = finished_row(module_engine, trial_job_id)
+    assert (row["outcome"], row["error_kind"], row["attempts"]) == ("failed", "http_5xx", 2)
+    fetch_attempts = [a for a in backend.client.get_run(run_id).attempts if a.step_key == "fetch"]
+    assert len(fetch_attempts) == 2
+
+
+def test_cancel_before_start_records_cancelled(
+    backend: InngestBackend, module_engine: Engine, server: ArticleServer
+) -> None:
+    """cancel() of a queued run ends it cancelled, in the engine and in the trial record."""
+    trial_job_id, run_id = submit_as_router(module_engine, backend, server.article_urls(2)[1])
+    assert backend.state(run_id) is JobState.QUEUED
+    assert backend.cancel(run_id) is True
+    assert backend.state(run_id) is JobState.CANCELLED
+    assert finished_row(module_engine, trial_job_id)["outcome"] == "cancelled"
+
+
+def test_second_submit_of_the_same_trial_job_is_refused(
+    backend: InngestBackend, module_engine: Engine, server: ArticleServer
+) -> None:
+    """The event id is the trial job id: a repeat within 24 h starts no second run."""
+    trial_job_id = uuid.uuid4()
+    submit_as_router(module_engine, backend, server.article_urls(3)[2], trial_job_id)
+    with pytest.raises(BackendError, match="started no run"), module_engine.begin() as conn:
+        backend.submit(ImportRequest(url=server.article_urls(3)[2]), trial_job_id=trial_job_id, conn=conn)
