@@ -30,6 +30,8 @@ SUBCOMMANDS: dict[str, str] = {
     "export": "bakeoff.metrics.cli:export",
     "observe": "bakeoff.metrics.cli:observe",
     "demo": "bakeoff.trial.cli:demo",
+    "experiment": "bakeoff.router.cli:experiment",
+    "route": "bakeoff.router.cli:route",
     "articles": "bakeoff.workload.cli:articles",
     "legacy": "bakeoff.backends.legacy.cli:legacy",
 }
