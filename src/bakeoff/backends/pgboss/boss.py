@@ -579,6 +579,13 @@ class PgBoss:
         for worker in self.workers():
             worker.notify()
 
+    def notifies(self, name: str) -> bool:
+        """Whether sends to ``name`` wake its workers now (listener up and the queue notifies)."""
+        try:
+            return self.listening() and self._queue_info(name).notify
+        except Exception:
+            return False
+
     def listening(self) -> bool:
         """Whether the LISTEN connection is up (workers then poll only as a backstop)."""
         return self.use_listen_notify and self.notifier.connected

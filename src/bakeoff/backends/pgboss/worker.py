@@ -121,7 +121,7 @@ class Worker:
             self._sleep(time.monotonic() - started, fetched)
 
     def _interval(self) -> float:
-        if self.boss.listening():
+        if self.boss.notifies(self.name):
             return self.options.notify_polling_interval_seconds
         return self.options.polling_interval_seconds
 
