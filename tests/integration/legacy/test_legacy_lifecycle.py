@@ -14,7 +14,8 @@ from bakeoff.contract import JobState
 
 
 def test_job_goes_pending_running_completed_and_metrics_follow(engine: Engine) -> None:
-    """Given a submitted job, the single processor runs it in a child; state and metrics follow."""
+    """A submitted job runs in a child: QUEUED -> RUNNING -> COMPLETED, metrics follow; the child's
+    exit 1 after success (crash_after_complete, the default) is kept as exit_code and an event."""
     legacy = backend(engine, handler="sleep:300")
     trial_job_id, job_id = submit_as_router(engine, legacy)
     assert legacy.state(job_id) is JobState.QUEUED
@@ -33,6 +34,9 @@ def test_job_goes_pending_running_completed_and_metrics_follow(engine: Engine) -
     row = trial_row(engine, trial_job_id)
     assert row["outcome"] == "completed" and row["attempts"] == 1
     assert row["submitted_at"] <= row["started_at"] <= row["finished_at"]
+    # crash_after_complete (the default, as in the seed): exit 1 after success, still COMPLETED.
+    assert job.exit_code == 1
+    assert "worker_exit_nonzero" in event_names(engine, trial_job_id)
     assert event_names(engine, trial_job_id)[:4] == [
         "submitted",
         "enqueued",
@@ -41,26 +45,15 @@ def test_job_goes_pending_running_completed_and_metrics_follow(engine: Engine) -
     ]
 
 
-def test_crash_after_complete_still_completes_and_keeps_the_exit_code(engine: Engine) -> None:
-    """Exit 1 after success (the seed) is COMPLETED with exit_code 1 and a worker_exit_nonzero event."""
-    crashing = backend(engine, handler="noop", crash_after_complete=True)
+def test_without_crash_after_complete_the_child_exits_zero_and_logs_no_crash(engine: Engine) -> None:
+    """crash_after_complete=False (legacy, fixed): exit code 0, no worker_exit_nonzero event."""
     clean = backend(engine, handler="noop", crash_after_complete=False)
-    crashed_trial, crashed_job = submit_as_router(engine, crashing)
-    process_one(crashing.runner)
-    clean_trial, clean_job = submit_as_router(engine, clean)
+    trial_job_id, job_id = submit_as_router(engine, clean)
     process_one(clean.runner)
-
-    crashed, exited = crashing.store.get(crashed_job), clean.store.get(clean_job)
-    assert crashed is not None and exited is not None
-    assert (crashed.status, crashed.exit_code) == (JobStatus.COMPLETED, 1)
-    assert (exited.status, exited.exit_code) == (JobStatus.COMPLETED, 0)
-    assert (
-        trial_row(engine, crashed_trial)["outcome"]
-        == trial_row(engine, clean_trial)["outcome"]
-        == "completed"
-    )
-    assert "worker_exit_nonzero" in event_names(engine, crashed_trial)
-    assert "worker_exit_nonzero" not in event_names(engine, clean_trial)
+    job = clean.store.get(job_id)
+    assert job is not None and (job.status, job.exit_code) == (JobStatus.COMPLETED, 0)
+    assert trial_row(engine, trial_job_id)["outcome"] == "completed"
+    assert "worker_exit_nonzero" not in event_names(engine, trial_job_id)
 
 
 def test_in_process_mode_runs_without_a_child(engine: Engine) -> None:
