@@ -1,0 +1,183 @@
+"""The report's figures, drawn with matplotlib's Agg backend (no display needed, safe in cron).
+
+Latency ECDF per arm (log x), a forest plot of every comparison's fixed and sequential intervals,
+daily failure rate and p95 with intervals, cumulative assignments against the configured shares,
+and failures by error kind per arm.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: the report renders headless (cron, CI)
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from bakeoff.analysis.arms import completed_durations
+from bakeoff.analysis.stats import quantile_interval, wilson_interval
+from bakeoff.metrics import columns as col
+
+if TYPE_CHECKING:
+    from bakeoff.analysis.compare import Comparison
+
+__all__ = ["all_plots"]
+
+
+MAX_POINTS = 2000
+"""Lines are thinned to this many points: a million-job trial draws as fast as a small one."""
+
+
+def _thin(size: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Indices of at most MAX_POINTS evenly spread points, always keeping the last."""
+    if size <= MAX_POINTS:
+        return np.arange(size)
+    return np.unique(np.linspace(0, size - 1, MAX_POINTS).round().astype(np.int64))
+
+
+def _figure(height: float = 3.6) -> tuple[Figure, Any]:
+    fig, ax = plt.subplots(figsize=(7.5, height), layout="constrained")
+    return fig, ax
+
+
+def latency_ecdf(c: Comparison) -> Figure:
+    """Empirical CDF of completed jobs' latency per arm, log x axis."""
+    fig, ax = _figure()
+    for arm in c.arms:
+        values = np.sort(completed_durations(c.data, arm, col.LATENCY_MS))
+        values = values[values > 0]
+        if values.size:
+            keep = _thin(values.size)
+            share = (keep + 1) / values.size
+            ax.step(values[keep], share, where="post", label=f"{arm} (n={values.size})")
+    ax.set_xscale("log")
+    ax.set(xlabel="latency, ms (log scale)", ylabel="share of completed jobs", title="Latency ECDF per arm")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    return fig
+
+
+def _forest_panel(ax: Any, rows: list[Any], title: str, xlabel: str, scale: float) -> None:
+    for y, row in enumerate(rows):
+        if row.ci_sequential is not None:
+            lo, hi = row.ci_sequential
+            ax.plot([lo * scale, hi * scale], [y + 0.15] * 2, color="tab:orange", lw=3, alpha=0.8)
+        if row.ci is not None:
+            lo, hi = row.ci
+            ax.plot([lo * scale, hi * scale], [y - 0.15] * 2, color="tab:blue", lw=2)
+        if row.estimate is not None:
+            ax.plot([row.estimate * scale], [y], "ko", ms=4)
+    ax.axvline(0, color="grey", lw=1)
+    ax.set_yticks(range(len(rows)), [f"{r.arm} - {r.control}" for r in rows])
+    ax.set(title=title, xlabel=xlabel)
+    ax.grid(alpha=0.3, axis="x")
+
+
+def forest(c: Comparison) -> Figure:
+    """Each comparison's estimate with its fixed (blue) and sequential (orange) interval."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 0.6 * max(len(c.comparisons), 4) + 1.2), layout="constrained")
+    failures = [r for r in c.comparisons if r.metric == "failure_rate"]
+    latency = [r for r in c.comparisons if r.metric == "latency"]
+    _forest_panel(axes[0], failures, "Failure rate, candidate - control", "percentage points", 100.0)
+    axes[0].axvline(c.failure_margin * 100, color="tab:red", ls="--", lw=1, label="margin")
+    axes[0].legend(loc="lower right", fontsize=8)
+    _forest_panel(
+        axes[1], latency, "Latency shift, candidate - control", "ms (HL shift; sequential from ratio)", 1.0
+    )
+    fig.suptitle("Comparisons: blue = fixed 95% interval, orange = anytime-valid interval")
+    return fig
+
+
+def _daily(c: Comparison) -> pd.DataFrame:
+    frame = c.data.dropna(subset=[col.SUBMITTED_AT])
+    return frame.assign(day=frame[col.SUBMITTED_AT].dt.floor("D"))
+
+
+def _daily_arm(group: pd.DataFrame, alpha: float) -> dict[str, float]:
+    failed = int((group[col.OUTCOME] == "failed").sum())
+    decided = failed + int((group[col.OUTCOME] == "completed").sum())
+    rate_ci = wilson_interval(failed, decided, alpha) or (np.nan, np.nan)
+    latency = group.loc[group[col.OUTCOME] == "completed", col.LATENCY_MS].dropna().to_numpy(dtype=float)
+    p95_ci = quantile_interval(latency, 0.95, alpha) or (np.nan, np.nan)
+    return {
+        "rate": failed / decided if decided else np.nan,
+        "rate_lo": rate_ci[0],
+        "rate_hi": rate_ci[1],
+        "p95": float(np.quantile(latency, 0.95)) if latency.size else np.nan,
+        "p95_lo": p95_ci[0],
+        "p95_hi": p95_ci[1],
+    }
+
+
+def daily(c: Comparison) -> Figure:
+    """Daily failure rate (Wilson interval) and daily p95 latency (order-statistic interval)."""
+    fig, axes = plt.subplots(2, 1, figsize=(7.5, 6), sharex=True, layout="constrained")
+    frame = _daily(c)
+    for arm in c.arms:
+        rows = frame[frame["arm"] == arm]
+        if rows.empty:
+            continue
+        stats = pd.DataFrame({day: _daily_arm(g, c.alpha) for day, g in rows.groupby("day")}).T
+        line = axes[0].plot(stats.index, stats["rate"] * 100, marker=".", label=arm)[0]
+        axes[0].fill_between(
+            stats.index, stats["rate_lo"] * 100, stats["rate_hi"] * 100, color=line.get_color(), alpha=0.12
+        )
+        axes[1].plot(stats.index, stats["p95"], marker=".", color=line.get_color(), label=arm)
+        axes[1].fill_between(
+            stats.index, stats["p95_lo"], stats["p95_hi"], color=line.get_color(), alpha=0.12
+        )
+    axes[0].set(ylabel="failure rate, %", title="Daily failure rate (shaded: 95% Wilson interval)")
+    axes[1].set(ylabel="p95 latency, ms", title="Daily p95 latency (shaded: distribution-free 95% interval)")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
+def assignments(c: Comparison) -> Figure:
+    """Cumulative assignments per arm against what the configured shares lead one to expect."""
+    fig, ax = _figure()
+    frame = c.data.dropna(subset=[col.SUBMITTED_AT]).sort_values(col.SUBMITTED_AT)
+    keep = _thin(len(frame))
+    total = np.arange(1, len(frame) + 1)[keep]
+    when = frame[col.SUBMITTED_AT].to_numpy()[keep]
+    for arm, share in c.srm["expected_share"].items():
+        observed = (frame[col.ASSIGNED_ARM] == arm).to_numpy().cumsum()[keep]
+        line = ax.plot(when, observed, label=f"{arm} observed")[0]
+        ax.plot(when, total * share, ls="--", color=line.get_color(), label=f"{arm} expected {share:.0%}")
+    ax.set(ylabel="jobs assigned (cumulative)", title="Cumulative assignments vs configured shares")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    return fig
+
+
+def error_kinds(c: Comparison) -> Figure:
+    """Failed jobs per arm, stacked by error kind."""
+    fig, ax = _figure()
+    kinds = sorted({kind for stats in c.arms.values() for kind in stats.errors})
+    bottom = np.zeros(len(c.arms))
+    for kind in kinds:
+        counts = np.array([c.arms[arm].errors.get(kind, 0) for arm in c.arms], dtype=float)
+        ax.bar(list(c.arms), counts, bottom=bottom, label=kind)
+        bottom += counts
+    ax.set(ylabel="failed jobs", title="Failures by error kind per arm")
+    if kinds:
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def all_plots(c: Comparison) -> dict[str, Figure]:
+    """Every report figure by name, in report order."""
+    return {
+        "latency_ecdf": latency_ecdf(c),
+        "forest": forest(c),
+        "daily": daily(c),
+        "assignments": assignments(c),
+        "error_kinds": error_kinds(c),
+    }
