@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, str] = {
     "db": "bakeoff.db.cli:db",
     "export": "bakeoff.metrics.cli:export",
     "observe": "bakeoff.metrics.cli:observe",
+    "report": "bakeoff.analysis.cli:report",
     "demo": "bakeoff.trial.cli:demo",
     "experiment": "bakeoff.router.cli:experiment",
     "route": "bakeoff.router.cli:route",
