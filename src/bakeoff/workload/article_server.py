@@ -98,7 +98,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # the default listen backlog of 5 refuses bursts from many workers
     owner: ArticleServer
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 class ArticleServer:
@@ -140,9 +145,8 @@ class ArticleServer:
         """Bind and serve in a background thread; returns self."""
         if self._httpd is not None:
             return self
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        _Server.address_family = family
-        httpd = _Server((self.host, self._requested_port), _Handler)
+        server_class = _Server6 if ":" in self.host else _Server
+        httpd = server_class((self.host, self._requested_port), _Handler)
         httpd.owner = self
         self._httpd = httpd
         self._stopping.clear()

@@ -44,6 +44,8 @@ class ImportSettings:
             raise InvalidRequest(f"max_bytes must be at least 1, got {self.max_bytes!r}")
         if self.max_redirects < 0:
             raise InvalidRequest(f"max_redirects must not be negative, got {self.max_redirects!r}")
+        if isinstance(self.allow_hosts, str):
+            raise InvalidRequest("allow_hosts must be a sequence of entries, not one string")
         object.__setattr__(self, "allow_hosts", tuple(self.allow_hosts))
         parse_allow_hosts(self.allow_hosts)  # fail at construction, not at the first fetch
 
