@@ -85,15 +85,27 @@ class Router:
         self.submit_timeout = float(submit_timeout)
         self.store = ExperimentStore(self.engine)
         self._recorder = Recorder(self.engine)
-        if isinstance(experiment, Experiment):
-            self._state = self.store.ensure(experiment)
-        else:
-            self._state = self.store.load(experiment)
-        missing = [arm for arm in self._state.arms if arm not in backends]
-        if missing:
-            raise InvalidRequest(f"backends has no backend for arm(s) {', '.join(missing)}")
+        try:
+            self._state = self._load_state(experiment, backends)
+        except BaseException:
+            if self._owns_engine:
+                self.engine.dispose()
+            raise
         self._backends = backends
         self._watchdog = Watchdog()
+        self._closed = False
+
+    def _load_state(
+        self, experiment: Experiment | str, backends: Mapping[str, JobBackend]
+    ) -> ExperimentState:
+        if isinstance(experiment, Experiment):
+            state = self.store.ensure(experiment)
+        else:
+            state = self.store.load(experiment)
+        missing = [arm for arm in state.arms if arm not in backends]
+        if missing:
+            raise InvalidRequest(f"backends has no backend for arm(s) {', '.join(missing)}")
+        return state
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -152,6 +164,8 @@ class Router:
 
     def submit(self, request: ImportRequest, *, override_arm: str | None = None) -> Submission:
         """Route one import: exposure and enqueue commit together, or nothing is written."""
+        if self._closed:
+            raise SubmitFailed("this router is closed; nothing was written")
         if not isinstance(request, ImportRequest):
             raise InvalidRequest(f"request must be an ImportRequest, not {type(request).__name__}")
         if override_arm is not None:
@@ -192,7 +206,7 @@ class Router:
             "name": self.name,
             "unit_key": unit_key,
             "idempotency_key": request.idempotency_key,
-            "statement_timeout": str(int(self.submit_timeout * 1000)),
+            "statement_timeout": str(max(1, round(self.submit_timeout * 1000))),  # 0 would mean "no limit"
         }
         row = conn.execute(text(QUERIES["route_state"]), params).first()
         if row is None:
@@ -336,6 +350,7 @@ class Router:
 
     def close(self) -> None:
         """Stop the watchdog and dispose of an engine this router created."""
+        self._closed = True
         self._watchdog.close()
         if self._owns_engine:
             self.engine.dispose()
