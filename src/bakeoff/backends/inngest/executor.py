@@ -158,6 +158,8 @@ class Executor:
         started = item.now()
         result = execute(fn.handler, request, sender=self.sender)
         ended = item.now()
+        if self._fast_continue(conn, item, state, result, (started, ended)):
+            return True
         finished: list[FinishedRun] = []
         try:
             with conn.transaction():
@@ -166,6 +168,31 @@ class Executor:
             if finished:
                 self.on_finished(finished)
         return carry_on
+
+    def _fast_continue(
+        self, conn: Conn, item: Item, state: _RunState, result: CallResult, times: tuple[datetime, datetime]
+    ) -> bool:
+        """The sequential hot path (a step.run succeeded on a discover item) in one round trip."""
+        if not (isinstance(result, StepsReported) and len(result.ops) == 1 and item.kind == "discover"):
+            return False
+        op = result.ops[0]
+        if op.op is not Opcode.STEP_RUN:
+            return False
+        size = json_size(op.data)
+        if size > self.limits.max_step_output_bytes:
+            return False
+        row = self.sql.one(
+            conn, "store_step_and_continue", run_id=item.run_id, id=item.id, step_key=op.key,
+            step_id=op.display_name, hashed_id=hash_step_id(op.key), output=jsonb(op.data),
+            attempts=item.attempt + 1, attempt=item.attempt, queued_at=item.run_at, started_at=times[0],
+            ended_at=times[1], worker=self.worker_id, bytes=size, lease_ms=self.lease_ms,
+        )  # fmt: skip
+        if row is None or row["status"] not in LIVE or row["state_size"] > self.limits.max_state_bytes:
+            return False  # cancelled or over the state limit (nothing written): the general path decides
+        state.row.update(step_count=row["step_count"], state_size=row["state_size"])
+        state.memo[op.key] = MemoEntry(data=op.data)
+        item.attempt, item.run_at = 0, row["run_at"]
+        return True
 
     # -- resume -----------------------------------------------------------------------------------
 

@@ -219,6 +219,43 @@ UPDATE {schema}.runs SET step_count = step_count + %(steps)s, state_size = state
 WHERE run_id = %(run_id)s
 RETURNING step_count, state_size
 
+-- name: store_step_and_continue
+-- The hot path in one round trip: lock the run, memoize the step, log the attempt, count it, and
+-- keep the item (and its lease) for the next discovery. Writes nothing unless the run is live.
+WITH locked AS (
+    SELECT run_id, status FROM {schema}.runs WHERE run_id = %(run_id)s FOR UPDATE
+), live AS (
+    SELECT run_id FROM locked WHERE status IN ('queued', 'running')
+), stored AS (
+    INSERT INTO {schema}.steps
+        (run_id, step_key, step_id, hashed_id, op, status, output, attempts, started_at, ended_at)
+    SELECT run_id, %(step_key)s, %(step_id)s, %(hashed_id)s, 'StepRun', 'completed', %(output)s,
+           %(attempts)s, %(started_at)s, %(ended_at)s
+    FROM live
+    ON CONFLICT (run_id, step_key) DO NOTHING
+    RETURNING step_key
+), logged AS (
+    INSERT INTO {schema}.attempts (run_id, step_key, attempt, queued_at, started_at, ended_at, ok, worker)
+    SELECT run_id, %(step_key)s, %(attempt)s, %(queued_at)s, %(started_at)s, %(ended_at)s, true, %(worker)s
+    FROM live
+), bumped AS (
+    UPDATE {schema}.runs AS r
+    SET step_count = r.step_count + (SELECT count(*) FROM stored),
+        state_size = r.state_size + (SELECT count(*) FROM stored) * %(bytes)s
+    FROM live WHERE r.run_id = live.run_id
+    RETURNING r.step_count, r.state_size
+), rearmed AS (
+    UPDATE {schema}.queue AS q
+    SET kind = 'discover', target_step = NULL, attempt = 0, run_at = clock_timestamp(),
+        lease_until = clock_timestamp() + %(lease_ms)s * interval '1 millisecond'
+    FROM live WHERE q.id = %(id)s
+    RETURNING q.run_at
+)
+SELECT (SELECT status FROM locked) AS status,
+       (SELECT step_count FROM bumped) AS step_count,
+       (SELECT state_size FROM bumped) AS state_size,
+       (SELECT run_at FROM rearmed) AS run_at
+
 -- name: rearm_item
 -- Reuse an item for the run's next invocation; keep the lease when this worker continues at once.
 UPDATE {schema}.queue
