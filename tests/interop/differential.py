@@ -416,3 +416,32 @@ def normalise_results(results: list[Any]) -> list[Any]:
         else:
             normalised.append(result)
     return normalised
+
+
+QUEUE_FIELDS = (
+    "name",
+    "policy",
+    "retry_limit",
+    "retry_delay",
+    "retry_backoff",
+    "retry_delay_max",
+    "expire_seconds",
+    "retention_seconds",
+    "deletion_seconds",
+    "dead_letter",
+    "partition",
+    "table_name",
+    "heartbeat_seconds",
+    "warning_queued",
+)
+"""Queue settings compared; ``notify`` is left out on purpose: ours defaults it to true (documented)."""
+
+
+def normalise_queues(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Queue rows reduced to :data:`QUEUE_FIELDS`."""
+    return [{key: row.get(key, "<missing column>") for key in QUEUE_FIELDS} for row in rows]
+
+
+def normalise_subscriptions(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Subscriptions as (event, queue) pairs."""
+    return sorted((str(row["event"]), str(row["name"])) for row in rows)

@@ -466,6 +466,112 @@ def _workers() -> list[Scenario]:
     ]
 
 
+def _more() -> list[Scenario]:
+    return [
+        Scenario(
+            name="insert_start_after_interval_string",
+            ops=[
+                queue(),
+                {"op": "insert", "name": Q, "jobs": [{"data": {"n": 1}, "start_after": "2 minutes"}]},
+                fetch(),
+            ],
+        ),
+        Scenario(
+            name="insert_start_after_timestamp_string",
+            # An absolute start: its offset from created_on depends on when each run happened.
+            ignore=("start_after_offset",),
+            ops=[
+                queue(),
+                {
+                    "op": "insert",
+                    "name": Q,
+                    "jobs": [{"data": {"n": 2}, "start_after": "2000-01-01T00:00:00Z"}],
+                },
+                {
+                    "op": "insert",
+                    "name": Q,
+                    "jobs": [{"data": {"n": 3}, "start_after": "2999-01-01T00:00:00Z"}],
+                },
+                fetch(batch_size=2),
+            ],
+        ),
+        Scenario(
+            name="update_queue_changes_new_jobs_only",
+            ops=[
+                queue(retry_limit=1),
+                send("before"),
+                {
+                    "op": "update_queue",
+                    "name": Q,
+                    "options": {"retry_limit": 6, "retry_delay": 9, "expire_in_seconds": 77},
+                },
+                send("after"),
+            ],
+        ),
+        Scenario(
+            name="update_queue_cannot_change_policy",
+            ops=[
+                queue(),
+                {"op": "update_queue", "name": Q, "options": {"policy": "short"}, "expect_error": True},
+                send("a"),
+                send("b"),
+            ],
+        ),
+        Scenario(
+            name="send_to_unknown_queue_is_an_error",
+            ops=[queue(), {**send("a", name="missing"), "expect_error": True}, send("b")],
+        ),
+        Scenario(
+            name="expiry_dead_letters_when_exhausted",
+            ops=[
+                queue(DLQ),
+                queue(retry_limit=0, dead_letter=DLQ, expire_in_seconds=5),
+                send("a"),
+                fetch(),
+                advance(10),
+                {"op": "supervise", "name": Q},
+            ],
+        ),
+        Scenario(
+            name="heartbeat_timeout_retries_with_delay",
+            ops=[
+                queue(retry_limit=2, retry_delay=20),
+                send("a", heartbeat_seconds=10),
+                fetch(),
+                act("touch", "a"),
+                advance(25),
+                {"op": "supervise", "name": Q},
+            ],
+        ),
+        Scenario(
+            name="redrive_respects_its_limit",
+            ops=[
+                queue(DLQ),
+                queue(retry_limit=0, dead_letter=DLQ),
+                send("a"),
+                send("b"),
+                send("c"),
+                fetch(batch_size=3),
+                # One fail per job: copies made by one statement share created_on, and redrive
+                # takes the oldest first, so a tie would make the choice arbitrary on both sides.
+                act("fail", "a"),
+                act("fail", "b"),
+                act("fail", "c"),
+                {"op": "redrive", "name": DLQ, "options": {"limit": 2}},
+            ],
+        ),
+        Scenario(
+            name="work_handler_exceeding_expiry_is_failed",
+            ops=[
+                queue(retry_limit=0, expire_in_seconds=1),
+                send("a"),
+                {"op": "work", "name": Q, "behavior": "sleep", "sleep_ms": 2500, "timeout_ms": 6000},
+                {"op": "sleep", "ms": 1500},
+            ],
+        ),
+    ]
+
+
 SCENARIOS: list[Scenario] = [
     *_sends(),
     *_policies(),
@@ -475,4 +581,5 @@ SCENARIOS: list[Scenario] = [
     *_slots(),
     *_inserts_and_events(),
     *_workers(),
+    *_more(),
 ]

@@ -7,7 +7,9 @@ compares per-op results and the resulting job rows (see ``differential.py`` for 
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from differential import (
@@ -16,7 +18,9 @@ from differential import (
     fetch_rows,
     job_differences,
     normalise_jobs,
+    normalise_queues,
     normalise_results,
+    normalise_subscriptions,
     run_node_batch,
     run_port,
 )
@@ -36,12 +40,31 @@ def differential_database(test_databases: TestDatabases) -> Iterator[str]:
     test_databases.drop(url)
 
 
+PORT_THREADS = 3
+"""Scenarios replayed on the port at once (each on its own schema), while Node runs its batch."""
+
+
+def _port_run(url: str, index: int, scenario: Scenario) -> RunResult | str:
+    try:
+        return run_port(url, f"ours_{index}", scenario)
+    except Exception:
+        return traceback.format_exc()
+
+
 @pytest.fixture(scope="module")
-def real_pgboss_runs(pgboss_runtime: NodeRuntime, differential_database: str) -> dict[str, RunResult | str]:
-    """Every scenario run by the real pg-boss, in one Node process, keyed by scenario name."""
+def both_runs(
+    pgboss_runtime: NodeRuntime, differential_database: str
+) -> dict[str, tuple[RunResult | str, RunResult | str]]:
+    """Every scenario through the real pg-boss (one Node process) and through our port, concurrently.
+
+    Keyed by scenario name: (theirs, ours), each a RunResult or the error text of a failed run.
+    """
     batch = [(f"theirs_{index}", scenario) for index, scenario in enumerate(SCENARIOS)]
-    outcomes = run_node_batch(pgboss_runtime, differential_database, batch)
-    return {scenario.name: outcome for (_, scenario), outcome in zip(batch, outcomes, strict=True)}
+    with ThreadPoolExecutor(max_workers=PORT_THREADS + 1) as pool:
+        node = pool.submit(run_node_batch, pgboss_runtime, differential_database, batch)
+        ours = [pool.submit(_port_run, differential_database, i, s) for i, s in enumerate(SCENARIOS)]
+        theirs = node.result()
+        return {s.name: (t, o.result()) for s, t, o in zip(SCENARIOS, theirs, ours, strict=True)}
 
 
 def test_there_are_at_least_thirty_scenarios_with_unique_names() -> None:
@@ -53,13 +76,15 @@ def test_there_are_at_least_thirty_scenarios_with_unique_names() -> None:
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[scenario.name for scenario in SCENARIOS])
 def test_port_matches_real_pgboss(
-    scenario: Scenario, real_pgboss_runs: dict[str, RunResult | str], differential_database: str
+    scenario: Scenario,
+    both_runs: dict[str, tuple[RunResult | str, RunResult | str]],
+    differential_database: str,
 ) -> None:
     """Our port returns the same per-op results and leaves the same job rows as the real pg-boss."""
-    theirs = real_pgboss_runs[scenario.name]
+    theirs, ours = both_runs[scenario.name]
     assert not isinstance(theirs, str), f"the real pg-boss failed this scenario:\n{theirs}"
+    assert not isinstance(ours, str), f"our port failed this scenario:\n{ours}"
     index = SCENARIOS.index(scenario)
-    ours = run_port(differential_database, f"ours_{index}", scenario)
 
     assert normalise_results(ours.results) == normalise_results(theirs.results)
     their_jobs = normalise_jobs(
@@ -70,6 +95,12 @@ def test_port_matches_real_pgboss(
     )
     assert job_differences(their_jobs, our_jobs, scenario) == []
     assert their_jobs, "a scenario that leaves no rows proves nothing"
+    for query, normalise in (
+        ("dump_queues", normalise_queues),
+        ("dump_subscriptions", normalise_subscriptions),
+    ):
+        their_rows = normalise(fetch_rows(differential_database, query, f"theirs_{index}"))
+        assert normalise(fetch_rows(differential_database, query, f"ours_{index}")) == their_rows, query
 
 
 def test_comparison_reports_each_differing_field() -> None:

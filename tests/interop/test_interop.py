@@ -22,17 +22,10 @@ pytestmark = pytest.mark.interop
 
 # Known port differences found by this suite (reported to the lead; strict, so a fix turns these red
 # until the marker is removed).
-PORT_POLLS_NON_NOTIFY_QUEUES_AT_BACKSTOP = pytest.mark.xfail(
-    strict=True,
-    reason="port: a worker polls every notify_polling_interval_seconds (30 s) whenever its LISTEN is up, "
-    "even on a queue with notify=false (pg-boss's default, so every queue a Node app creates); "
-    "pg-boss uses the backstop only when the queue's notify is true (manager.ts isNotifyActive)",
-)
 PORT_REJECTS_TZ_IN_STORED_SCHEDULE_OPTIONS = pytest.mark.xfail(
     strict=True,
     reason="port: firing a schedule stored by pg-boss fails with 'unknown option(s): tz' (pg-boss keeps "
-    "tz in schedule.options and send() ignores unknown keys); also its send-it worker hits the polling "
-    "issue above",
+    "tz in schedule.options and send() ignores unknown keys)",
 )
 
 RECORDED = json.loads((Path(__file__).parent / "fixtures/pgboss-version.json").read_text())
@@ -139,7 +132,6 @@ def test_jobs_sent_by_the_port_are_worked_by_a_real_pgboss_worker(
     assert jobs["c"] is not None and jobs["c"].output == {"worked": True}
 
 
-@PORT_POLLS_NON_NOTIFY_QUEUES_AT_BACKSTOP
 def test_jobs_sent_by_pgboss_are_worked_by_the_port(
     pgboss_runtime: NodeRuntime, database_url: str, port: PgBoss
 ) -> None:
@@ -245,7 +237,7 @@ def test_schedule_made_by_pgboss_is_fired_by_the_port(pgboss_runtime: NodeRuntim
     )
     boss.start()
     try:
-        _wait_until(lambda: len(boss.find_jobs("cron-q")) >= 1, timeout=20)
+        _wait_until(lambda: len(boss.find_jobs("cron-q")) >= 1, timeout=12)
         fired = boss.find_jobs("cron-q")
         assert [(job.data, job.retry_limit) for job in fired] == [({"from": "node"}, 4)]
     finally:
