@@ -115,3 +115,18 @@ def test_every_query_the_code_runs_is_in_queries_sql() -> None:
 def test_the_claim_is_a_guarded_update_without_skip_locked() -> None:
     claim = QUERIES["claim_next_job"]
     assert "AND status = 'PENDING'" in claim and "SKIP LOCKED" not in claim.upper()
+
+
+def test_the_backends_import_limits_reach_the_child_through_its_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the parent puts in the child's environment rebuilds the same ImportSettings in the child."""
+    from bakeoff.backends.legacy.handlers import IMPORT_LIMITS_ENV, _child_import_settings, import_limits_json
+    from bakeoff.workload.models import ImportSettings
+
+    parent = ImportSettings(
+        allow_hosts=("127.0.0.1:8080",), read_timeout=3.0, total_timeout=10.0, max_redirects=2
+    )
+    monkeypatch.setenv("BAKEOFF_IMPORT_ALLOW_HOSTS", "127.0.0.1:8080")
+    monkeypatch.setenv(IMPORT_LIMITS_ENV, import_limits_json(parent))
+    assert _child_import_settings() == parent

@@ -29,7 +29,7 @@ from uuid import UUID
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from bakeoff.backends.legacy.handlers import parse_handler
+from bakeoff.backends.legacy.handlers import import_limits_json, parse_handler
 from bakeoff.backends.legacy.processors import AdaptiveProcessor, LoopProcessor, process_one
 from bakeoff.backends.legacy.protocol import ErrorKind, StdoutProtocol
 from bakeoff.backends.legacy.runner import JobRunner, RunnerOptions
@@ -88,6 +88,7 @@ class LegacyBackend:
             auto_retry=auto_retry,
             job_timeout=job_timeout,
             allow_hosts=tuple(import_settings.allow_hosts) if import_settings else (),
+            import_limits=import_limits_json(import_settings) if import_settings else None,
         )
         self.runner = JobRunner(engine, self.options)
 

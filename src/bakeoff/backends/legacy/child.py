@@ -2,9 +2,10 @@
 
 A processor spawns one of these per job (the current system's process-per-job model). It reads its
 job from ``legacy.job`` (database URL from ``BAKEOFF_DATABASE_URL``; the article import's allowlist
-from ``BAKEOFF_IMPORT_ALLOW_HOSTS``), runs the handler inside the shared metrics instrumentation,
-and reports over the line protocol of :mod:`bakeoff.backends.legacy.protocol`. It never writes
-``legacy.job`` itself: the parent does, from what it parses.
+from ``BAKEOFF_IMPORT_ALLOW_HOSTS`` and its limits from ``BAKEOFF_LEGACY_IMPORT_LIMITS``), runs the
+handler inside the shared metrics instrumentation, and reports over the line protocol of
+:mod:`bakeoff.backends.legacy.protocol`. It never writes ``legacy.job`` itself: the parent does,
+from what it parses.
 
 Exit codes: 0 after success, 1 after a failure -- and 1 after success too under
 ``--crash-after-complete``, which reproduces the seed's "workers crash after completing (exit 1)".
@@ -18,6 +19,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from typing import TextIO
 from uuid import UUID
 
 from sqlalchemy import Engine
@@ -74,10 +76,11 @@ def _report_error(exc: Exception, emit_stderr: Emit) -> None:
     emit_stderr(format_message(MessageKind.ERROR, body))
 
 
-def _print_to(stream: object) -> Emit:
+def _print_to(stream: TextIO) -> Emit:
     def emit(line: str) -> None:
         # One flushed line at a time, so the parent sees progress while the job runs.
-        print(line, file=stream, flush=True)  # type: ignore[call-overload]
+        stream.write(line + "\n")
+        stream.flush()
 
     return emit
 

@@ -13,19 +13,34 @@ Specs are validated by :func:`parse_handler` when a backend is built, so a typo 
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
 from bakeoff.backends.legacy.store import LegacyJob
 from bakeoff.contract import BakeoffError, InvalidRequest
 
-__all__ = ["HANDLER_SPECS", "Handler", "HandlerContext", "SimulatedFailure", "parse_handler"]
+if TYPE_CHECKING:
+    from bakeoff.workload.models import ImportSettings
 
+__all__ = [
+    "HANDLER_SPECS",
+    "IMPORT_LIMITS_ENV",
+    "Handler",
+    "HandlerContext",
+    "SimulatedFailure",
+    "import_limits_json",
+    "parse_handler",
+]
+
+IMPORT_LIMITS_ENV = "BAKEOFF_LEGACY_IMPORT_LIMITS"
+IMPORT_LIMIT_FIELDS = ("connect_timeout", "read_timeout", "total_timeout", "max_bytes", "max_redirects")
 HANDLER_SPECS = ("import_article", "noop", "sleep:<ms>", "fail:<error_kind>", "garbage")
 MAX_SLEEP_MS = 600_000
 _SPEC = re.compile(
@@ -107,9 +122,26 @@ def _garbage(context: HandlerContext) -> dict[str, Any]:
     return {}
 
 
+def import_limits_json(settings: ImportSettings) -> str:
+    """The limits of ``settings`` as JSON for a child's environment (the allowlist travels apart)."""
+    return json.dumps({name: getattr(settings, name) for name in IMPORT_LIMIT_FIELDS})
+
+
+def _child_import_settings() -> ImportSettings:
+    """The parent's ImportSettings, rebuilt from the environment it gave this child."""
+    from bakeoff.workload.articles import ImportSettings
+
+    settings = ImportSettings.from_env()  # the allowlist: BAKEOFF_IMPORT_ALLOW_HOSTS
+    raw = os.environ.get(IMPORT_LIMITS_ENV)
+    if not raw:
+        return settings
+    limits = {name: value for name, value in json.loads(raw).items() if name in IMPORT_LIMIT_FIELDS}
+    return replace(settings, **limits)
+
+
 def _import_article(context: HandlerContext) -> dict[str, Any]:
     # Imported here: the workload pulls in HTML extraction, which a noop child should not pay for.
-    from bakeoff.workload.articles import ImportSettings, import_article
+    from bakeoff.workload.articles import import_article
 
     job = context.job
     document = import_article(
@@ -117,6 +149,6 @@ def _import_article(context: HandlerContext) -> dict[str, Any]:
         engine=context.engine,
         trial_job_id=job.trial_job_id,
         idempotency_key=job.payload.get("idempotency_key"),
-        settings=ImportSettings.from_env(),
+        settings=_child_import_settings(),
     )
     return {"document_id": str(document.document_id), "url": job.url}

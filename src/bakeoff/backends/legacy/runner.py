@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from bakeoff.backends.legacy.child import execute_job
+from bakeoff.backends.legacy.handlers import IMPORT_LIMITS_ENV
 from bakeoff.backends.legacy.protocol import (
     MAX_LINE_BYTES,
     ChildReport,
@@ -62,6 +63,8 @@ class RunnerOptions:
     auto_retry: int = 0
     job_timeout: float = 600.0
     allow_hosts: tuple[str, ...] = ()
+    import_limits: str | None = None
+    """The backend's ImportSettings limits as JSON (timeouts, byte cap, redirects), for the child."""
 
     def __post_init__(self) -> None:
         if self.stdout_protocol not in ("strict", "lenient"):
@@ -105,6 +108,8 @@ class JobRunner:
         env["PYTHONUNBUFFERED"] = "1"
         if self.options.allow_hosts:
             env["BAKEOFF_IMPORT_ALLOW_HOSTS"] = ",".join(self.options.allow_hosts)
+        if self.options.import_limits:
+            env[IMPORT_LIMITS_ENV] = self.options.import_limits
         return env
 
     def _command(self, job: LegacyJob) -> list[str]:
@@ -146,7 +151,8 @@ class JobRunner:
             assert child.stdout is not None  # PIPE above
             for raw in iter(lambda: child.stdout.readline(MAX_LINE_BYTES + 1), b""):  # type: ignore[union-attr]
                 self._on_message(job, report.feed_stdout(decode_line(raw)))
-            exit_code = child.wait(timeout=KILL_WAIT_SECONDS)
+            # Bounded: the timer kills a child that outlives job_timeout, even after closing stdout.
+            exit_code = child.wait()
         finally:
             timer.cancel()
             if child.poll() is None:

@@ -110,10 +110,7 @@ class JobStore:
             "attempt": 1,
             "original_job_id": None,
         }
-        if conn is not None:
-            return UUID(str(conn.execute(text(QUERIES["insert_job"]), params).scalar_one()))
-        with self.engine.begin() as own:
-            return UUID(str(own.execute(text(QUERIES["insert_job"]), params).scalar_one()))
+        return self._insert(params, conn)
 
     def insert_retry(self, original: LegacyJob, *, conn: Connection | None = None) -> UUID:
         """A new PENDING row retrying ``original`` (same payload and trial job, next attempt)."""
@@ -124,10 +121,13 @@ class JobStore:
             "attempt": original.attempt + 1,
             "original_job_id": original.id,
         }
+        return self._insert(params, conn)
+
+    def _insert(self, params: Mapping[str, Any], conn: Connection | None) -> UUID:
         if conn is not None:
-            return UUID(str(conn.execute(text(QUERIES["insert_job"]), params).scalar_one()))
+            return UUID(str(conn.execute(text(QUERIES["insert_job"]), dict(params)).scalar_one()))
         with self.engine.begin() as own:
-            return UUID(str(own.execute(text(QUERIES["insert_job"]), params).scalar_one()))
+            return UUID(str(own.execute(text(QUERIES["insert_job"]), dict(params)).scalar_one()))
 
     def get(self, job_id: UUID | str) -> LegacyJob | None:
         """The job with this id, or None."""
