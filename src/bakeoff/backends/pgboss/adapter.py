@@ -147,6 +147,10 @@ class PgBossBackend:
             self.handle,
             local_concurrency=concurrency,
             polling_interval_seconds=self.polling_interval_seconds,
+            # The notify backstop equals the poll interval, so retries and a backlog are found as
+            # promptly as without LISTEN/NOTIFY (pg-boss's 30 s default would idle a loop after
+            # each job once notifications stop, e.g. while retries come due).
+            notify_polling_interval_seconds=self.polling_interval_seconds,
             include_metadata=True,
         )
         stop.wait()

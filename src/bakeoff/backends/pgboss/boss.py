@@ -514,8 +514,15 @@ class PgBoss:
         local_concurrency: int = 1,
         include_metadata: bool = False,
         priority: bool = True,
+        notify_polling_interval_seconds: float | None = None,
+        burst_when_batch_full: bool = False,
     ) -> str:
-        """Run ``handler(jobs)`` on ``local_concurrency`` poll loops; returns the work id."""
+        """Run ``handler(jobs)`` on ``local_concurrency`` poll loops; returns the work id.
+
+        While the LISTEN connection is up a loop polls every ``notify_polling_interval_seconds``
+        (default: the instance's, 30 s) as a backstop; ``burst_when_batch_full`` (batch > 1) skips
+        the sleep after a full batch, as in pg-boss.
+        """
         del priority
         if not callable(handler):
             raise PgBossInputError("expected callback to be a function")
@@ -527,14 +534,23 @@ class PgBoss:
             )
         if not isinstance(local_concurrency, int) or local_concurrency < 1:
             raise PgBossInputError("local_concurrency must be an integer >= 1")
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise PgBossInputError("batch_size must be an integer > 0")
+        backstop = notify_polling_interval_seconds
+        if backstop is None:
+            backstop = max(polling_interval_seconds, float(self.config["notify_polling_interval_seconds"]))
+        if backstop < polling_interval_seconds:
+            raise PgBossInputError(
+                "configuration assert: notify_polling_interval_seconds must be at least "
+                "polling_interval_seconds"
+            )
         self._queue_info(name)
         options = WorkOptions(
             batch_size=batch_size,
             polling_interval_seconds=polling_interval_seconds,
-            notify_polling_interval_seconds=max(
-                polling_interval_seconds, float(self.config["notify_polling_interval_seconds"])
-            ),
+            notify_polling_interval_seconds=backstop,
             include_metadata=include_metadata,
+            burst_when_batch_full=burst_when_batch_full and batch_size > 1,
         )
         work_id = str(uuid.uuid4())
         workers = [Worker(self, name, handler, options, work_id=work_id) for _ in range(local_concurrency)]

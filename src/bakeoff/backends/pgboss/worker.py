@@ -39,6 +39,7 @@ class WorkOptions:
     polling_interval_seconds: float = 2.0
     notify_polling_interval_seconds: float = 30.0
     include_metadata: bool = False
+    burst_when_batch_full: bool = False
 
 
 @dataclass(slots=True)
@@ -126,7 +127,9 @@ class Worker:
         return self.options.polling_interval_seconds
 
     def _sleep(self, elapsed: float, fetched: int) -> None:
-        del fetched  # pg-boss sleeps after a full fetch too, unless a burst option says otherwise
+        # pg-boss sleeps after a fetch that found jobs too, unless a burst rule applies.
+        if self.options.burst_when_batch_full and fetched >= self.options.batch_size:
+            return
         remaining = self._interval() - elapsed
         if not self._stopping.is_set() and not self._notified and remaining > MIN_SLEEP_SECONDS:
             self._wake.wait(remaining)

@@ -1,0 +1,125 @@
+"""The pgboss arm behind the JobBackend contract: submit in the router's transaction, the real
+import_article handler in pg-boss workers, and the lifecycle in the shared metrics tables."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from bakeoff.backends import create_backend
+from bakeoff.backends.pgboss.adapter import PgBossBackend
+from bakeoff.contract import ImportRequest, JobBackend, JobState
+from bakeoff.db.engine import make_engine
+from bakeoff.metrics import Recorder
+from bakeoff.workload.article_server import ArticleServer
+
+from .conftest import Probe
+
+WAIT_SECONDS = 30.0
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ArticleServer]:
+    with ArticleServer(profile="none") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def engine(shared_database: str) -> Iterator[Engine]:
+    engine = make_engine(shared_database, pool_size=4)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def arm(engine: Engine, server: ArticleServer, schema: str, queue: str) -> Iterator[PgBossBackend]:
+    backend = create_backend(
+        "pgboss", engine, import_settings=server.import_settings(), schema=schema, queue=queue,
+        retry_limit=1, retry_delay=0, retry_backoff=False, polling_interval_seconds=0.5,
+    )  # fmt: skip
+    assert isinstance(backend, PgBossBackend)
+    yield backend
+    backend.boss.stop(timeout=1)
+
+
+def submit_as_router(engine: Engine, backend: JobBackend, url: str) -> tuple[uuid.UUID, str]:
+    """Exposure row and enqueue in one transaction, as the router does; (trial id, job id)."""
+    recorder = Recorder(engine)
+    trial_job_id = uuid.uuid4()
+    with engine.begin() as conn:
+        recorder.submitted(
+            trial_job_id=trial_job_id, experiment="article-import", phase=1, unit_key=str(trial_job_id),
+            assigned_arm="pgboss", served_arm="pgboss", assignment_reason="hash", url=url, conn=conn,
+        )  # fmt: skip
+        job_id = backend.submit(ImportRequest(url=url), trial_job_id=trial_job_id, conn=conn)
+        recorder.enqueued(trial_job_id, job_id, conn=conn)
+    return trial_job_id, job_id
+
+
+def run_until(arm: PgBossBackend, probe: Probe, trial_job_id: uuid.UUID) -> dict[str, Any]:
+    """Run the arm's workers until the trial job has an outcome (bounded); its metrics row."""
+    stop = threading.Event()
+    runner = threading.Thread(target=arm.run_workers, kwargs={"concurrency": 2, "stop": stop})
+    runner.start()
+    deadline = time.monotonic() + WAIT_SECONDS
+    try:
+        while time.monotonic() < deadline:
+            row = probe.rows("trial_job", id=trial_job_id)
+            if row and row[0]["outcome"]:
+                return row[0]
+            time.sleep(0.05)
+        pytest.fail("the trial job never reached an outcome")
+    finally:
+        stop.set()
+        runner.join(WAIT_SECONDS)
+
+
+def test_an_import_runs_in_a_pg_boss_worker_and_completes(
+    arm: PgBossBackend, engine: Engine, server: ArticleServer, probe: Probe
+) -> None:
+    """QUEUED -> COMPLETED: one attempt, the document recorded on the trial job and as the job output."""
+    trial_job_id, job_id = submit_as_router(engine, arm, server.article_urls(1)[0])
+    assert arm.state(job_id) is JobState.QUEUED
+    assert arm.health().queued == 1
+    row = run_until(arm, probe, trial_job_id)
+    assert (row["outcome"], row["attempts"]) == ("completed", 1)
+    assert arm.state(job_id) is JobState.COMPLETED
+    assert str(row["document_id"]) == probe.job(job_id)["output"]["document_id"]
+
+
+def test_a_failing_import_is_retried_like_pg_boss_then_recorded_failed(
+    arm: PgBossBackend, engine: Engine, server: ArticleServer, probe: Probe
+) -> None:
+    """A 404 is retried up to retry_limit (pg-boss retries every error), then failed as http_4xx."""
+    trial_job_id, job_id = submit_as_router(engine, arm, server.url("/test/status/404"))
+    row = run_until(arm, probe, trial_job_id)
+    assert (row["outcome"], row["error_kind"], row["attempts"]) == ("failed", "http_4xx", 2)
+    job = probe.job(job_id)
+    assert (job["state"], job["retry_count"], job["output"]["name"]) == ("failed", 1, "Http4xx")
+
+
+def test_cancel_records_the_outcome_once(
+    arm: PgBossBackend, engine: Engine, server: ArticleServer, probe: Probe
+) -> None:
+    """Cancelling a queued job cancels it in pg-boss and in the trial record; a second cancel is False."""
+    trial_job_id, job_id = submit_as_router(engine, arm, server.article_urls(2)[1])
+    assert arm.cancel(job_id) is True
+    assert arm.cancel(job_id) is False
+    assert arm.state(job_id) is JobState.CANCELLED
+    assert probe.rows("trial_job", id=trial_job_id)[0]["outcome"] == "cancelled"
+
+
+def test_a_rolled_back_router_transaction_leaves_no_job(
+    arm: PgBossBackend, engine: Engine, probe: Probe, queue: str
+) -> None:
+    """submit() writes inside the caller's transaction: rolled back, there is no job."""
+    with engine.connect() as conn, conn.begin() as tx:
+        arm.submit(ImportRequest(url="http://127.0.0.1:9/x"), trial_job_id=uuid.uuid4(), conn=conn)
+        tx.rollback()
+    assert probe.jobs(queue) == []
