@@ -35,6 +35,7 @@ SUBCOMMANDS: dict[str, str] = {
     "route": "bakeoff.router.cli:route",
     "articles": "bakeoff.workload.cli:articles",
     "legacy": "bakeoff.backends.legacy.cli:legacy",
+    "inngest": "bakeoff.backends.inngest.cli:inngest",
 }
 """Command name -> ``module:attribute`` of a click command, imported when the command runs."""
 
