@@ -130,3 +130,17 @@ def test_the_backends_import_limits_reach_the_child_through_its_environment(
     monkeypatch.setenv("BAKEOFF_IMPORT_ALLOW_HOSTS", "127.0.0.1:8080")
     monkeypatch.setenv(IMPORT_LIMITS_ENV, import_limits_json(parent))
     assert _child_import_settings() == parent
+
+
+def test_the_registry_builds_the_legacy_arm_as_a_job_backend() -> None:
+    """create_backend("legacy", ...) is how the router and the demo build this arm."""
+    from bakeoff.backends import create_backend
+    from bakeoff.contract import JobBackend
+
+    engine = make_engine("postgresql://nobody@127.0.0.1:1/none")
+    try:
+        backend = create_backend("legacy", engine, import_settings=None, poll_interval=0.5)
+    finally:
+        engine.dispose()
+    assert isinstance(backend, LegacyBackend) and isinstance(backend, JobBackend)
+    assert backend.name == "legacy" and backend.poll_interval == 0.5
