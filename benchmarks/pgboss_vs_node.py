@@ -1,0 +1,192 @@
+"""Our pg-boss port against the real pg-boss 12 in Node: the same five workloads, same PostgreSQL, one run.
+
+Workloads (issue 6), each on its own queue, run first by the real pg-boss (pinned in
+``tests/interop/node``, installed from the npm registry into the user cache if needed) and then by
+``bakeoff.backends.pgboss.PgBoss``, each in its own schema of one fresh database on the test server
+(``BAKEOFF_TEST_DATABASE_URL`` or the embedded PostgreSQL):
+
+1. one-by-one ``send`` of N jobs (each awaited before the next), jobs/s;
+2. one bulk ``insert`` of N jobs, jobs/s;
+3. draining N jobs with ``fetch`` + ``complete`` at batch size 1, one loop, jobs/s;
+4. the same at batch size 100, jobs/s;
+5. pickup latency of a job sent to an idle ``work()`` worker with LISTEN/NOTIFY on (both sides:
+   ``useListenNotify`` / ``use_listen_notify`` and queue ``notify``), from just before ``send`` to the
+   handler's first line, p50 and p95 over ``--samples`` jobs sent at random phases.
+
+Prints a table with each figure and the ratio ours/theirs (target: throughput ratio >= 1.0, latency
+ratio <= 1.0). Usage::
+
+    python benchmarks/pgboss_vs_node.py [--jobs 10000] [--samples 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bakeoff.backends.pgboss import Job, PgBoss
+from bakeoff.testing import TestDatabases
+
+# The installer and runner of the pinned real pg-boss live with the interop tests, which own them.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "interop"))
+from pgboss_node import ensure_runtime, node_connection, run_script
+
+QUEUES = ("send", "insert", "drain1", "drain100", "pickup")
+PICKUP_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Figures:
+    """One implementation's results."""
+
+    send_per_s: float
+    insert_per_s: float
+    drain_batch_1_per_s: float
+    drain_batch_100_per_s: float
+    pickup_ms: list[float]
+
+
+def _rate(jobs: int, work: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    work()
+    return jobs / (time.perf_counter() - started)
+
+
+def _drain(boss: PgBoss, queue: str, batch_size: int, jobs: int) -> None:
+    drained = 0
+    while fetched := boss.fetch(queue, batch_size):
+        boss.complete(queue, [job.id for job in fetched])
+        drained += len(fetched)
+    if drained != jobs:
+        raise RuntimeError(f"drained {drained} of {jobs}")
+
+
+def _pickup_latencies(boss: PgBoss, samples: int) -> list[float]:
+    latencies: list[float] = []
+    picked = threading.Event()
+    sent_at = [0.0]
+
+    def handler(jobs: list[Job]) -> None:
+        latencies.append((time.perf_counter() - sent_at[0]) * 1000)
+        picked.set()
+
+    work_id = boss.work("pickup", handler)
+    time.sleep(0.5)
+    try:
+        for index in range(samples):
+            # An idle worker: wait a varying while so the send lands at a random phase of its poll cycle.
+            time.sleep(0.05 + random.random() * 0.15)
+            picked.clear()
+            sent_at[0] = time.perf_counter()
+            boss.send("pickup", {"i": index})
+            if not picked.wait(PICKUP_TIMEOUT_SECONDS):
+                raise RuntimeError(f"job {index} was not picked up within {PICKUP_TIMEOUT_SECONDS} s")
+    finally:
+        boss.off_work("pickup", id=work_id)
+    return latencies
+
+
+def run_ours(url: str, jobs: int, samples: int) -> Figures:
+    """The five workloads on our port."""
+    boss = PgBoss(url, schema="bench_ours", supervise=False, schedule=False, use_listen_notify=True)
+    boss.start()
+    try:
+        for queue in QUEUES:
+            boss.create_queue(queue, notify=True)
+        payloads = [{"data": {"i": i}} for i in range(jobs)]
+        send = _rate(jobs, lambda: [boss.send("send", {"i": i}) for i in range(jobs)])
+        insert = _rate(jobs, lambda: boss.insert("insert", payloads))
+        boss.insert("drain1", payloads)
+        drain_1 = _rate(jobs, lambda: _drain(boss, "drain1", 1, jobs))
+        boss.insert("drain100", payloads)
+        drain_100 = _rate(jobs, lambda: _drain(boss, "drain100", 100, jobs))
+        pickup = _pickup_latencies(boss, samples)
+    finally:
+        boss.stop(graceful=True, timeout=5)
+    return Figures(
+        send_per_s=send,
+        insert_per_s=insert,
+        drain_batch_1_per_s=drain_1,
+        drain_batch_100_per_s=drain_100,
+        pickup_ms=pickup,
+    )
+
+
+def run_theirs(url: str, jobs: int, samples: int) -> Figures:
+    """The five workloads on the real pg-boss (one Node process)."""
+    runtime = ensure_runtime()
+    payload = {
+        "connection": node_connection(url),
+        "schema": "bench_theirs",
+        "jobs": jobs,
+        "latency_samples": samples,
+    }
+    output: dict[str, Any] = run_script(runtime, "bench.mjs", payload, timeout=1800)
+    return Figures(**output)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def _rows(ours: Figures, theirs: Figures) -> list[tuple[str, float, float, str]]:
+    rows = [
+        ("send one-by-one (jobs/s)", ours.send_per_s, theirs.send_per_s, ">= 1.0"),
+        ("insert bulk (jobs/s)", ours.insert_per_s, theirs.insert_per_s, ">= 1.0"),
+        ("fetch+complete batch 1 (jobs/s)", ours.drain_batch_1_per_s, theirs.drain_batch_1_per_s, ">= 1.0"),
+        (
+            "fetch+complete batch 100 (jobs/s)",
+            ours.drain_batch_100_per_s,
+            theirs.drain_batch_100_per_s,
+            ">= 1.0",
+        ),
+    ]
+    for q in (50, 95):
+        rows.append(
+            (
+                f"pickup latency p{q} (ms)",
+                _percentile(ours.pickup_ms, q),
+                _percentile(theirs.pickup_ms, q),
+                "<= 1.0",
+            )
+        )
+    return rows
+
+
+def print_table(ours: Figures, theirs: Figures, *, jobs: int, samples: int, pgboss_version: str) -> None:
+    """The figures and ratios, one row per workload."""
+    print(f"pg-boss {pgboss_version} (Node) vs bakeoff's port; {jobs} jobs a workload, {samples} pickups")
+    print(f"{'workload':<36} {'ours':>12} {'pg-boss':>12} {'ours/theirs':>12}  target")
+    for label, mine, other, target in _rows(ours, theirs):
+        print(f"{label:<36} {mine:>12.1f} {other:>12.1f} {mine / other:>12.2f}  {target}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--samples", type=int, default=30)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    databases = TestDatabases()
+    url = databases.create()
+    try:
+        theirs = run_theirs(url, args.jobs, args.samples)
+        ours = run_ours(url, args.jobs, args.samples)
+    finally:
+        databases.drop(url)
+        databases.close()
+    version = ensure_runtime().pgboss_version
+    print_table(ours, theirs, jobs=args.jobs, samples=args.samples, pgboss_version=version)
+
+
+if __name__ == "__main__":
+    main()
