@@ -54,7 +54,8 @@ def _client(cli: CliContext) -> Inngest:
 def render_runs(rows: list[dict[str, Any]]) -> Table:
     """The runs list as a table."""
     table = Table(title="inngest runs", show_lines=False)
-    for column in ("run id", "function", "status", "steps", "created", "duration", "error"):
+    table.add_column("run id", no_wrap=True)
+    for column in ("function", "status", "steps", "created", "duration", "error"):
         table.add_column(column)
     for row in rows:
         duration = row["ended_at"] - row["started_at"] if row["ended_at"] and row["started_at"] else None
