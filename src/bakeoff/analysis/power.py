@@ -34,6 +34,11 @@ class PowerInputs:
     failure_ci_excludes_zero: bool
 
 
+def _scalar(value: object) -> float:
+    """statsmodels' solve_power returns a float or a one-element array depending on the path."""
+    return float(np.ravel(np.asarray(value, dtype=float))[0])
+
+
 def proportion_mde(control_rate: float, n_per_arm: float, alpha: float) -> float | None:
     """Smallest increase over ``control_rate`` detectable with power 0.8 (two-sided, Cohen's h)."""
     if n_per_arm < 2:
@@ -41,7 +46,7 @@ def proportion_mde(control_rate: float, n_per_arm: float, alpha: float) -> float
     h = NormalIndPower().solve_power(
         effect_size=None, nobs1=n_per_arm, alpha=alpha, power=TARGET_POWER, ratio=1.0
     )
-    angle = math.asin(math.sqrt(min(max(control_rate, 0.0), 1.0))) + float(h) / 2
+    angle = math.asin(math.sqrt(min(max(control_rate, 0.0), 1.0))) + _scalar(h) / 2
     return math.sin(min(angle, math.pi / 2)) ** 2 - control_rate
 
 
@@ -52,7 +57,7 @@ def latency_mde_ratio(log_sd: float, n_per_arm: float, alpha: float) -> float | 
     d = TTestIndPower().solve_power(
         effect_size=None, nobs1=n_per_arm, alpha=alpha, power=TARGET_POWER, ratio=1.0
     )
-    return math.exp(float(d) * log_sd)
+    return math.exp(_scalar(d) * log_sd)
 
 
 def _log_sd(s: PairSummary) -> float:

@@ -27,7 +27,7 @@ METHOD_NOTES = (
     "rate at or under alpha. Fixed-horizon p-values and intervals are descriptive.",
     "Failure rate = failed / (completed + failed); cancelled and open jobs are counted but excluded. "
     "Per arm: Wilson interval. Candidate - control: Newcombe hybrid score interval; two-sided p by "
-    "Boschloo's exact test (score test above 200 x 200 jobs); non-inferiority by the one-sided score test.",
+    "Boschloo's exact test (score test above 150 x 150 jobs); non-inferiority by the one-sided score test.",
     "Latency uses completed jobs only. Shift = Hodges-Lehmann estimate (candidate - control, ms) with its "
     "distribution-free rank interval; p by Mann-Whitney U (exact when small and untied); Holm over all "
     "candidate-vs-control tests. The sequential latency interval is on log latency (ratio of geometric "

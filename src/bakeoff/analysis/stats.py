@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,9 +52,10 @@ logger = logging.getLogger(__name__)
 Interval = tuple[float, float]
 FloatArray = NDArray[np.float64]
 
-BOSCHLOO_MAX_CELLS = 200 * 200
+BOSCHLOO_MAX_CELLS = 150 * 150
 """Boschloo's exact test costs O(n1 * n2) per nuisance point: 200 x 200 takes ~1.4 s here and
-1,000 x 1,000 takes ~25 s, so above this the two-sided score test (Miettinen-Nurminen) stands in."""
+1,000 x 1,000 takes ~25 s, so above 150 x 150 jobs the two-sided score test (Miettinen-Nurminen)
+stands in; at that size the two agree closely."""
 
 ENUMERATE_MAX_PAIRS = 4_000_000
 """Up to this many pairwise differences the Hodges-Lehmann interval sorts them all; above, it selects
@@ -79,6 +83,15 @@ class ShiftEstimate:
     exact: bool
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """statsmodels computes ratio and odds-ratio side results that divide by zero at 0 failures; the
+    difference we use is unaffected, so those RuntimeWarnings are noise."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
 def _check_counts(successes: int, n: int, field: str) -> None:
     if n < 0 or successes < 0 or successes > n:
         raise AnalysisInputError(f"{field}: need 0 <= count <= n, got count={successes}, n={n}")
@@ -99,7 +112,8 @@ def newcombe_difference(x1: int, n1: int, x2: int, n2: int, alpha: float = 0.05)
     _check_counts(x2, n2, "x2")
     if n1 == 0 or n2 == 0:
         return None
-    lo, hi = confint_proportions_2indep(x1, n1, x2, n2, method="newcomb", compare="diff", alpha=alpha)
+    with _quiet():
+        lo, hi = confint_proportions_2indep(x1, n1, x2, n2, method="newcomb", compare="diff", alpha=alpha)
     return float(lo), float(hi)
 
 
@@ -118,7 +132,8 @@ def failure_difference_test(x1: int, n1: int, x2: int, n2: int) -> TestResult | 
         return TestResult(
             p_value=_clip_p(res.pvalue), method="boschloo_exact", statistic=float(res.statistic)
         )
-    res = test_proportions_2indep(x1, n1, x2, n2, value=0, method="score", compare="diff")
+    with _quiet():
+        res = test_proportions_2indep(x1, n1, x2, n2, value=0, method="score", compare="diff")
     return TestResult(p_value=_clip_p(res.pvalue), method="score", statistic=float(res.statistic))
 
 
@@ -130,9 +145,10 @@ def non_inferiority(
     _check_counts(x2, n2, "x2")
     if n1 == 0 or n2 == 0:
         return None
-    res = test_proportions_2indep(
-        x1, n1, x2, n2, value=margin, method="score", compare="diff", alternative="smaller"
-    )
+    with _quiet():
+        res = test_proportions_2indep(
+            x1, n1, x2, n2, value=margin, method="score", compare="diff", alternative="smaller"
+        )
     return TestResult(p_value=_clip_p(res.pvalue), method="score (one-sided)", statistic=float(res.statistic))
 
 

@@ -1,0 +1,123 @@
+"""Seeded simulations of the nightly report: false winners under peeking, power, days to decision.
+
+Each simulated trial is a job-level synthetic export (:mod:`bakeoff.analysis.synthetic`). Every
+night's look applies the same decision rules as :func:`bakeoff.analysis.compare` to the cumulative
+data up to that night, vectorised over nights (running ``compare()`` itself every night of hundreds
+of trials would take hours; a test checks that both paths agree night by night).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bakeoff.analysis.compare import compare
+from bakeoff.analysis.decision import DecisionRule, PairSummary, PairVerdict, decide_pair
+from bakeoff.analysis.synthetic import TrialSpec, synthetic_trial
+from bakeoff.metrics import columns as col
+
+__all__ = ["NightlyLooks", "days_prediction", "nightly_looks", "run_trials"]
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NightlyLooks:
+    """For each candidate, its state after each night (index 0 = after day 1)."""
+
+    verdicts: dict[str, PairVerdict]
+
+    @property
+    def any_win(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        return np.logical_or.reduce([v.win for v in self.verdicts.values()])
+
+    @property
+    def decided(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """The report would leave ``insufficient_data`` that night (a win, or every candidate settled)."""
+        settled = np.logical_and.reduce([v.decided for v in self.verdicts.values()])
+        return np.asarray(self.any_win | settled)
+
+    def first_decision_day(self) -> int | None:
+        """1-based day of the first decision, or ``None`` if none within the trial."""
+        decided = self.decided
+        return int(np.argmax(decided)) + 1 if decided.any() else None
+
+
+def _daily_sums(df: pd.DataFrame, arm: str, days: int, start: pd.Timestamp) -> dict[str, FloatArray]:
+    rows = df[df[col.ASSIGNED_ARM] == arm]
+    day = ((rows[col.SUBMITTED_AT] - start).dt.total_seconds() // 86400).astype(int).to_numpy()
+    failed = (rows[col.OUTCOME] == "failed").to_numpy()
+    completed = (rows[col.OUTCOME] == "completed").to_numpy()
+    logs = np.log(np.maximum(rows[col.LATENCY_MS].to_numpy(dtype=float), 1e-3))
+    logs = np.where(completed, logs, 0.0)
+
+    def per_day(weights: FloatArray) -> FloatArray:
+        return np.cumsum(np.bincount(day, weights=weights, minlength=days)[:days])
+
+    return {
+        "decided": per_day((failed | completed).astype(float)),
+        "failed": per_day(failed.astype(float)),
+        "lat_n": per_day(completed.astype(float)),
+        "lat_sum": per_day(logs),
+        "lat_sq": per_day(logs**2),
+    }
+
+
+def _log_moments(s: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = s["lat_sum"] / s["lat_n"]
+        var = (s["lat_sq"] - s["lat_n"] * mean**2) / (s["lat_n"] - 1)
+    return mean, var
+
+
+def nightly_looks(
+    df: pd.DataFrame, spec: TrialSpec, rule: DecisionRule, control: str = "legacy"
+) -> NightlyLooks:
+    """The decision rules applied to the cumulative data after each of ``spec.days`` nights."""
+    start = pd.Timestamp(spec.start)
+    sums = {arm: _daily_sums(df, arm, spec.days, start) for arm in spec.arms}
+    ctrl = sums[control]
+    ctrl_mean, ctrl_var = _log_moments(ctrl)
+    verdicts = {}
+    for arm in spec.arms:
+        if arm == control:
+            continue
+        cand = sums[arm]
+        mean, var = _log_moments(cand)
+        summary = PairSummary(
+            n_candidate=cand["decided"],
+            failures_candidate=cand["failed"],
+            n_control=ctrl["decided"],
+            failures_control=ctrl["failed"],
+            latency_n_candidate=cand["lat_n"],
+            latency_n_control=ctrl["lat_n"],
+            log_mean_difference=np.nan_to_num(mean - ctrl_mean),
+            log_var_candidate=var,
+            log_var_control=ctrl_var,
+        )
+        verdicts[arm] = decide_pair(summary, rule)
+    return NightlyLooks(verdicts=verdicts)
+
+
+def days_prediction(df: pd.DataFrame, spec: TrialSpec, at_day: int) -> tuple[float | None, str]:
+    """``compare()`` on the first ``at_day`` days: (predicted decision day, verdict status)."""
+    cutoff = pd.Timestamp(spec.start) + pd.Timedelta(days=at_day)
+    comparison = compare(df[df[col.SUBMITTED_AT] < cutoff])
+    days = comparison.power["days_to_decision"]
+    return (None if days is None else at_day + float(days)), comparison.verdict.status
+
+
+def run_trials(
+    spec: TrialSpec, trials: int, rng: np.random.Generator, rule: DecisionRule | None = None
+) -> list[NightlyLooks]:
+    """``trials`` independent synthetic trials of ``spec``, each looked at every night."""
+    chosen = rule or DecisionRule(candidates=len(spec.arms) - 1)
+    return [nightly_looks(synthetic_trial(spec, rng=rng), spec, chosen) for _ in range(trials)]
+
+
+def with_days(spec: TrialSpec, days: int) -> TrialSpec:
+    """The same trial, run for ``days`` days."""
+    return replace(spec, days=days)
