@@ -405,14 +405,22 @@ def _same(key: str, mine: Any, other: Any, tolerance: float) -> bool:
     return bool(mine == other)
 
 
-def normalise_results(results: list[Any]) -> list[Any]:
-    """Per-op results comparable across implementations: batch fetches as sets, errors as a flag."""
+_CAMEL_WORD = re.compile(r"\b[a-z]+(?:[A-Z][a-z0-9]*)+\b")
+
+
+def snake_message(message: str) -> str:
+    """pg-boss's error text in the port's terms: camelCase option names become snake_case."""
+    return _CAMEL_WORD.sub(lambda m: re.sub(r"(?<!^)([A-Z])", r"_\1", m[0]).lower(), message)
+
+
+def normalise_results(results: list[Any], *, theirs: bool = False) -> list[Any]:
+    """Per-op results comparable across implementations: batch fetches as sets, error texts in snake_case."""
     normalised: list[Any] = []
     for result in results:
         if isinstance(result, list):
             normalised.append(sorted(result))
         elif isinstance(result, dict) and set(result) == {"error"}:
-            normalised.append({"error": True})
+            normalised.append({"error": snake_message(result["error"]) if theirs else result["error"]})
         else:
             normalised.append(result)
     return normalised

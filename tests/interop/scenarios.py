@@ -572,6 +572,109 @@ def _more() -> list[Scenario]:
     ]
 
 
+def _edges() -> list[Scenario]:
+    def error(step: dict[str, Any]) -> dict[str, Any]:
+        return {**step, "expect_error": True}
+
+    return [
+        Scenario(
+            name="complete_and_fail_wrap_scalar_outputs",
+            ops=[
+                queue(retry_limit=0),
+                send("a"),
+                send("b"),
+                fetch(batch_size=2),
+                act("complete", "a", output=5),
+                act("fail", "b", output="boom"),
+            ],
+        ),
+        Scenario(
+            name="send_start_after_iso_string_in_the_future",
+            ignore=("start_after_offset",),
+            ops=[queue(), send("a", start_after="2999-01-01T00:00:00Z"), fetch()],
+        ),
+        Scenario(
+            name="send_singleton_next_slot_option",
+            ignore=("start_after_offset",),
+            ops=[
+                queue(),
+                send("a", singleton_seconds=3600, singleton_next_slot=True),
+                send("b", singleton_seconds=3600, singleton_next_slot=True),
+            ],
+        ),
+        Scenario(
+            name="invalid_job_options_are_refused",
+            ops=[
+                queue(),
+                error(send("x1", retry_delay_max=5)),
+                error(send("x2", heartbeat_seconds=5)),
+                error(send("x3", expire_in_seconds=86_401)),
+                error(send("x4", retry_limit=-1)),
+                error(send("x5", priority=1.5)),
+                send("ok"),
+            ],
+        ),
+        Scenario(
+            name="insert_duplicate_ids_is_an_error",
+            ops=[
+                queue(),
+                error({"op": "insert", "name": Q, "jobs": [{"id": FIXED_ID}, {"id": FIXED_ID}]}),
+                send("a"),
+            ],
+        ),
+        Scenario(
+            name="stately_per_key_and_short_with_keys",
+            ops=[
+                queue(policy="stately"),
+                queue("s", policy="short"),
+                send("a", singleton_key="k1"),
+                send("b", singleton_key="k2"),
+                send("c", singleton_key="k1"),
+                send("d", name="s", singleton_key="k1"),
+                send("e", name="s", singleton_key="k2"),
+                send("f", name="s", singleton_key="k1"),
+                send("g", name="s"),
+            ],
+        ),
+        Scenario(
+            name="resume_only_cancelled_and_retry_only_failed",
+            ops=[
+                queue(),
+                send("a"),
+                act("resume", "a"),
+                act("retry", "a"),
+                fetch(),
+                act("cancel", "a"),
+                act("retry", "a"),
+                act("resume", "a"),
+            ],
+        ),
+        Scenario(
+            name="delete_queue_removes_its_jobs",
+            ops=[
+                queue("gone"),
+                queue(),
+                send("a", name="gone"),
+                send("b"),
+                {"op": "delete_queue", "name": "gone"},
+            ],
+        ),
+        Scenario(
+            name="key_strict_fifo_retry_keeps_the_key_head",
+            ops=[
+                queue(policy="key_strict_fifo", retry_limit=1),
+                send("a", singleton_key="k"),
+                send("b", singleton_key="k"),
+                fetch(batch_size=2),
+                act("fail", "a"),
+                fetch(batch_size=2),
+                act("complete", "a"),
+                fetch(batch_size=2),
+            ],
+        ),
+    ]
+
+
 SCENARIOS: list[Scenario] = [
     *_sends(),
     *_policies(),
@@ -582,4 +685,5 @@ SCENARIOS: list[Scenario] = [
     *_inserts_and_events(),
     *_workers(),
     *_more(),
+    *_edges(),
 ]

@@ -86,7 +86,7 @@ def test_port_matches_real_pgboss(
     assert not isinstance(ours, str), f"our port failed this scenario:\n{ours}"
     index = SCENARIOS.index(scenario)
 
-    assert normalise_results(ours.results) == normalise_results(theirs.results)
+    assert normalise_results(ours.results) == normalise_results(theirs.results, theirs=True)
     their_jobs = normalise_jobs(
         fetch_rows(differential_database, "dump_jobs", f"theirs_{index}"), theirs.refs, scenario
     )
