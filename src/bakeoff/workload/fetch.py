@@ -113,10 +113,13 @@ def _parse_url(url: str) -> SplitResult:
     return parts._replace(scheme=parts.scheme.lower())
 
 
-@lru_cache(maxsize=1)
-def _tls_context() -> ssl.SSLContext:
-    """One verifying TLS context per process: building one costs milliseconds per fetch otherwise."""
-    return ssl.create_default_context()
+@lru_cache(maxsize=8)
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """One verifying TLS context per CA bundle: building one costs milliseconds per fetch otherwise."""
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        context.load_verify_locations(cafile=ca_file)
+    return context
 
 
 @contextmanager
@@ -149,7 +152,7 @@ def _open_stream(
     # like 0177.0.0.1 before our guard sees them); redirects are ours to follow and check.
     with (
         _translate_errors(parts.geturl()),
-        httpx.HTTPTransport(verify=_tls_context(), trust_env=False) as transport,
+        httpx.HTTPTransport(verify=_tls_context(settings.ca_file), trust_env=False) as transport,
     ):
         response = transport.handle_request(request)
         try:

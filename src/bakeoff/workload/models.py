@@ -33,6 +33,8 @@ class ImportSettings:
     max_redirects: int = 5
     allow_hosts: tuple[str, ...] = ()
     """Destinations opted in despite the SSRF rules: host, host:port, IP, ip:port or CIDR."""
+    ca_file: str | None = None
+    """A PEM bundle of extra certificate authorities to trust (internal sites, tests); None: system."""
     resolver: Resolver | None = field(default=None, compare=False, repr=False)
     """How host names are resolved; None means the operating system (tests pass a fixed table)."""
 
