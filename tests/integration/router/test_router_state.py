@@ -145,3 +145,50 @@ def test_assignments_are_identical_across_router_instances_and_processes(
     assert child.returncode == 0, child.stderr
     assert json.loads(child.stdout) == here
     assert set(here) == {"legacy", "pgboss", "inngest"}
+
+
+def test_assign_touches_no_database_connection(engine: Engine, make_router: MakeRouter) -> None:
+    """assign() and decide() are pure: 1,000 calls check out no pooled connection."""
+    from sqlalchemy import event
+
+    router = make_router()
+    checkouts: list[object] = []
+
+    def on_checkout(*args: object) -> None:
+        checkouts.append(args)
+
+    event.listen(engine, "checkout", on_checkout)
+    try:
+        for i in range(1000):
+            router.assign(f"u{i}")
+            router.decide(f"u{i}")
+    finally:
+        event.remove(engine, "checkout", on_checkout)
+    assert checkouts == []
+
+
+def test_an_arm_whose_backend_cannot_be_built_falls_back_to_control(
+    database_url: str, engine: Engine
+) -> None:
+    """A router given a URL, with arms built lazily, serves by control when an arm's factory raises."""
+    from bakeoff.contract import BackendError
+    from bakeoff.router import Router
+    from bakeoff.router.arms import LazyBackends
+    from bakeoff.testing import RecordingBackend
+
+    def factory(name: str, engine: Engine) -> RecordingBackend:
+        if name == "inngest":
+            raise BackendError("the inngest arm is not installed here")
+        return RecordingBackend(name, engine)
+
+    with Router(
+        database_url,
+        experiment=Experiment(name="article-import"),
+        backends=LazyBackends(("legacy", "pgboss", "inngest"), factory, engine),
+    ) as router:
+        sub = router.submit(
+            ImportRequest(url="https://articles.example/z", unit_key=key_for(router, "inngest"))
+        )
+    assert (sub.assigned_arm, sub.served_arm, sub.reason) == ("inngest", "legacy", "fallback")
+    [event] = rows(engine, "SELECT detail FROM bakeoff.job_events WHERE event = 'fallback'")
+    assert "not installed" in event.detail["error"]
