@@ -63,6 +63,9 @@ class PluginFailed(BakeoffError):
         super().__init__(f"plugin {plugin} failed on chunk {chunk_id} (attempt {attempt})")
         self.plugin, self.chunk_id, self.attempt = plugin, chunk_id, attempt
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.plugin, self.chunk_id, self.attempt))
+
 
 @dataclass(frozen=True, kw_only=True)
 class AuditorConfig:

@@ -25,7 +25,7 @@ the URL or the page itself, so retrying would only repeat the failure and waste 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from bakeoff.contract import BakeoffError
 
@@ -79,6 +79,20 @@ class ImportFailed(BakeoffError):
     def retryable(self) -> bool:
         """Whether a later attempt of the same import may succeed."""
         return self.error_kind in RETRYABLE_KINDS
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep url/status across pickling (process pools, spawned workers); the default reduce
+        # would rebuild from the message alone.
+        return (self.__class__, (str(self),), dict(self.__dict__))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form: what a step engine or a child process reports."""
+        return {
+            "error_kind": self.error_kind,
+            "message": str(self),
+            "retryable": self.retryable,
+            "url": self.url,
+        }
 
 
 class InvalidUrl(ImportFailed, ValueError):
