@@ -1,8 +1,8 @@
 """Fixtures for the pg-boss port's integration tests.
 
-Creating a database costs seconds on a busy server, so each test module shares one migrated
-database and each test gets its own pg-boss schema in it (installed by ``PgBoss.start()``), which
-isolates tests just as well for a fraction of the cost.
+Creating a database costs seconds on a busy server, so the pgboss tests share one migrated
+database and each module gets its own pg-boss schema in it (installed by ``PgBoss.start()``);
+tests keep apart by using queue names of their own.
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ class Probe:
         self.rows("age_job", id=job_id, seconds=seconds)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_database(test_databases: TestDatabases) -> Iterator[str]:
-    """One migrated database for the module's tests."""
+    """One migrated database for every pgboss test (each module works in its own schema)."""
     url = test_databases.create()
     yield url
     test_databases.drop(url)
