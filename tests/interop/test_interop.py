@@ -11,12 +11,16 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from differential import run_node_ops, run_sql
 from pgboss_node import NodeRuntime
+from sqlalchemy import Engine
 
 from bakeoff.backends.pgboss import PgBoss, UnsupportedSchemaVersion
+from bakeoff.backends.pgboss.adapter import PgBossBackend
+from bakeoff.contract import ImportRequest, JobState
 
 pytestmark = pytest.mark.interop
 
@@ -282,3 +286,30 @@ def _wait_until(condition: Any, timeout: float = 10) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def test_router_arm_jobs_are_worked_by_node_workers(
+    pgboss_runtime: NodeRuntime, database_url: str, engine: Engine
+) -> None:
+    """The recipe: the pgboss arm enqueues in the caller's transaction; a Node pg-boss worker completes it."""
+    backend = PgBossBackend(engine)
+    try:
+        with engine.begin() as conn:
+            job_id = backend.submit(
+                ImportRequest(url="http://127.0.0.1:9/a"), trial_job_id=uuid4(), conn=conn
+            )
+        assert backend.state(job_id) is JobState.QUEUED
+        result = run_node_ops(
+            pgboss_runtime,
+            database_url,
+            "pgboss",
+            [
+                {"op": "bind", "refs": {"job": job_id}},
+                {"op": "work", "name": backend.queue, "output": {"document_id": "d1"}},
+            ],
+            boss_options={"use_listen_notify": True},
+        )
+        assert result.results[1] == ["job"]
+        assert backend.state(job_id) is JobState.COMPLETED
+    finally:
+        backend.boss.stop(graceful=False, timeout=5)
