@@ -139,17 +139,6 @@ class ExperimentState:
             base_salt=row.base_salt or row.salt,
         )
 
-    def same_rule(self, other: ExperimentState) -> bool:
-        """True when both snapshots assign and serve every unit alike (so a cached one can stay)."""
-        return (self.phase, self.salt, self.weights, self.killed_arms, self.arms, self.control) == (
-            other.phase,
-            other.salt,
-            other.weights,
-            other.killed_arms,
-            other.arms,
-            other.control,
-        )
-
     def decide(self, unit_key: str, override_arm: str | None = None) -> Decision:
         """Assignment by hash unless overridden; a killed arm is served by the control arm.
 

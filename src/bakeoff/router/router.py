@@ -53,6 +53,7 @@ DEFAULT_SUBMIT_TIMEOUT = 2.0
 IDEMPOTENCY_CONSTRAINT = "trial_jobs_idempotency_key"
 MAX_ERROR_DETAIL = 1000
 CANCEL_TIMEOUT = 1.0
+MAX_DUPLICATE_RETRIES = 3
 
 
 class BackendTimeout(BackendError):
@@ -171,16 +172,23 @@ class Router:
         if override_arm is not None:
             check_arm(self._state.arms, override_arm, field_name="override_arm")
         try:
-            try:
-                return self._submit_once(request, override_arm)
-            except _Duplicate as duplicate:
-                return duplicate.first or self._existing(request)
+            for _ in range(MAX_DUPLICATE_RETRIES):
+                try:
+                    return self._submit_once(request, override_arm)
+                except _Duplicate as duplicate:
+                    first = duplicate.first or self._existing(request)
+                    if first is not None:
+                        return first
+                    # The first submit's row vanished between our conflict and our read: route afresh.
         except DBAPIError as exc:
             # The router's own statements failed (database gone, connection lost): the transaction
             # rolled back, so the caller learns that this job was not taken.
             raise SubmitFailed(
                 f"the router could not record the job ({_describe(exc)}); nothing was written"
             ) from exc
+        raise SubmitFailed(
+            f"idempotency key {request.idempotency_key!r} kept conflicting; nothing was written"
+        )
 
     def _submit_once(self, request: ImportRequest, override_arm: str | None) -> Submission:
         trial_job_id = uuid4()
@@ -317,14 +325,12 @@ class Router:
             extra={"trial_job_id": str(trial_job_id), "failed_arm": arm},
         )
 
-    def _existing(self, request: ImportRequest) -> Submission:
-        """The Submission a concurrent submit committed under this idempotency key."""
+    def _existing(self, request: ImportRequest) -> Submission | None:
+        """The Submission a concurrent submit committed under this idempotency key (None: gone)."""
         params = {"experiment": self.name, "idempotency_key": request.idempotency_key}
         with self.engine.connect() as conn:
             row = conn.execute(text(QUERIES["select_submission"]), params).first()
-        if row is None:  # the first submit's row vanished (deleted); route this one afresh
-            return self._submit_once(request, None)
-        return self._duplicate_of(request, row, prefix="")
+        return None if row is None else self._duplicate_of(request, row, prefix="")
 
     def _duplicate_of(self, request: ImportRequest, row: Any, *, prefix: str) -> Submission:
         values = row._mapping
