@@ -12,34 +12,84 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
-import struct
 import threading
-import zlib
 from collections import Counter
-from functools import lru_cache
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from bakeoff.contract import ConfigurationError
-from bakeoff.workload.corpus import render_page
 from bakeoff.workload.faults import PROFILES, Fate, fate_for
 from bakeoff.workload.models import ImportSettings
+from bakeoff.workload.responses import HUGE_BODY_BYTES, MAX_HOLD_SECONDS, Reply, gzip_bomb
 
 __all__ = ["PROFILES", "TEST_ENDPOINTS", "ArticleServer"]
 
 logger = logging.getLogger(__name__)
 
-HUGE_BODY_BYTES = 50 * 1024 * 1024
-BOMB_DECODED_BYTES = 16 * 1024 * 1024
-MAX_HOLD_SECONDS = 120.0
-WRITE_BLOCK = 64 * 1024
 INTERNAL_TARGETS = {
     "metadata": "http://169.254.169.254/latest/meta-data/",
     "private": "http://10.0.0.1/admin",
     "localhost": "http://localhost/",
     "ipv6": "http://[::1]/",
+}
+_CONNECTION_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
+
+Query = dict[str, list[str]]
+
+
+def _arg(query: Query, key: str, default: str) -> str:
+    return query.get(key, [default])[0]
+
+
+def _redirect_chain(reply: Reply, rest: str, query: Query) -> None:
+    hops = int(rest)
+    if hops > 0:
+        reply.redirect(f"/test/redirect/{hops - 1}")
+    else:
+        reply.article(0)
+
+
+def _slow(reply: Reply, rest: str, query: Query) -> None:
+    if reply.wait(float(_arg(query, "seconds", "5"))):
+        reply.article(0)
+
+
+# Hostile faults: (reply, corpus index, request path) -> response.
+HOSTILE_RESPONSES: dict[str, Callable[[Reply, int, str], None]] = {
+    "drip": lambda reply, index, path: reply.drip(),
+    "huge": lambda reply, index, path: reply.stream(HUGE_BODY_BYTES, declare=False),
+    "redirect_loop": lambda reply, index, path: reply.redirect(path),
+    "redirect_internal": lambda reply, index, path: reply.redirect(
+        list(INTERNAL_TARGETS.values())[index % len(INTERNAL_TARGETS)]
+    ),
+    "not_html": lambda reply, index, path: reply.pdf(),
+    "invalid_utf8": lambda reply, index, path: reply.invalid_utf8(index),
+    "gzip_bomb": lambda reply, index, path: reply.gzip_bomb(),
+}
+
+# Test endpoints: /test/{name}/{rest}?{query} -> response, whatever the profile.
+TEST_RESPONSES: dict[str, Callable[[Reply, str, Query], None]] = {
+    "status": lambda reply, rest, query: reply.status(int(rest)),
+    "redirect": _redirect_chain,
+    "redirect-to": lambda reply, rest, query: reply.redirect(_arg(query, "url", "/")),
+    "loop": lambda reply, rest, query: reply.redirect("/test/loop"),
+    "internal-redirect": lambda reply, rest, query: reply.redirect(
+        INTERNAL_TARGETS.get(_arg(query, "to", "metadata"), INTERNAL_TARGETS["metadata"])
+    ),
+    "slow": _slow,
+    "drip": lambda reply, rest, query: reply.drip(),
+    "big": lambda reply, rest, query: reply.stream(
+        int(_arg(query, "bytes", str(HUGE_BODY_BYTES))), declare=_arg(query, "declare", "0") == "1"
+    ),
+    "gzip-bomb": lambda reply, rest, query: reply.gzip_bomb(),
+    "not-html": lambda reply, rest, query: reply.pdf(),
+    "empty": lambda reply, rest, query: reply.empty_app_shell(),
+    "bad-utf8": lambda reply, rest, query: reply.invalid_utf8(0),
+    "reset": lambda reply, rest, query: reply.reset(),
+    "no-content-type": lambda reply, rest, query: reply.article_without_content_type(1),
 }
 TEST_ENDPOINTS = (
     "/test/status/{code}",
@@ -57,27 +107,6 @@ TEST_ENDPOINTS = (
     "/test/reset",
     "/test/no-content-type",
 )
-_CONNECTION_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
-
-
-@lru_cache(maxsize=1)
-def gzip_bomb() -> bytes:
-    """About 16 KB of gzip that inflates to 16 MiB of zeros, three times the default cap.
-
-    Built block by block, so even the server never holds the inflated body.
-    """
-    compressor = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-    block = bytes(1024 * 1024)
-    parts = [compressor.compress(block) for _ in range(BOMB_DECODED_BYTES // len(block))]
-    return b"".join(parts) + compressor.flush()
-
-
-def _empty_page() -> bytes:
-    """A single-page-app shell: a real page with no article text in its HTML at all."""
-    return (
-        b"<!DOCTYPE html><html lang='en'><head><title>App</title><script src='/app.js'></script>"
-        b"</head><body><div id='root'></div><script>window.__STATE__={}</script></body></html>"
-    )
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -229,164 +258,42 @@ class ArticleServer:
 
     # --- request handling ------------------------------------------------------------------------
 
-    def handle_request(self, request: _Handler) -> None:
+    def handle_request(self, request: BaseHTTPRequestHandler) -> None:
         """Route one GET: an article under the profile's fate, a test endpoint, or a 404."""
+        reply = Reply(request, stopping=self._stopping, seed=self.seed, drip_interval=self.drip_interval)
         parts = urlsplit(request.path)
-        if parts.path.startswith("/articles/"):
-            self._serve_article(request, parts.path.removeprefix("/articles/"), request.path)
-        elif parts.path.startswith("/test/"):
-            self._serve_test(request, parts.path.removeprefix("/test/"), parse_qs(parts.query))
-        else:
-            self._send(request, 404, b"<html><body><p>not found</p></body></html>")
-
-    def _serve_article(self, request: _Handler, index_text: str, path: str) -> None:
-        if not index_text.isdigit():
-            self._send(request, 404, b"<html><body><p>no such article</p></body></html>")
+        section, _, rest = parts.path.lstrip("/").partition("/")
+        if section == "articles" and rest.isdigit():
+            self._serve_article(reply, int(rest), request.path)
             return
+        name, _, rest = rest.partition("/")
+        if section == "test" and name in TEST_RESPONSES:
+            try:
+                TEST_RESPONSES[name](reply, rest, parse_qs(parts.query))
+            except ValueError:
+                reply.send(400, b"<html><body><p>bad test endpoint argument</p></body></html>")
+            return
+        reply.send(404, b"<html><body><p>not found</p></body></html>")
+
+    def _serve_article(self, reply: Reply, index: int, path: str) -> None:
         fate = fate_for(
             self.profile, self.seed, path, self._next_attempt(path), latency_scale=self.latency_scale
         )
         with self._lock:
             self._faults_served[fate.fault] += 1
-        if fate.latency_ms > 0 and self._stopping.wait(min(fate.latency_ms / 1000, MAX_HOLD_SECONDS)):
-            return
-        self._apply_fate(request, fate, int(index_text) % self.corpus_size)
+        if reply.wait(fate.latency_ms / 1000):
+            self._apply_fate(reply, fate, index % self.corpus_size, path)
 
-    def _apply_fate(self, request: _Handler, fate: Fate, index: int) -> None:
+    def _apply_fate(self, reply: Reply, fate: Fate, index: int, path: str) -> None:
         if fate.fault == "ok":
-            self._send_article(request, index)
+            reply.article(index)
         elif fate.fault in ("http_5xx", "not_found"):
-            self._send(request, fate.status, f"<html><body><p>error {fate.status}</p></body></html>".encode())
+            reply.status(fate.status)
         elif fate.fault == "timeout":
-            if not self._stopping.wait(self.hold_seconds):
-                self._send_article(request, index)
+            # Hold past the client's read timeout; whoever is still listening gets the page.
+            if reply.wait(self.hold_seconds):
+                reply.article(index)
         elif fate.fault == "reset":
-            self._reset(request)
+            reply.reset()
         else:
-            self._serve_hostile(request, fate.fault, index)
-
-    def _serve_hostile(self, request: _Handler, fault: str, index: int) -> None:
-        if fault == "drip":
-            self._drip(request)
-        elif fault == "huge":
-            self._huge(request, HUGE_BODY_BYTES, declare=False)
-        elif fault == "redirect_loop":
-            self._redirect(request, request.path)
-        elif fault == "redirect_internal":
-            targets = list(INTERNAL_TARGETS.values())
-            self._redirect(request, targets[index % len(targets)])
-        elif fault == "not_html":
-            self._send(
-                request, 200, b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", content_type="application/pdf"
-            )
-        elif fault == "invalid_utf8":
-            self._send_invalid_utf8(request, index)
-        else:
-            self._send(request, 200, gzip_bomb(), headers={"Content-Encoding": "gzip"})
-
-    def _serve_test(self, request: _Handler, name: str, query: dict[str, list[str]]) -> None:
-        def arg(key: str, default: str) -> str:
-            return query.get(key, [default])[0]
-
-        head, _, rest = name.partition("/")
-        if head == "status" and rest.isdigit():
-            status = int(rest)
-            self._send(request, status, f"<html><body><p>status {status}</p></body></html>".encode())
-        elif head == "redirect" and rest.isdigit():
-            hops = int(rest)
-            self._redirect(request, f"/test/redirect/{hops - 1}") if hops > 0 else self._send_article(
-                request, 0
-            )
-        elif head == "redirect-to":
-            self._redirect(request, arg("url", "/"))
-        elif head == "loop":
-            self._redirect(request, "/test/loop")
-        elif head == "internal-redirect":
-            self._redirect(request, INTERNAL_TARGETS.get(arg("to", "metadata"), INTERNAL_TARGETS["metadata"]))
-        else:
-            self._serve_test_body(request, head, arg)
-
-    def _serve_test_body(self, request: _Handler, head: str, arg: Any) -> None:
-        if head == "slow":
-            if not self._stopping.wait(min(float(arg("seconds", "5")), MAX_HOLD_SECONDS)):
-                self._send_article(request, 0)
-        elif head == "drip":
-            self._drip(request)
-        elif head == "big":
-            self._huge(request, int(arg("bytes", str(HUGE_BODY_BYTES))), declare=arg("declare", "0") == "1")
-        elif head in ("gzip-bomb", "not-html", "bad-utf8"):
-            fault = {"gzip-bomb": "gzip_bomb", "not-html": "not_html", "bad-utf8": "invalid_utf8"}[head]
-            self._serve_hostile(request, fault, 0)
-        elif head == "empty":
-            self._send(request, 200, _empty_page())
-        elif head == "reset":
-            self._reset(request)
-        elif head == "no-content-type":
-            self._send(request, 200, render_page(self.seed, 1).body, content_type=None)
-        else:
-            self._send(request, 404, b"<html><body><p>no such test endpoint</p></body></html>")
-
-    # --- responders ------------------------------------------------------------------------------
-
-    def _send(
-        self,
-        request: _Handler,
-        status: int,
-        body: bytes,
-        *,
-        content_type: str | None = "text/html; charset=utf-8",
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        request.send_response(status)
-        if content_type:
-            request.send_header("Content-Type", content_type)
-        request.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            request.send_header(name, value)
-        request.end_headers()
-        request.wfile.write(body)
-
-    def _send_article(self, request: _Handler, index: int) -> None:
-        page = render_page(self.seed, index)
-        content_type = f"text/html; charset={page.header_charset}" if page.header_charset else "text/html"
-        self._send(request, 200, page.body, content_type=content_type)
-
-    def _send_invalid_utf8(self, request: _Handler, index: int) -> None:
-        body = render_page(self.seed, index).body.replace(b"<p>", b"<p>\xff\xfe\xc3\x28 ", 5)
-        self._send(request, 200, body)
-
-    def _redirect(self, request: _Handler, location: str) -> None:
-        self._send(request, 302, b"", headers={"Location": location})
-
-    def _reset(self, request: _Handler) -> None:
-        """Abort the connection with a TCP reset before any response (SO_LINGER 0, then close)."""
-        request.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        request.connection.close()
-        request.close_connection = True
-
-    def _drip(self, request: _Handler) -> None:
-        """Headers at once, then one byte per ``drip_interval`` until the client gives up or we stop."""
-        request.send_response(200)
-        request.send_header("Content-Type", "text/html; charset=utf-8")
-        request.end_headers()
-        request.wfile.write(b"<!DOCTYPE html><html><body><p>")
-        deadline_ticks = int(MAX_HOLD_SECONDS / max(self.drip_interval, 0.01))
-        for _ in range(deadline_ticks):
-            if self._stopping.wait(self.drip_interval):
-                return
-            request.wfile.write(b"a")
-            request.wfile.flush()
-
-    def _huge(self, request: _Handler, size: int, *, declare: bool) -> None:
-        """Stream ``size`` bytes of HTML without ever holding more than one block in memory."""
-        request.send_response(200)
-        request.send_header("Content-Type", "text/html; charset=utf-8")
-        if declare:
-            request.send_header("Content-Length", str(size))
-        request.end_headers()
-        block = (b"<p>" + b"lorem ipsum dolor sit amet " * 2400 + b"</p>\n")[:WRITE_BLOCK]
-        sent = 0
-        while sent < size and not self._stopping.is_set():
-            piece = block[: size - sent]
-            request.wfile.write(piece)
-            sent += len(piece)
+            HOSTILE_RESPONSES[fate.fault](reply, index, path)
