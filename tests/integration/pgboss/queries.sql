@@ -48,3 +48,7 @@ SELECT outcome, attempts, error_kind, document_id FROM bakeoff.trial_jobs WHERE 
 -- name: get_version
 -- The schema's recorded pg-boss version.
 SELECT version FROM __SCHEMA__.version
+
+-- name: db_now
+-- The database clock.
+SELECT now() AS now

@@ -123,3 +123,25 @@ def test_a_rolled_back_router_transaction_leaves_no_job(
         arm.submit(ImportRequest(url="http://127.0.0.1:9/x"), trial_job_id=uuid.uuid4(), conn=conn)
         tx.rollback()
     assert probe.jobs(queue) == []
+
+
+def test_jobs_failed_by_expiry_get_their_outcome_reconciled(
+    engine: Engine, server: ArticleServer, schema: str, queue: str, probe: Probe
+) -> None:
+    """A job whose worker died is failed by the supervisor; reconcile() records failed/timeout once."""
+    arm = PgBossBackend(
+        engine, import_settings=server.import_settings(), schema=schema, queue=queue, retry_limit=0
+    )
+    try:
+        trial_job_id, job_id = submit_as_router(engine, arm, server.article_urls(3)[2])
+        (since,) = probe.rows("db_now")
+        assert [j.id for j in arm.boss.fetch(queue)] == [job_id]  # claimed by a worker that then dies
+        probe.age(job_id, 400)
+        arm.boss.supervise(queue)
+        assert arm.state(job_id) is JobState.FAILED
+        arm.reconcile(since["now"])
+        arm.reconcile(since["now"])
+        row = probe.rows("trial_job", id=trial_job_id)[0]
+        assert (row["outcome"], row["error_kind"]) == ("failed", "timeout")
+    finally:
+        arm.boss.stop(timeout=1)

@@ -4,7 +4,9 @@ Built by ``create_backend("pgboss", engine, ...)``. Submitting is ``boss.send(qu
 inside the router's transaction; :meth:`PgBossBackend.run_workers` is ``boss.work(...)`` with
 ``local_concurrency = concurrency`` until ``stop`` is set. Each run of ``import_article`` is wrapped
 in the shared :class:`~bakeoff.metrics.Instrumentation`; the terminal outcome is recorded when the
-job reaches it (completed; failed with no retries left; cancelled).
+job reaches it: the worker's settle hook records completed, and failed when no retries were left;
+``cancel()`` records cancelled; jobs failed without a worker (expiry, heartbeat loss, shutdown) are
+reconciled from the job table every few seconds while workers run.
 
 Like real pg-boss, every thrown error is retried up to ``retry_limit`` - including imports that
 ``ImportFailed.retryable`` says cannot succeed, because pg-boss has no per-error "do not retry" and
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -41,6 +44,8 @@ __all__ = ["PgBossBackend", "job_state"]
 
 logger = logging.getLogger(__name__)
 
+RECONCILE_SECONDS = 5.0
+RECONCILE_LOOKBACK_SECONDS = 3600
 _TERMINAL = {"completed": JobState.COMPLETED, "failed": JobState.FAILED, "cancelled": JobState.CANCELLED}
 
 
@@ -142,6 +147,7 @@ class PgBossBackend:
         if concurrency < 1:
             raise InvalidRequest(f"concurrency must be >= 1, not {concurrency}")
         boss = self._started()
+        since = datetime.now(UTC) - timedelta(seconds=RECONCILE_LOOKBACK_SECONDS)
         boss.work(
             self.queue,
             self.handle,
@@ -152,9 +158,43 @@ class PgBossBackend:
             # each job once notifications stop, e.g. while retries come due).
             notify_polling_interval_seconds=self.polling_interval_seconds,
             include_metadata=True,
+            on_settled=self._on_settled,
         )
-        stop.wait()
+        while not stop.wait(RECONCILE_SECONDS):
+            since = self._contained_reconcile(since)
         boss.stop(graceful=True, timeout=30)
+        self._contained_reconcile(since)
+
+    def _on_settled(self, how: str, jobs: list[Job], output: Any, affected: int) -> None:
+        """Record the terminal outcome when the worker's complete()/fail() made it terminal."""
+        if affected == 0:  # fenced out: the job was settled elsewhere (expiry, stop)
+            return
+        for job in jobs:
+            trial_job_id = _trial_job_id(job)
+            if how == "completed":
+                document = output.get("document_id") if isinstance(output, dict) else None
+                self.instrumentation.terminal(trial_job_id, "completed", document_id=_uuid(document))
+            elif job.retry_count >= (job.retry_limit or 0):  # no retries left: pg-boss failed it for good
+                kind, message = _failure(output)
+                self.instrumentation.terminal(trial_job_id, "failed", error_kind=kind, error_message=message)
+
+    def _contained_reconcile(self, since: datetime) -> datetime:
+        try:
+            return self.reconcile(since)
+        except Exception:
+            logger.exception("pgboss: reconciling failed jobs' outcomes failed")
+            return since
+
+    def reconcile(self, since: datetime) -> datetime:
+        """Record outcomes of jobs failed without a worker (expiry, heartbeat, stop); repeats are no-ops."""
+        latest = since
+        for job in self._started().failed_since(self.queue, since):
+            kind, message = _failure(job.output)
+            self.instrumentation.terminal(
+                _trial_job_id(job), "failed", error_kind=kind, error_message=message
+            )
+            latest = max(latest, job.completed_on or latest)
+        return latest
 
     def handle(self, jobs: list[Job]) -> dict[str, Any] | None:
         """The pg-boss handler: one import per job, measured like every other arm."""
@@ -168,26 +208,41 @@ class PgBossBackend:
 
         trial_job_id = _trial_job_id(job)
         data = job.data or {}
-        try:
-            with self.instrumentation.attempt(trial_job_id, job.retry_count + 1):
-                document = import_article(
-                    data["url"],
-                    engine=self.engine,
-                    trial_job_id=trial_job_id,
-                    idempotency_key=data.get("idempotency_key"),
-                    settings=self.import_settings,
-                )
-        except Exception as exc:
-            if job.retry_count >= (job.retry_limit or 0):  # no retries left: pg-boss fails it now
-                self.instrumentation.terminal(
-                    trial_job_id,
-                    "failed",
-                    error_kind=error_kind_of(exc),
-                    error_message=f"{type(exc).__name__}: {exc}",
-                )
-            raise
-        self.instrumentation.terminal(trial_job_id, "completed", document_id=document.document_id)
+        with self.instrumentation.attempt(trial_job_id, job.retry_count + 1):
+            document = import_article(
+                data["url"],
+                engine=self.engine,
+                trial_job_id=trial_job_id,
+                idempotency_key=data.get("idempotency_key"),
+                settings=self.import_settings,
+            )
         return document.to_dict()
+
+
+_SUPERVISOR_KINDS = {
+    "job timed out": "timeout",
+    "job heartbeat timeout": "worker_lost",
+    "pg-boss shut down while active": "worker_lost",
+}
+
+
+def _failure(output: Any) -> tuple[str, str]:
+    """(error_kind, error_message) of what a job was failed with."""
+    if isinstance(output, BaseException):
+        return error_kind_of(output), f"{type(output).__name__}: {output}"
+    value = output.get("value", output) if isinstance(output, dict) else output
+    message = value.get("message") if isinstance(value, dict) else value
+    text = str(message) if message is not None else "failed"
+    if text.startswith("handler execution exceeded"):
+        return "timeout", text
+    return _SUPERVISOR_KINDS.get(text, "internal_error"), text
+
+
+def _uuid(value: object) -> UUID | None:
+    try:
+        return UUID(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def _trial_job_id(job: Job) -> UUID | None:

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -37,7 +38,7 @@ from bakeoff.backends.pgboss.types import (
     QueueStats,
     Schedule,
 )
-from bakeoff.backends.pgboss.worker import Handler, Worker, WorkOptions
+from bakeoff.backends.pgboss.worker import Handler, SettleHook, Worker, WorkOptions
 
 __all__ = ["PgBoss"]
 
@@ -502,6 +503,14 @@ class PgBoss:
         rows = self.db.rows(self.queries.sql("find_jobs", table=info.table, metadata=True), params)
         return [Job.from_row(row) for row in rows]
 
+    def failed_since(self, name: str, since: datetime) -> list[Job]:
+        """Jobs of ``name`` that reached ``failed`` after ``since`` (ours, not pg-boss's), oldest first."""
+        info = self._queue_info(name)
+        rows = self.db.rows(
+            self.queries.sql("failed_since", table=info.table, metadata=True), {"name": name, "since": since}
+        )
+        return [Job.from_row(row) for row in rows]
+
     # ---------------------------------------------------------------- workers
 
     def work(
@@ -516,12 +525,14 @@ class PgBoss:
         priority: bool = True,
         notify_polling_interval_seconds: float | None = None,
         burst_when_batch_full: bool = False,
+        on_settled: SettleHook | None = None,
     ) -> str:
         """Run ``handler(jobs)`` on ``local_concurrency`` poll loops; returns the work id.
 
         While the LISTEN connection is up a loop polls every ``notify_polling_interval_seconds``
         (default: the instance's, 30 s) as a backstop; ``burst_when_batch_full`` (batch > 1) skips
-        the sleep after a full batch, as in pg-boss.
+        the sleep after a full batch, as in pg-boss. ``on_settled(outcome, jobs, output, affected)``
+        (ours, not pg-boss's) runs after the worker completed or failed a batch.
         """
         del priority
         if not callable(handler):
@@ -553,7 +564,10 @@ class PgBoss:
             burst_when_batch_full=burst_when_batch_full and batch_size > 1,
         )
         work_id = str(uuid.uuid4())
-        workers = [Worker(self, name, handler, options, work_id=work_id) for _ in range(local_concurrency)]
+        workers = [
+            Worker(self, name, handler, options, work_id=work_id, on_settled=on_settled)
+            for _ in range(local_concurrency)
+        ]
         with self._lock:
             self._workers[work_id] = workers
         for worker in workers:

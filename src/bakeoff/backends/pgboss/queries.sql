@@ -1099,3 +1099,11 @@ LISTEN __CHANNEL__
 -- name: listener_heartbeat
 -- Keep-alive on the LISTEN connection, so a dead socket is noticed.
 SELECT 1
+
+-- name: failed_since
+-- Jobs of a queue that reached failed after a moment (the arm reconciles outcomes of expired jobs).
+SELECT __COLUMNS__
+FROM __SCHEMA__.__TABLE__ j
+WHERE j.name = %(name)s AND j.state = 'failed' AND j.completed_on > %(since)s
+ORDER BY j.completed_on
+LIMIT 1000

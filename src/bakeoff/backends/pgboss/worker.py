@@ -23,11 +23,13 @@ from bakeoff.backends.pgboss.types import Job
 if TYPE_CHECKING:
     from bakeoff.backends.pgboss.boss import PgBoss
 
-__all__ = ["Handler", "WorkOptions", "Worker"]
+__all__ = ["Handler", "SettleHook", "WorkOptions", "Worker"]
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[list[Job]], Any]
+SettleHook = Callable[[str, list[Job], Any, int], None]
+"""``(outcome, jobs, output, affected)`` after the worker completed or failed a batch."""
 MIN_SLEEP_SECONDS = 0.1
 
 
@@ -58,9 +60,17 @@ class Worker:
     """One poll loop on one queue, in its own daemon thread."""
 
     def __init__(
-        self, boss: PgBoss, name: str, handler: Handler, options: WorkOptions, *, work_id: str
+        self,
+        boss: PgBoss,
+        name: str,
+        handler: Handler,
+        options: WorkOptions,
+        *,
+        work_id: str,
+        on_settled: SettleHook | None = None,
     ) -> None:
         self.boss = boss
+        self.on_settled = on_settled
         self.name = name
         self.handler = handler
         self.options = options
@@ -145,11 +155,20 @@ class Worker:
         if self._abandoned:
             return
         if not outcome.done:
-            self.boss.fail(self.name, jobs, _timeout_output(expire))
+            self._settle("failed", jobs, _timeout_output(expire))
         elif outcome.error is not None:
-            self.boss.fail(self.name, jobs, outcome.error)
+            self._settle("failed", jobs, outcome.error)
         else:
-            self.boss.complete(self.name, jobs, outcome.result if len(jobs) == 1 else None)
+            self._settle("completed", jobs, outcome.result if len(jobs) == 1 else None)
+
+    def _settle(self, how: str, jobs: list[Job], output: Any) -> None:
+        settle = self.boss.complete if how == "completed" else self.boss.fail
+        result = settle(self.name, jobs, output)
+        if self.on_settled is not None:
+            try:
+                self.on_settled(how, jobs, output, result.affected)
+            except Exception:
+                logger.exception("on_settled hook failed on queue %s", self.name)
 
     def _run_handler(self, jobs: list[Job], expire: float) -> _Outcome:
         outcome = _Outcome()
