@@ -1,8 +1,8 @@
 """Fixtures for the step engine: a client with fast retries on a migrated database, workers stopped.
 
-Creating a database costs about a second on a shared machine, so each test module shares one
-database; tests stay isolated because each registers its own function ids and event names, and
-workers only claim work of their own client's functions.
+Creating a database costs seconds on a loaded machine, so the inngest tests share one database
+per session; they stay isolated because each test registers its own function ids and event names,
+and workers only claim work of their own client's functions (and are stopped when the test ends).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from bakeoff.backends.inngest import Event, Inngest, Run, Worker
 from bakeoff.testing import TestDatabases
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def module_database_url(test_databases: TestDatabases) -> Iterator[str]:
-    """One fresh migrated database per test module."""
+    """One fresh migrated database shared by the inngest tests."""
     url = test_databases.create()
     yield url
     test_databases.drop(url)

@@ -17,11 +17,12 @@ RETURNING tat
 
 -- name: throttle_start
 -- GCRA that queues instead of refusing: the time this run may start; the key's state moves on.
+-- One timestamp for the whole statement, so consecutive starts are exactly one interval apart.
 INSERT INTO {schema}.flow_state AS f (key, tat)
-VALUES (%(key)s, clock_timestamp() + %(interval_ms)s * interval '1 millisecond')
+VALUES (%(key)s, statement_timestamp() + %(interval_ms)s * interval '1 millisecond')
 ON CONFLICT (key) DO UPDATE
-SET tat = greatest(f.tat, clock_timestamp()) + %(interval_ms)s * interval '1 millisecond'
-RETURNING greatest(clock_timestamp(),
+SET tat = greatest(f.tat, statement_timestamp()) + %(interval_ms)s * interval '1 millisecond'
+RETURNING greatest(statement_timestamp(),
                    tat - (%(interval_ms)s + %(tolerance_ms)s) * interval '1 millisecond') AS start_at
 
 -- name: lock_key
@@ -36,8 +37,7 @@ INSERT INTO {schema}.runs
 VALUES
     (%(run_id)s, %(app_id)s, %(fn_id)s, %(event_id)s, %(event)s, %(ckeys)s, %(climits)s,
      %(parent_run_id)s, %(parent_step)s, %(state_size)s,
-     greatest(clock_timestamp(), coalesce(%(start_at)s::timestamptz, '-infinity'))
-         + %(delay_ms)s * interval '1 millisecond')
+     coalesce(%(start_at)s::timestamptz, clock_timestamp()) + %(delay_ms)s * interval '1 millisecond')
 RETURNING scheduled_at, state_size
 
 -- name: add_state_size
@@ -49,8 +49,7 @@ RETURNING state_size
 -- Queue an invocation of a run (discover from the top, execute a planned step, resume after a wait).
 INSERT INTO {schema}.queue (run_id, fn_id, kind, target_step, attempt, run_at, ckeys, climits)
 VALUES (%(run_id)s, %(fn_id)s, %(kind)s, %(target_step)s, %(attempt)s,
-        greatest(clock_timestamp(), coalesce(%(run_at)s::timestamptz, '-infinity'))
-            + %(delay_ms)s * interval '1 millisecond',
+        coalesce(%(run_at)s::timestamptz, clock_timestamp()) + %(delay_ms)s * interval '1 millisecond',
         %(ckeys)s, %(climits)s)
 RETURNING id
 
