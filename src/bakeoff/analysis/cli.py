@@ -9,6 +9,7 @@ over the arms or come from ``--shares``. Exit code 3 when the verdict is ``inval
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -125,9 +126,7 @@ def _render(comparison: Any, fmt: str, out: Path | None, history: list[dict[str,
     "--store/--no-store", default=True, help="Store the JSON in bakeoff.reports (database mode only)."
 )
 @pass_cli
-@click.pass_context
 def report(
-    ctx: click.Context,
     cli: CliContext,
     since: datetime | None,
     until: datetime | None,
@@ -182,4 +181,6 @@ def report(
             logger.info("stored report %d", report_id)
     _render(comparison, fmt, out, history)
     if comparison.verdict.status == "invalid":
-        ctx.exit(EXIT_INVALID)
+        # Not ctx.exit(): bakeoff.cli.main runs click with standalone_mode=False, where click turns
+        # ctx.exit(code) into a return value that main() drops. SystemExit passes through intact.
+        sys.exit(EXIT_INVALID)

@@ -19,7 +19,19 @@ from bakeoff.analysis.decision import DecisionRule, PairSummary, PairVerdict, de
 from bakeoff.analysis.synthetic import TrialSpec, synthetic_trial
 from bakeoff.metrics import columns as col
 
-__all__ = ["NightlyLooks", "days_prediction", "nightly_looks", "run_trials"]
+__all__ = [
+    "AA_SPEC",
+    "FAST_SPEC",
+    "SEED_SPEC",
+    "NightlyLooks",
+    "SeedVolumeResult",
+    "days_prediction",
+    "false_winner_rate",
+    "nightly_looks",
+    "run_trials",
+    "seed_volume",
+    "winner_rate",
+]
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -121,3 +133,75 @@ def run_trials(
 def with_days(spec: TrialSpec, days: int) -> TrialSpec:
     """The same trial, run for ``days`` days."""
     return replace(spec, days=days)
+
+
+AA_SPEC = TrialSpec(days=30, jobs_per_day=120.0, failure_rate=0.01)
+"""The issue's A/A scenario: ~40 jobs per arm per day, 1% failures everywhere, identical latency."""
+
+FAST_SPEC = replace(AA_SPEC, median_latency_ms={"legacy": 2000.0, "pgboss": 2000.0 / 1.5, "inngest": 2000.0})
+"""The same with pgboss 1.5x faster (same failures)."""
+
+SEED_SPEC = TrialSpec(days=30, jobs_per_day=30.0, failure_rate=0.05)
+"""The seed's real volume: ~10 jobs per arm per day, 5% failures, identical arms."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeedVolumeResult:
+    """Days-to-decision as predicted on day ``at_day`` against the simulated decision days."""
+
+    statuses_at_day: tuple[str, ...]
+    decided_by_day: float
+    predicted_days: tuple[float, ...]
+    decision_days: tuple[float, ...]
+
+    @property
+    def median_predicted(self) -> float:
+        return float(np.median(self.predicted_days)) if self.predicted_days else float("nan")
+
+    @property
+    def median_decision(self) -> float:
+        return float(np.median(self.decision_days)) if self.decision_days else float("nan")
+
+    @property
+    def relative_error(self) -> float:
+        return abs(self.median_predicted - self.median_decision) / self.median_decision
+
+
+def false_winner_rate(trials: int, rng: np.random.Generator, spec: TrialSpec = AA_SPEC) -> float:
+    """Share of A/A trials in which any nightly look named a winner."""
+    looks = run_trials(spec, trials, rng)
+    return float(np.mean([bool(look.any_win.any()) for look in looks]))
+
+
+def winner_rate(
+    trials: int, rng: np.random.Generator, arm: str = "pgboss", spec: TrialSpec = FAST_SPEC
+) -> float:
+    """Share of trials in which ``arm`` is named the winner by the last night."""
+    looks = run_trials(spec, trials, rng)
+    return float(np.mean([bool(look.verdicts[arm].win.any()) for look in looks]))
+
+
+def seed_volume(
+    trials: int, rng: np.random.Generator, at_day: int = 30, horizon: int = 1200, spec: TrialSpec = SEED_SPEC
+) -> SeedVolumeResult:
+    """At the seed's volume: the verdict on ``at_day``, its days-to-decision, and when trials decide."""
+    long_spec = with_days(spec, horizon)
+    rule = DecisionRule(candidates=len(spec.arms) - 1)
+    statuses, predicted, decided = [], [], []
+    early = 0
+    for _ in range(trials):
+        df = synthetic_trial(long_spec, rng=rng)
+        day, status = days_prediction(df, long_spec, at_day)
+        statuses.append(status)
+        if day is not None:
+            predicted.append(day)
+        first = nightly_looks(df, long_spec, rule).first_decision_day()
+        early += int(first is not None and first <= at_day)
+        if first is not None:
+            decided.append(float(first))
+    return SeedVolumeResult(
+        statuses_at_day=tuple(statuses),
+        decided_by_day=early / trials,
+        predicted_days=tuple(predicted),
+        decision_days=tuple(decided),
+    )

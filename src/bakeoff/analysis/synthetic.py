@@ -72,6 +72,11 @@ def _outcomes(spec: TrialSpec, rng: np.random.Generator, arm: np.ndarray[Any, An
     return outcome
 
 
+def _micros(ms: np.ndarray[Any, Any]) -> pd.TimedeltaIndex:
+    """Durations at PostgreSQL's timestamp precision (microseconds), so a round trip is exact."""
+    return pd.to_timedelta(np.round(np.asarray(ms, dtype=float) * 1000).astype(np.int64), unit="us")
+
+
 def synthetic_trial(spec: TrialSpec | None = None, *, rng: np.random.Generator | int = 0) -> pd.DataFrame:
     """A synthetic trial export (stored and derived columns) drawn from ``spec``."""
     spec = spec or TrialSpec()
@@ -91,9 +96,9 @@ def synthetic_trial(spec: TrialSpec | None = None, *, rng: np.random.Generator |
     error_kind = np.array(kinds, dtype=object)[gen.choice(len(kinds), size=n, p=probs / probs.sum())]
     failed = outcome == "failed"
     start = pd.Timestamp(spec.start)
-    submitted = start + pd.to_timedelta(submitted_ms, unit="ms")
-    started = submitted + pd.to_timedelta(queue_ms, unit="ms")
-    finished = started + pd.to_timedelta(run_ms, unit="ms")
+    submitted = start + _micros(submitted_ms)
+    started = submitted + _micros(queue_ms)
+    finished = started + _micros(run_ms)
     arm_names = np.array(list(spec.arms), dtype=object)[arm]
     phase = 1 + (day * spec.phases) // max(spec.days, 1)
     frame = pd.DataFrame(
