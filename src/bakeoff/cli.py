@@ -34,8 +34,11 @@ SUBCOMMANDS: dict[str, str] = {
     "experiment": "bakeoff.router.cli:experiment",
     "route": "bakeoff.router.cli:route",
     "articles": "bakeoff.workload.cli:articles",
+    "worker": "bakeoff.trial.cli:worker",
+    "stress": "bakeoff.trial.cli:stress",
     "legacy": "bakeoff.backends.legacy.cli:legacy",
     "inngest": "bakeoff.backends.inngest.cli:inngest",
+    "pgboss": "bakeoff.backends.pgboss.cli:pgboss",
 }
 """Command name -> ``module:attribute`` of a click command, imported when the command runs."""
 
