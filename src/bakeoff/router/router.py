@@ -287,11 +287,14 @@ class Router:
 
     def _call_backend(self, conn: Connection, arm: str, request: ImportRequest, trial_job_id: UUID) -> str:
         """The arm's submit under the budget; a late answer counts as a timeout and is discarded."""
+        # Looked up before the clock starts: a lazily built arm's construction is not its submit
+        # (a construction that raises still falls back, through the caller).
+        backend = self._backends[arm]
         dbapi_connection: Any = conn.connection.dbapi_connection
         token = self._watchdog.arm(self.submit_timeout, partial(_cancel, dbapi_connection))
         started = time.monotonic()
         try:
-            backend_job_id = self._backends[arm].submit(request, trial_job_id=trial_job_id, conn=conn)
+            backend_job_id = backend.submit(request, trial_job_id=trial_job_id, conn=conn)
         except Exception as exc:
             if self._watchdog.disarm(token) or _is_statement_timeout(exc):
                 raise BackendTimeout(f"arm {arm!r} exceeded its {self.submit_timeout:g}s budget") from exc

@@ -192,3 +192,25 @@ def test_an_arm_whose_backend_cannot_be_built_falls_back_to_control(
     assert (sub.assigned_arm, sub.served_arm, sub.reason) == ("inngest", "legacy", "fallback")
     [event] = rows(engine, "SELECT detail FROM bakeoff.job_events WHERE event = 'fallback'")
     assert "not installed" in event.detail["error"]
+
+
+def test_building_an_arm_lazily_does_not_count_against_its_submit_budget(
+    database_url: str, engine: Engine
+) -> None:
+    """An arm whose construction outlasts the budget still serves: only its submit is timed."""
+    import time
+
+    from bakeoff.router import Router
+    from bakeoff.router.arms import LazyBackends
+    from bakeoff.testing import RecordingBackend
+
+    def slow_factory(name: str, engine: Engine) -> RecordingBackend:
+        time.sleep(1.2)  # e.g. importing and registering a backend's functions on first use
+        return RecordingBackend(name, engine)
+
+    backends = LazyBackends(("legacy", "pgboss", "inngest"), slow_factory, engine)
+    with Router(
+        engine, experiment=Experiment(name="article-import"), backends=backends, submit_timeout=1.0
+    ) as r:
+        sub = r.submit(ImportRequest(url="https://articles.example/slow", unit_key=key_for(r, "pgboss")))
+    assert (sub.served_arm, sub.reason) == ("pgboss", "hash")
