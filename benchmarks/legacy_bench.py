@@ -1,7 +1,7 @@
 """Legacy arm benchmark: what polling and one-process-per-job cost, as numbers.
 
-For a no-op job and for ``import_article`` against the local article server (profile ``none``) it
-prints:
+For a no-op job and for ``import_article`` against the local article server (profile ``none``) with
+today's switches, and for a no-op job on "legacy, fixed" (no spawn, 0.1 s polling), it prints:
 
 * pickup latency, submit -> child start (the trial's ``queue_wait``: the handler's first instruction,
   stamped on the database clock inside the spawned child), p50/p95, split into submit -> claim
@@ -42,8 +42,27 @@ WAIT_SECONDS = 600.0
 
 
 @dataclass(frozen=True, kw_only=True)
-class Figures:
+class Variant:
+    """One configuration of the arm to measure."""
+
+    label: str
     handler: str
+    spawn_per_job: bool = True
+    poll_interval: float | None = None
+    """None: the --poll-interval argument (the legacy default, 1 s)."""
+
+
+VARIANTS = (
+    Variant(label="noop", handler="noop"),
+    Variant(label="import_article", handler="import_article"),
+    # "Legacy, fixed": no spawn, fast polling -- the difference is the cost of those pain points.
+    Variant(label="noop fixed*", handler="noop", spawn_per_job=False, poll_interval=0.1),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Figures:
+    label: str
     pickup_p50_ms: float
     pickup_p95_ms: float
     claim_p50_ms: float
@@ -107,7 +126,9 @@ def _workers(backend: LegacyBackend, concurrency: int) -> Iterator[None]:
         thread.join(timeout=WAIT_SECONDS)
 
 
-def _measure(engine: Engine, backend: LegacyBackend, urls: list[str], args: argparse.Namespace) -> Figures:
+def _measure(
+    label: str, engine: Engine, backend: LegacyBackend, urls: list[str], args: argparse.Namespace
+) -> Figures:
     claim_ms: list[float] = []
     with _workers(backend, args.concurrency):
         for url in urls[: args.pickup_jobs]:
@@ -125,7 +146,7 @@ def _measure(engine: Engine, backend: LegacyBackend, urls: list[str], args: argp
     span = (burst[col.FINISHED_AT].max() - burst[col.SUBMITTED_AT].min()).total_seconds()
     queue_wait = [float(v) for v in pickup[col.QUEUE_WAIT_MS].dropna()]
     return Figures(
-        handler=backend.handler,
+        label=label,
         pickup_p50_ms=_percentile(queue_wait, 50),
         pickup_p95_ms=_percentile(queue_wait, 95),
         claim_p50_ms=_percentile(claim_ms, 50),
@@ -137,7 +158,7 @@ def _measure(engine: Engine, backend: LegacyBackend, urls: list[str], args: argp
 
 
 def _run_one(
-    handler: str, server: ArticleServer, databases: TestDatabases, args: argparse.Namespace
+    variant: Variant, server: ArticleServer, databases: TestDatabases, args: argparse.Namespace
 ) -> Figures:
     url = databases.create()
     engine = make_engine(url, pool_size=args.concurrency + 4)
@@ -145,11 +166,13 @@ def _run_one(
         backend = LegacyBackend(
             engine,
             import_settings=server.import_settings(),
-            handler=handler,
-            poll_interval=args.poll_interval,
+            handler=variant.handler,
+            poll_interval=variant.poll_interval or args.poll_interval,
+            spawn_per_job=variant.spawn_per_job,
+            crash_after_complete=variant.spawn_per_job,
         )
         urls = server.article_urls(args.pickup_jobs + args.burst_jobs)
-        return _measure(engine, backend, urls, args)
+        return _measure(variant.label, engine, backend, urls, args)
     finally:
         engine.dispose()
         databases.drop(url)
@@ -166,12 +189,11 @@ def _print(results: list[Figures], args: argparse.Namespace) -> None:
     )
     for r in results:
         print(
-            f"{r.handler:<16}{r.pickup_p50_ms:>10.0f}ms{r.pickup_p95_ms:>10.0f}ms{r.claim_p50_ms:>9.0f}ms"
+            f"{r.label:<16}{r.pickup_p50_ms:>10.0f}ms{r.pickup_p95_ms:>10.0f}ms{r.claim_p50_ms:>9.0f}ms"
             f"{r.spawn_p50_ms:>9.0f}ms{r.throughput_per_s:>9.2f} j/s{r.burst_jobs:>7}{r.failed:>8}"
         )
-    print(
-        "pickup = submit -> child start (queue_wait); claim = submit -> claimed by a poller; spawn = the rest"
-    )
+    print("pickup = submit -> child start (queue_wait); claim = submit -> claimed; spawn = the rest")
+    print("* legacy, fixed: spawn_per_job=False (the handler runs in the processor), poll_interval=0.1s")
 
 
 def main() -> None:
@@ -187,7 +209,7 @@ def main() -> None:
     databases = TestDatabases()
     try:
         with ArticleServer(profile="none") as server:
-            results = [_run_one(handler, server, databases, args) for handler in ("noop", "import_article")]
+            results = [_run_one(variant, server, databases, args) for variant in VARIANTS]
     finally:
         databases.close()
     _print(results, args)
