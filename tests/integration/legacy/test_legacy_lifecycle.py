@@ -30,6 +30,7 @@ def test_job_goes_pending_running_completed_and_metrics_follow(engine: Engine) -
     assert job is not None and job.status is JobStatus.COMPLETED
     assert job.pid is not None and job.worker_id is not None
     assert job.result == {"slept_ms": 300}
+    assert job.progress == "running sleep:300", "PROGRESS lines from the child update the row"
     assert legacy.state(job_id) is JobState.COMPLETED
     row = trial_row(engine, trial_job_id)
     assert row["outcome"] == "completed" and row["attempts"] == 1
