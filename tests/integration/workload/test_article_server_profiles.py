@@ -72,8 +72,9 @@ def test_hostile_profile_faults_surface_as_their_error_kinds(seed: int) -> None:
         fault = fate_for("hostile", seed, f"/articles/{i}", 1).fault
         by_fault.setdefault(fault, f"/articles/{i}")
     with ArticleServer(profile="hostile", seed=seed, drip_interval=0.05) as server:
+        # Only the drip needs a short deadline; the rest get time to stream 5 MiB on a busy machine.
         observed = {
-            fault: _observed_kind(server, path, read_timeout=0.5, total_timeout=1.5)
+            fault: _observed_kind(server, path, total_timeout=1.5 if fault == "drip" else 30.0)
             for fault, path in by_fault.items()
         }
     assert observed == {fault: EXPECTED_KIND[fault] for fault in by_fault}

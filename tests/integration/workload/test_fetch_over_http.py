@@ -32,10 +32,8 @@ def _kind(url: str, settings: ImportSettings) -> str:
     return caught.value.error_kind
 
 
-def test_an_article_is_fetched_and_decoded(
-    article_server: ArticleServer, fast_settings: ImportSettings
-) -> None:
-    page = fetch_page(article_server.url("/articles/1"), settings=fast_settings)
+def test_an_article_is_fetched_and_decoded(article_server: ArticleServer, settings: ImportSettings) -> None:
+    page = fetch_page(article_server.url("/articles/1"), settings=settings)
     assert page.status == 200 and page.content_type == "text/html"
     assert page.html.encode(page.charset) == render_page(0, 1).body
     assert page.fetched_bytes == len(render_page(0, 1).body)
@@ -50,13 +48,13 @@ def test_the_server_is_blocked_without_the_allowlist(article_server: ArticleServ
 @pytest.mark.parametrize(
     "url", ["ftp://example.com/a", "http://", "not a url", "http://user:pw@example.com/"]
 )
-def test_malformed_urls_are_invalid_url(url: str, fast_settings: ImportSettings) -> None:
+def test_malformed_urls_are_invalid_url(url: str, settings: ImportSettings) -> None:
     with pytest.raises(InvalidUrl):
-        fetch_page(url, settings=fast_settings)
+        fetch_page(url, settings=settings)
 
 
-def test_an_unknown_host_is_a_retryable_dns_error(fast_settings: ImportSettings) -> None:
-    settings = fast_settings.with_overrides(resolver=StaticResolver(table={}))
+def test_an_unknown_host_is_a_retryable_dns_error(settings: ImportSettings) -> None:
+    settings = settings.with_overrides(resolver=StaticResolver(table={}))
     with pytest.raises(DnsError) as caught:
         fetch_page("http://no-such-host.invalid/", settings=settings)
     assert caught.value.retryable
@@ -73,104 +71,100 @@ def test_a_refused_connection_is_connect_timeout() -> None:
     assert caught.value.retryable
 
 
-def test_a_stalled_response_is_read_timeout(
-    article_server: ArticleServer, fast_settings: ImportSettings
-) -> None:
+def test_a_stalled_response_is_read_timeout(article_server: ArticleServer, settings: ImportSettings) -> None:
     with pytest.raises(ReadTimeout) as caught:
-        fetch_page(article_server.url("/test/slow?seconds=5"), settings=fast_settings)
+        fetch_page(
+            article_server.url("/test/slow?seconds=5"), settings=settings.with_overrides(read_timeout=0.5)
+        )
     assert caught.value.retryable
 
 
 def test_a_drip_fed_body_stops_at_the_total_deadline(
-    article_server: ArticleServer, fast_settings: ImportSettings
+    article_server: ArticleServer, settings: ImportSettings
 ) -> None:
     """Each byte arrives well within the read timeout; only the total deadline can end it."""
-    settings = fast_settings.with_overrides(total_timeout=1.0)
+    settings = settings.with_overrides(read_timeout=5.0, total_timeout=1.0)
     started = time.monotonic()
     with pytest.raises(ReadTimeout, match="deadline"):
         fetch_page(article_server.url("/test/drip"), settings=settings)
     assert time.monotonic() - started < settings.total_timeout + settings.read_timeout + 5
 
 
-def test_a_reset_connection_is_read_timeout(
-    article_server: ArticleServer, fast_settings: ImportSettings
-) -> None:
-    assert _kind(article_server.url("/test/reset"), fast_settings) == "read_timeout"
+def test_a_reset_connection_is_read_timeout(article_server: ArticleServer, settings: ImportSettings) -> None:
+    assert _kind(article_server.url("/test/reset"), settings) == "read_timeout"
 
 
 @pytest.mark.parametrize(
     ("status", "error"), [(404, Http4xx), (410, Http4xx), (500, Http5xx), (503, Http5xx)]
 )
 def test_error_statuses_map_to_http_kinds(
-    article_server: ArticleServer, fast_settings: ImportSettings, status: int, error: type[ImportFailed]
+    article_server: ArticleServer, settings: ImportSettings, status: int, error: type[ImportFailed]
 ) -> None:
     with pytest.raises(error) as caught:
-        fetch_page(article_server.url(f"/test/status/{status}"), settings=fast_settings)
+        fetch_page(article_server.url(f"/test/status/{status}"), settings=settings)
     assert caught.value.retryable is (status >= 500)
 
 
 @pytest.mark.parametrize("declare", ["0", "1"])
 def test_a_50_mb_body_is_too_large_declared_or_streamed(
-    article_server: ArticleServer, fast_settings: ImportSettings, declare: str
+    article_server: ArticleServer, settings: ImportSettings, declare: str
 ) -> None:
     url = article_server.url(f"/test/big?bytes={50 * 1024 * 1024}&declare={declare}")
-    assert _kind(url, fast_settings) == "too_large"
+    assert _kind(url, settings) == "too_large"
 
 
-def test_the_byte_cap_is_exact(article_server: ArticleServer, fast_settings: ImportSettings) -> None:
-    settings = fast_settings.with_overrides(max_bytes=20_000)
+def test_the_byte_cap_is_exact(article_server: ArticleServer, settings: ImportSettings) -> None:
+    settings = settings.with_overrides(max_bytes=20_000)
     assert fetch_page(article_server.url("/test/big?bytes=20000"), settings=settings).fetched_bytes == 20_000
     assert _kind(article_server.url("/test/big?bytes=20001"), settings) == "too_large"
 
 
-def test_a_gzip_bomb_stops_at_the_cap(article_server: ArticleServer, fast_settings: ImportSettings) -> None:
+def test_a_gzip_bomb_stops_at_the_cap(article_server: ArticleServer, settings: ImportSettings) -> None:
     with pytest.raises(TooLarge, match="decodes"):
-        fetch_page(article_server.url("/test/gzip-bomb"), settings=fast_settings)
+        fetch_page(article_server.url("/test/gzip-bomb"), settings=settings)
 
 
-def test_a_pdf_is_not_html(article_server: ArticleServer, fast_settings: ImportSettings) -> None:
+def test_a_pdf_is_not_html(article_server: ArticleServer, settings: ImportSettings) -> None:
     with pytest.raises(NotHtml):
-        fetch_page(article_server.url("/test/not-html"), settings=fast_settings)
+        fetch_page(article_server.url("/test/not-html"), settings=settings)
 
 
 def test_html_without_a_content_type_is_sniffed(
-    article_server: ArticleServer, fast_settings: ImportSettings
+    article_server: ArticleServer, settings: ImportSettings
 ) -> None:
-    page = fetch_page(article_server.url("/test/no-content-type"), settings=fast_settings)
+    page = fetch_page(article_server.url("/test/no-content-type"), settings=settings)
     assert page.content_type == "text/html" and "<html" in page.html
 
 
-def test_invalid_utf8_is_replaced_not_fatal(
-    article_server: ArticleServer, fast_settings: ImportSettings
-) -> None:
-    page = fetch_page(article_server.url("/test/bad-utf8"), settings=fast_settings)
+def test_invalid_utf8_is_replaced_not_fatal(article_server: ArticleServer, settings: ImportSettings) -> None:
+    page = fetch_page(article_server.url("/test/bad-utf8"), settings=settings)
     assert "\ufffd" in page.html
 
 
 def test_a_meta_only_latin1_page_is_decoded_with_its_charset(
-    article_server: ArticleServer, fast_settings: ImportSettings
+    article_server: ArticleServer, settings: ImportSettings
 ) -> None:
     plan = next(p for p in (plan_page(0, i) for i in range(500)) if p.encoding == "iso-8859-1")
-    page = fetch_page(article_server.url(f"/articles/{plan.index}"), settings=fast_settings)
+    page = fetch_page(article_server.url(f"/articles/{plan.index}"), settings=settings)
     assert page.charset == "iso8859-1"
     assert page.html.encode("iso-8859-1") == render_page(0, plan.index).body
     assert any(ch in page.html for ch in "àâçéèêëîïôûùüÿñæœäöüß")
 
 
 def test_redirects_are_followed_up_to_the_limit(
-    article_server: ArticleServer, fast_settings: ImportSettings
+    article_server: ArticleServer, settings: ImportSettings
 ) -> None:
-    page = fetch_page(article_server.url("/test/redirect/5"), settings=fast_settings)
+    page = fetch_page(article_server.url("/test/redirect/5"), settings=settings)
     assert page.final_url.endswith("/test/redirect/0") and page.url.endswith("/test/redirect/5")
     with pytest.raises(TooManyRedirects):
-        fetch_page(article_server.url("/test/redirect/6"), settings=fast_settings)
+        fetch_page(article_server.url("/test/redirect/6"), settings=settings)
 
 
 def test_a_redirect_loop_is_too_many_redirects(
-    article_server: ArticleServer, fast_settings: ImportSettings
+    article_server: ArticleServer, settings: ImportSettings
 ) -> None:
     with pytest.raises(TooManyRedirects, match="loop"):
-        fetch_page(article_server.url("/test/loop"), settings=fast_settings)
+        fetch_page(article_server.url("/test/loop"), settings=settings)
 
 
 HOP_TARGETS = [
@@ -191,18 +185,18 @@ HOP_TARGETS = [
 
 @pytest.mark.parametrize("target", HOP_TARGETS)
 def test_a_redirect_hop_to_an_internal_address_is_blocked_before_connecting(
-    article_server: ArticleServer, fast_settings: ImportSettings, target: str
+    article_server: ArticleServer, settings: ImportSettings, target: str
 ) -> None:
     """The first hop is allowlisted; the hop it redirects to is checked again and refused."""
     url = article_server.url(f"/test/redirect-to?url={target}")
     with pytest.raises(BlockedAddress):
-        fetch_page(url, settings=fast_settings)
+        fetch_page(url, settings=settings)
 
 
 def test_an_invalid_redirect_target_is_invalid_url(
-    article_server: ArticleServer, fast_settings: ImportSettings
+    article_server: ArticleServer, settings: ImportSettings
 ) -> None:
-    assert _kind(article_server.url("/test/redirect-to?url=gopher://x/"), fast_settings) == "invalid_url"
+    assert _kind(article_server.url("/test/redirect-to?url=gopher://x/"), settings) == "invalid_url"
 
 
 def test_the_connection_goes_to_the_checked_address_not_a_second_lookup(
