@@ -208,3 +208,15 @@ def test_the_connection_goes_to_the_checked_address_not_a_second_lookup(
     page = fetch_page(f"http://articles.test:{article_server.port}/articles/2", settings=settings)
     assert page.status == 200
     assert resolver.lookups == ["articles.test"]
+
+
+def test_without_settings_the_allowlist_comes_from_the_environment(
+    article_server: ArticleServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spawned workers pass no settings: BAKEOFF_IMPORT_ALLOW_HOSTS is what opens the local server."""
+    url = article_server.url("/articles/2")
+    monkeypatch.delenv("BAKEOFF_IMPORT_ALLOW_HOSTS", raising=False)
+    with pytest.raises(BlockedAddress):
+        fetch_page(url)
+    monkeypatch.setenv("BAKEOFF_IMPORT_ALLOW_HOSTS", article_server.allow_hosts_value)
+    assert fetch_page(url).status == 200
