@@ -12,11 +12,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from sqlalchemy import Engine
 
 from bakeoff.analysis import TrialSpec, compare, load_trial, synthetic_trial
 from bakeoff.analysis.render import clean_json
 from bakeoff.analysis.store import configured_shares, load_observations, report_history, store_report
+from bakeoff.cli import main
 from bakeoff.db.schema import experiment_phases, experiments, observations, trial_jobs
 from bakeoff.metrics import columns as col
 
@@ -95,28 +97,41 @@ def test_cli_report_json_from_database_stores_it_and_exits_3_when_invalid(
     assert len(report_history(engine, EXPERIMENT, 1)) == 1
 
 
-def test_cli_report_from_export_file_needs_no_database(tmp_path: Path) -> None:
+def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``bakeoff report ...`` through the real entry point, in-process (a subprocess costs seconds
+    of imports on a loaded machine; the database test above covers the subprocess path)."""
+    with pytest.raises(SystemExit) as exited:
+        main(["--database-url", "postgresql://nobody@127.0.0.1:1/none", "report", *args])
+        raise SystemExit(0)
+    captured = capsys.readouterr()
+    return int(exited.value.code or 0), captured.out, captured.err
+
+
+def test_cli_report_from_export_file_needs_no_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     df = synthetic_trial(TrialSpec(days=10, jobs_per_day=30), rng=np.random.default_rng(3))
     export = tmp_path / "trial.parquet"
     df[list(col.STORED_COLUMNS)].to_parquet(export, index=False)
-    unreachable = "postgresql://nobody@127.0.0.1:1/none"
-    md = run_cli(["--input", str(export), "--format", "md"], unreachable)
-    assert md.returncode == 0, md.stderr
-    assert md.stdout.startswith("# bakeoff report: article-import, phase 1")
+    code, out, err = run_main(["--input", str(export), "--format", "md"], capsys)
+    assert code == 0, err
+    assert out.startswith("# bakeoff report: article-import, phase 1")
     html_out = tmp_path / "r.html"
-    html = run_cli(["--input", str(export), "--format", "html", "--out", str(html_out)], unreachable)
-    assert html.returncode == 0 and html_out.read_text().startswith("<!doctype html>")
-    skewed = run_cli(["--input", str(export), "--shares", "legacy=3,pgboss=1,inngest=1"], unreachable)
-    assert skewed.returncode == 3 and json.loads(skewed.stdout)["verdict"]["status"] == "invalid"
+    code, _, err = run_main(["--input", str(export), "--format", "html", "--out", str(html_out)], capsys)
+    assert code == 0, err
+    assert html_out.read_text().startswith("<!doctype html>")
+    code, out, _ = run_main(["--input", str(export), "--shares", "legacy=3,pgboss=1,inngest=1"], capsys)
+    assert code == 3 and json.loads(out)["verdict"]["status"] == "invalid"
 
 
-def test_cli_bad_input_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
+def test_cli_bad_input_is_one_clear_line_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     df = synthetic_trial(TrialSpec(days=3, jobs_per_day=30), rng=np.random.default_rng(4))
     export = tmp_path / "trial.csv"
     df[list(col.STORED_COLUMNS)].to_csv(export, index=False)
     empty = tmp_path / "empty.csv"
     df[list(col.STORED_COLUMNS)].iloc[0:0].to_csv(empty, index=False)
-    unreachable = "postgresql://nobody@127.0.0.1:1/none"
     cases = [
         (["--input", str(export), "--phase", "4"], "phase 4 does not exist"),
         (["--input", str(empty)], "empty"),
@@ -124,6 +139,7 @@ def test_cli_bad_input_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None
         (["--input", str(export), "--shares", "legacy=x"], "--shares"),
     ]
     for args, fragment in cases:
-        result = run_cli(args, unreachable)
-        assert result.returncode in (1, 2), (args, result.stderr)
-        assert fragment in result.stderr and "Traceback" not in result.stderr
+        code, _, err = run_main(args, capsys)
+        assert code in (1, 2), (args, err)
+        assert fragment in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
