@@ -64,7 +64,9 @@ def report(engine: str, what: str, values_ms: list[float]) -> None:
 def bench_inngest(
     url: str, server: ArticleServer, settings: ImportSettings, args: argparse.Namespace
 ) -> None:
-    client = Inngest(app_id="bench", database_url=url, poll_interval=0.5)
+    client = Inngest(
+        app_id="bench", database_url=url, poll_interval=0.5, synchronous_commit=not args.async_commit
+    )
     engine = make_engine(url, pool_size=4)
     marks: dict[str, list[float]] = {}
 
@@ -221,6 +223,9 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=200, help="auditor chunks (x 4 plugins)")
     parser.add_argument("--workers", type=int, default=4, help="worker threads per engine")
     parser.add_argument("--skip-dbos", action="store_true", help="only the inngest arm")
+    parser.add_argument(
+        "--async-commit", action="store_true", help="inngest workers with synchronous_commit=off"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     databases = TestDatabases()

@@ -67,6 +67,7 @@ class Inngest:
         backoff: Backoff | None = None,
         lease: timedelta = DEFAULT_LEASE,
         poll_interval: float = 1.0,
+        synchronous_commit: bool = True,
     ) -> None:
         if not app_id or not isinstance(app_id, str):
             raise InvalidFunction("app_id must be a non-empty string")
@@ -77,6 +78,9 @@ class Inngest:
         self.backoff = backoff or inngest_backoff
         self.lease_ms = int(lease / timedelta(milliseconds=1))
         self.poll_interval = poll_interval
+        # False trades the durability of the last few commits on a database crash (not a worker
+        # crash) for less fsync wait per step; steps are at-least-once either way (see docs/inngest.md).
+        self.synchronous_commit = synchronous_commit
         self.functions: dict[str, Function] = {}
         self.dispatcher = Dispatcher(self.sql, app_id, lambda: self.functions, self.limits)
         self._listeners: list[RunListener] = []

@@ -105,7 +105,10 @@ class Worker:
     # -- worker threads ---------------------------------------------------------------------------
 
     def _connect(self) -> Conn:
-        return connect_raw(self.client.database_url, autocommit=True)
+        conn = connect_raw(self.client.database_url, autocommit=True)
+        if not self.client.synchronous_commit:
+            conn.execute("SET synchronous_commit = off")
+        return conn
 
     def _work(self, name: str) -> None:
         executor = self.client.make_executor(f"{self.worker_id}/{name}", self.lease_ms, self._finished)
