@@ -675,6 +675,72 @@ def _edges() -> list[Scenario]:
     ]
 
 
+METADATA_FIELDS = [
+    "name",
+    "data",
+    "state",
+    "priority",
+    "retry_limit",
+    "retry_count",
+    "retry_delay",
+    "retry_backoff",
+    "retry_delay_max",
+    "singleton_key",
+    "expire_in_seconds",
+    "heartbeat_seconds",
+    "dead_letter",
+    "policy",
+    "output",
+]
+
+
+def _api_shapes() -> list[Scenario]:
+    return [
+        Scenario(
+            name="fetch_with_metadata_returns_the_same_fields",
+            ops=[
+                queue(DLQ),
+                queue(retry_limit=3, retry_delay=4, retry_backoff=True, retry_delay_max=40, dead_letter=DLQ),
+                send("a", priority=2, singleton_key="k", heartbeat_seconds=20, expire_in_seconds=50),
+                {**fetch(include_metadata=True), "fields": METADATA_FIELDS},
+            ],
+        ),
+        Scenario(
+            name="fetch_without_metadata_returns_the_worker_fields",
+            ops=[
+                queue(),
+                send("a", expire_in_seconds=50, heartbeat_seconds=20),
+                {**fetch(), "fields": ["name", "data", "expire_in_seconds", "heartbeat_seconds"]},
+            ],
+        ),
+        Scenario(
+            name="stop_fails_jobs_still_held_by_a_worker",
+            ops=[
+                queue(retry_limit=1),
+                send("a"),
+                {"op": "stop_while_active", "name": Q, "sleep_ms": 2500, "timeout_ms": 1000},
+            ],
+        ),
+        Scenario(
+            name="schedule_rows_keep_zone_key_and_send_options",
+            known_difference="port: schedule.options omits tz and key; pg-boss stores every option "
+            "passed to schedule() but db (timekeeper.ts `persisted`), e.g. {tz, key, retryLimit, priority}",
+            ops=[
+                queue(),
+                {
+                    "op": "schedule",
+                    "name": Q,
+                    "cron": "*/5 * * * *",
+                    "data": {"n": 1},
+                    "options": {"tz": "Europe/Paris", "key": "k1", "retry_limit": 3, "priority": 2},
+                },
+                {"op": "schedule", "name": Q, "cron": "0 3 * * *", "data": None},
+                send("a"),
+            ],
+        ),
+    ]
+
+
 SCENARIOS: list[Scenario] = [
     *_sends(),
     *_policies(),
@@ -686,4 +752,5 @@ SCENARIOS: list[Scenario] = [
     *_workers(),
     *_more(),
     *_edges(),
+    *_api_shapes(),
 ]

@@ -20,6 +20,7 @@ from differential import (
     normalise_jobs,
     normalise_queues,
     normalise_results,
+    normalise_schedules,
     normalise_subscriptions,
     run_node_batch,
     run_port,
@@ -74,7 +75,15 @@ def test_there_are_at_least_thirty_scenarios_with_unique_names() -> None:
     assert len(set(names)) == len(names)
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=[scenario.name for scenario in SCENARIOS])
+def _param(scenario: Scenario) -> object:
+    marks = []
+    if scenario.known_difference:
+        # Strict: once the port is fixed the test turns red until the marker is removed.
+        marks.append(pytest.mark.xfail(strict=True, reason=scenario.known_difference))
+    return pytest.param(scenario, id=scenario.name, marks=marks)
+
+
+@pytest.mark.parametrize("scenario", [_param(scenario) for scenario in SCENARIOS])
 def test_port_matches_real_pgboss(
     scenario: Scenario,
     both_runs: dict[str, tuple[RunResult | str, RunResult | str]],
@@ -97,6 +106,7 @@ def test_port_matches_real_pgboss(
     assert their_jobs, "a scenario that leaves no rows proves nothing"
     for query, normalise in (
         ("dump_queues", normalise_queues),
+        ("dump_schedules", normalise_schedules),
         ("dump_subscriptions", normalise_subscriptions),
     ):
         their_rows = normalise(fetch_rows(differential_database, query, f"theirs_{index}"))

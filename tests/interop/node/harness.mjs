@@ -18,6 +18,7 @@ const input = JSON.parse(readFileSync(0, 'utf8'))
 let refs = {}
 let idToRef = new Map()
 let currentSchema = null
+let stopped = false
 
 function camel (key) {
   return key.replace(/_([a-z])/g, (_, c) => c.toUpperCase())
@@ -100,6 +101,7 @@ const ops = {
   fetch: async (boss, s) => {
     const jobs = await boss.fetch(s.name, camelize(s.options ?? {}))
     jobs.forEach((job, i) => { if (s.as && s.as[i]) remember(s.as[i], job.id) })
+    if (s.fields) return jobs.map(job => Object.fromEntries(s.fields.map(f => [f, job[camel(f)] ?? null])))
     return jobs.map(job => refOf(job.id))
   },
   complete: async (boss, s) => outcome(await boss.complete(s.name, ids(s), s.output ?? null, camelize(s.options ?? {}))),
@@ -123,6 +125,16 @@ const ops = {
     return null
   },
   work: (boss, s) => runWorker(boss, s),
+  // Stop while a handler is still running: pg-boss fails the held jobs ("shut down while active").
+  stop_while_active: async (boss, s) => {
+    let entered
+    const started = new Promise(resolve => { entered = resolve })
+    await boss.work(s.name, { pollingIntervalSeconds: 0.5 }, async () => { entered(); await sleep(s.sleep_ms) })
+    await started
+    await boss.stop({ graceful: true, timeout: s.timeout_ms })
+    stopped = true
+    return null
+  },
   find: async (boss, s) => {
     const job = await boss.getJobById(s.name, refs[s.ref])
     return job === null
@@ -155,6 +167,7 @@ async function runScenario (scenario) {
   refs = {}
   idToRef = new Map()
   currentSchema = scenario.schema
+  stopped = false
   const boss = new PgBoss({
     ...input.connection,
     schema: scenario.schema,
@@ -178,9 +191,9 @@ async function runScenario (scenario) {
         results.push({ error: error.message })
       }
     }
-    return { schema_version: await boss.schemaVersion(), results, refs }
+    return { schema_version: stopped ? null : await boss.schemaVersion(), results, refs }
   } finally {
-    await boss.stop({ graceful: true, timeout: 1000 })
+    if (!stopped) await boss.stop({ graceful: true, timeout: 1000 })
   }
 }
 
