@@ -227,7 +227,7 @@ def _port_work(boss: Any, state: _PortState, step: Mapping[str, Any]) -> list[st
     return handled
 
 
-def _port_advance(boss: Any, state: _PortState, step: Mapping[str, Any], url: str, schema: str) -> None:
+def _port_advance(step: Mapping[str, Any], url: str, schema: str) -> None:
     sql = schema_sql("advance_time", schema).replace(":queue", "%(queue)s").replace(":seconds", "%(seconds)s")
     with connect_raw(url) as conn:
         conn.execute(sql, {"queue": step["name"], "seconds": step["seconds"]})
@@ -295,7 +295,7 @@ def run_port(database_url: str, schema: str, scenario: Scenario) -> RunResult:
 def _port_step(boss: Any, state: _PortState, step: Mapping[str, Any], url: str, schema: str) -> Any:
     try:
         if step["op"] == "advance":
-            return _port_advance(boss, state, step, url, schema)
+            return _port_advance(step, url, schema)
         return PORT_OPS[step["op"]](boss, state, step)
     except Exception as exc:
         if not step.get("expect_error"):

@@ -55,3 +55,7 @@ SELECT kind, replace(item, :schema || '.', '<schema>.') AS item FROM (
 -- name: set_schema_version
 -- Pretend a schema is at another pg-boss version (to prove versions are checked).
 UPDATE {schema}.version SET version = :version
+
+-- name: notify_channel
+-- pg-boss's LISTEN/NOTIFY channel for a schema (plans.ts notifyChannelSql).
+SELECT 'pgboss_' || left(encode(sha224(convert_to(:schema, 'UTF8')), 'hex'), 24)

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from bakeoff.backends.pgboss import PgBoss, UnsupportedSchemaVersion
 from bakeoff.backends.pgboss.adapter import PgBossBackend
 from bakeoff.contract import ImportRequest, JobState
+from bakeoff.db.engine import connect_raw
 
 pytestmark = pytest.mark.interop
 
@@ -313,3 +314,25 @@ def test_router_arm_jobs_are_worked_by_node_workers(
         assert backend.state(job_id) is JobState.COMPLETED
     finally:
         backend.boss.stop(graceful=False, timeout=5)
+
+
+def test_both_notify_on_pgboss_channel_with_the_queue_name(
+    pgboss_runtime: NodeRuntime, database_url: str, port: PgBoss
+) -> None:
+    """A send to a notify queue NOTIFYs pg-boss's channel with the queue's name, from either side."""
+    port.start()
+    port.create_queue("n", notify=True)
+    ((channel,),) = run_sql(database_url, "notify_channel", SHARED)
+    with connect_raw(database_url) as listener:
+        # LISTEN takes no parameters; the channel is "pgboss_" and hex digits computed by the server.
+        listener.execute(f'LISTEN "{channel}"')
+        port.send("n", {"by": "python"})
+        run_node_ops(
+            pgboss_runtime,
+            database_url,
+            SHARED,
+            [{"op": "send", "name": "n", "data": {"by": "node"}}],
+            boss_options={"use_listen_notify": True},
+        )
+        payloads = [note.payload for note in listener.notifies(timeout=10, stop_after=2)]
+    assert payloads == ["n", "n"]
