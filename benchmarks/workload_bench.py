@@ -20,7 +20,14 @@ from sqlalchemy import Engine
 from bakeoff.db.engine import make_engine
 from bakeoff.db.urls import mask_url
 from bakeoff.testing import TestDatabases
-from bakeoff.workload import FetchedPage, ImportSettings, extract_article, import_article
+from bakeoff.workload import (
+    FetchedPage,
+    ImportSettings,
+    extract_article,
+    fetch_page,
+    import_article,
+    save_document,
+)
 from bakeoff.workload.article_server import ArticleServer
 from bakeoff.workload.corpus import plan_page, render_page
 
@@ -40,6 +47,27 @@ def bench_imports(
     print(
         f"import_article, profile none, {workers} worker(s): {n} imports in {elapsed:.2f} s "
         f"= {n / elapsed:.1f} imports/s ({words / n:.0f} words per article on average)"
+    )
+
+
+def bench_phases(engine: Engine, server: ArticleServer, settings: ImportSettings, n: int) -> None:
+    """Where one import's time goes: mean milliseconds per phase, one worker."""
+    totals = {"fetch": 0.0, "extract": 0.0, "save": 0.0}
+    for url in server.article_urls(n):
+        started = time.perf_counter()
+        page = fetch_page(url, settings=settings)
+        fetched = time.perf_counter()
+        article = extract_article(page)
+        extracted = time.perf_counter()
+        save_document(engine, article, trial_job_id=uuid.uuid4())
+        saved = time.perf_counter()
+        totals["fetch"] += fetched - started
+        totals["extract"] += extracted - fetched
+        totals["save"] += saved - extracted
+    print(
+        "per-phase mean over",
+        n,
+        "imports: " + ", ".join(f"{k} {v * 1000 / n:.1f} ms" for k, v in totals.items()),
     )
 
 
@@ -90,6 +118,7 @@ def main() -> None:
             import_article(server.url("/articles/0"), engine=engine, settings=settings)  # warm up
             for workers in args.workers:
                 bench_imports(engine, server, settings, args.imports, workers)
+            bench_phases(engine, server, settings, min(args.imports, 100))
         bench_extraction(args.seed, args.extract_pages)
     finally:
         engine.dispose()

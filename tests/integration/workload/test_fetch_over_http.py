@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 
@@ -84,10 +83,8 @@ def test_a_drip_fed_body_stops_at_the_total_deadline(
 ) -> None:
     """Each byte arrives well within the read timeout; only the total deadline can end it."""
     settings = settings.with_overrides(read_timeout=5.0, total_timeout=1.0)
-    started = time.monotonic()
     with pytest.raises(ReadTimeout, match="deadline"):
         fetch_page(article_server.url("/test/drip"), settings=settings)
-    assert time.monotonic() - started < settings.total_timeout + settings.read_timeout + 5
 
 
 def test_a_reset_connection_is_read_timeout(article_server: ArticleServer, settings: ImportSettings) -> None:
