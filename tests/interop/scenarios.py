@@ -637,6 +637,32 @@ def _edges() -> list[Scenario]:
             ],
         ),
         Scenario(
+            name="queue_validation_errors",
+            ops=[
+                error(queue("bad name!")),
+                error(queue(policy="nope")),
+                error(queue("selfish", dead_letter="selfish")),
+                error(queue("beats", heartbeat_seconds=5)),
+                error(queue("cap", retry_delay_max=5)),
+                queue(),
+                send("a"),
+            ],
+        ),
+        Scenario(
+            name="settling_finished_jobs_changes_nothing",
+            ops=[
+                queue(retry_limit=0),
+                send("a"),
+                send("b"),
+                fetch(batch_size=2),
+                act("complete", "a"),
+                act("fail", "b"),
+                act("fail", "a"),
+                act("complete", "b"),
+                act("cancel", "a", "b"),
+            ],
+        ),
+        Scenario(
             name="resume_only_cancelled_and_retry_only_failed",
             ops=[
                 queue(),
