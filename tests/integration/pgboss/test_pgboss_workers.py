@@ -193,7 +193,8 @@ def test_cron_fires_once_per_minute_across_instances_and_forwards(
     """A due schedule files one send-it job per minute slot, however many passes run; forward sends it."""
     own_boss.create_queue(queue)
     own_boss.schedule(queue, "* * * * *", {"from": "cron"}, tz="Europe/Berlin", priority=3)
-    assert [s.timezone for s in own_boss.get_schedules(queue)] == ["Europe/Berlin"]
+    (stored,) = own_boss.get_schedules(queue)
+    assert (stored.timezone, stored.options) == ("Europe/Berlin", {"tz": "Europe/Berlin", "priority": 3})
     other = PgBoss(shared_database, schema=fresh_schema, supervise=False, schedule=False).start()
     try:
         own_boss.create_queue(SEND_IT_QUEUE, notify=False)

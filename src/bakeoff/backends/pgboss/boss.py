@@ -631,13 +631,16 @@ class PgBoss:
         if key:
             opt.check_queue_name(key)
         opt.job_payload(data, options)
+        # pg-boss persists the options object it was given, tz and key included (a non-default one
+        # is what a caller passes there); the send-it worker ignores what send() does not take.
+        stored = {**({"tz": tz} if tz != "UTC" else {}), **({"key": key} if key else {}), **options}
         params = {
             "name": name,
             "key": key,
             "cron": cron,
             "tz": tz,
             "data": opt.dumps(data),
-            "options": opt.dumps(opt.camel_options(options), field="options"),
+            "options": opt.dumps(opt.camel_options(stored), field="options"),
         }
         try:
             self.db.rows(self.queries.sql("schedule"), params)

@@ -137,9 +137,10 @@ class Timekeeper:
         fired: dict[tuple[str, str], dict[str, Any]] = {}
         for job in jobs:
             request = job.data or {}
-            options = opt.snake_options(
-                {k: v for k, v in (request.get("options") or {}).items() if k != "db"}
-            )
+            # The stored options also hold tz, key (and db from older Node releases): send() takes
+            # only job options, and pg-boss's send ignores the rest.
+            stored = opt.snake_options(request.get("options") or {})
+            options = {k: v for k, v in stored.items() if k in opt.JOB_OPTION_NAMES}
             try:
                 job_id = self.boss.send(request["name"], request.get("data"), **options)
             except Exception:
