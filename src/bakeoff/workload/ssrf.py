@@ -23,6 +23,7 @@ import re
 import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 from bakeoff.contract import InvalidRequest
 from bakeoff.workload.errors import BlockedAddress, DnsError, InvalidUrl
@@ -203,7 +204,8 @@ def _parse_port(text: str, entry: str) -> int:
 
 def normalise_host(host: str) -> str:
     """Lower-case, IDNA-encode and drop the trailing dot of a host name (``A.COM.`` -> ``a.com``)."""
-    host = host.strip().rstrip(".").lower()
+    # Percent-decoding first, as browsers do: %6c%6f%63alhost is localhost.
+    host = unquote(host).strip().rstrip(".").lower()
     if not host:
         raise InvalidUrl("the URL has an empty host")
     try:
