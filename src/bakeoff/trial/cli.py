@@ -1,16 +1,261 @@
-"""``bakeoff demo``: the whole trial on an embedded PostgreSQL (completed by the demo issue)."""
+"""``bakeoff demo``, ``bakeoff worker`` and ``bakeoff stress``: running the trial."""
 
 from __future__ import annotations
 
-import sys
+import json
+import signal
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import click
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from bakeoff.cli import CliContext, pass_cli
+from bakeoff.contract import ARM_NAMES
+
+PROFILES = ("none", "realistic", "flaky", "hostile")
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def demo() -> None:
-    """Run the whole trial end to end on the embedded PostgreSQL (not there yet)."""
-    click.echo(
-        "bakeoff: the demo is not there yet: it needs the router, the three backends and the report", err=True
+def _arms_option(value: str) -> tuple[str, ...]:
+    arms = tuple(a.strip() for a in value.split(",") if a.strip())
+    unknown = [a for a in arms if a not in ARM_NAMES]
+    if unknown or not arms:
+        raise click.BadParameter(
+            f"unknown arm(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(ARM_NAMES)}"
+        )
+    return arms
+
+
+def _progress_table(progress: dict[str, Any], submitted: int, total: int) -> Table:
+    table = Table(title=f"bakeoff demo: {submitted}/{total} routed", title_justify="left")
+    for column in ("arm", "submitted", "finished", "completed", "failed"):
+        table.add_column(column, justify="right" if column != "arm" else "left")
+    for arm in ARM_NAMES:
+        p = progress.get(arm)
+        table.add_row(arm, *(str(getattr(p, c, 0)) for c in ("submitted", "finished", "completed", "failed")))
+    return table
+
+
+def _summary_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="per arm", title_justify="left")
+    for column in ("arm", "assigned", "completed", "failed", "open", "failure rate", "p50 ms", "p95 ms"):
+        table.add_column(column, justify="left" if column == "arm" else "right")
+
+    def fmt(value: Any, pattern: str = "{:.0f}") -> str:
+        return "-" if value is None else pattern.format(value)
+
+    for r in rows:
+        table.add_row(
+            r["arm"],
+            fmt(r["assigned"]),
+            fmt(r["completed"]),
+            fmt(r["failed"]),
+            fmt(r["open"]),
+            fmt(r["failure_rate"], "{:.1%}"),
+            fmt(r["p50_ms"]),
+            fmt(r["p95_ms"]),
+        )
+    return table
+
+
+@click.command()
+@click.option(
+    "--imports", type=click.IntRange(1, 100_000), default=300, show_default=True, help="Imports to route."
+)
+@click.option(
+    "--rate", type=click.FloatRange(0.01, 1000), default=8.0, show_default=True, help="Imports per second."
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the corpus, faults and arrivals."
+)
+@click.option(
+    "--profile", type=click.Choice(PROFILES), default="realistic", show_default=True, help="Article faults."
+)
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("bakeoff-demo"), show_default=True
+)
+@click.option(
+    "--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Workers per arm."
+)
+@click.option(
+    "--deadline", type=click.FloatRange(1, 86_400), default=180.0, show_default=True, help="Seconds to wait."
+)
+@click.option(
+    "--aa", is_flag=True, help="A/A run: all three arms served by one backend; must find no winner."
+)
+@click.option("--aa-backend", type=click.Choice(ARM_NAMES), default="pgboss", show_default=True)
+@click.option("--latency-scale", type=click.FloatRange(0.0, 10.0), default=1.0, hidden=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON instead of tables.")
+@pass_cli
+def demo(
+    cli: CliContext,
+    imports: int,
+    rate: float,
+    seed: int,
+    profile: str,
+    out: Path,
+    concurrency: int,
+    deadline: float,
+    aa: bool,
+    aa_backend: str,
+    latency_scale: float,
+    as_json: bool,
+) -> None:
+    """Run the whole trial end to end (embedded PostgreSQL by default) and print the verdict."""
+    from bakeoff.trial.demo import DemoOptions, run_demo, summary_json
+    from bakeoff.trial.runner import TrialConfig
+
+    options = DemoOptions(
+        trial=TrialConfig(
+            imports=imports, rate=rate, seed=seed, concurrency=concurrency, deadline_seconds=deadline
+        ),
+        profile=profile,
+        out=out,
+        aa_backend=aa_backend if aa else None,
+        latency_scale=latency_scale,
     )
-    sys.exit(2)
+    console = Console(stderr=as_json)
+    engine = cli.engine()
+    with Live(
+        _progress_table({}, 0, imports), console=console, refresh_per_second=4, transient=as_json
+    ) as live:
+        result = run_demo(
+            engine, options, on_progress=lambda p, n: live.update(_progress_table(p, n, imports))
+        )
+    if as_json:
+        click.echo(summary_json(result))
+    else:
+        _print_outcome(console, result)
+    if result.interrupted:
+        raise SystemExit(130)
+
+
+def _print_outcome(console: Console, result: Any) -> None:
+    verdict = result.verdict
+    console.print(_summary_table(result.arms_summary))
+    winner = f" ({verdict.get('winner')})" if verdict.get("winner") else ""
+    console.print(f"[bold]verdict: {verdict.get('status')}{winner}[/bold]")
+    for reason in verdict.get("reasons", []):
+        console.print(f"  - {reason}")
+    if result.open_jobs:
+        console.print(f"[yellow]{len(result.open_jobs)} jobs were not terminal at the deadline[/yellow]")
+        for job in result.open_jobs[:10]:
+            console.print(f"  {job['served_arm']}: {job['trial_job_id']} {job['url']}")
+    if result.submit_errors:
+        console.print(f"[red]{len(result.submit_errors)} submits failed[/red]")
+    console.print(
+        f"experiment {result.experiment}, {result.submitted} imports in {result.elapsed_seconds:.1f}s"
+    )
+    console.print(f"report: {result.report_paths['html']}")
+
+
+@click.command()
+@click.option("--arms", default=",".join(ARM_NAMES), show_default=True, help="Comma-separated arms to run.")
+@click.option(
+    "--concurrency", type=click.IntRange(1, 256), default=4, show_default=True, help="Workers per arm."
+)
+@click.option("--log-interval", type=click.FloatRange(0.1, 60), default=1.0, hidden=True)
+@pass_cli
+def worker(cli: CliContext, arms: str, concurrency: int, log_interval: float) -> None:
+    """Run the chosen arms' workers until SIGTERM or Ctrl-C; one JSON line per finished job."""
+    from bakeoff.backends import create_backend
+    from bakeoff.db.migrate import upgrade
+    from bakeoff.trial.runner import run_arm_workers
+    from bakeoff.workload.articles import ImportSettings
+
+    chosen = _arms_option(arms)
+    engine = cli.engine()
+    upgrade(engine)
+    import_settings = ImportSettings.from_env()
+    backends = {arm: create_backend(arm, engine, import_settings=import_settings) for arm in chosen}
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(
+        json.dumps({"event": "worker_started", "arms": list(chosen), "concurrency": concurrency}), err=True
+    )
+    try:
+        with run_arm_workers(backends, concurrency=concurrency, stop=threading.Event()):
+            _log_finished_jobs(engine, chosen, stop, log_interval)
+    except KeyboardInterrupt:
+        stop.set()
+    click.echo(json.dumps({"event": "worker_stopped", "arms": list(chosen)}), err=True)
+
+
+def _log_finished_jobs(engine: Any, arms: tuple[str, ...], stop: threading.Event, interval: float) -> None:
+    from sqlalchemy import text
+
+    from bakeoff.trial.runner import QUERIES
+
+    since = datetime.now(UTC)
+    while not stop.wait(interval):
+        with engine.connect() as conn:
+            rows = (
+                conn.execute(text(QUERIES["finished_since"]), {"arms": list(arms), "since": since})
+                .mappings()
+                .all()
+            )
+        for row in rows:
+            since = max(since, row["finished_at"])
+            line = {
+                k: (round(float(v), 1) if k.endswith("_ms") and v is not None else v) for k, v in row.items()
+            }
+            click.echo(json.dumps({"event": "job_finished", **line}, default=str))
+        time.sleep(0)
+
+
+@click.group()
+def stress() -> None:
+    """Stress workloads."""
+
+
+@stress.command()
+@click.option("--chunks", type=click.IntRange(1, 2000), default=200, show_default=True)
+@click.option("--plugins", type=click.IntRange(1, 4), default=4, show_default=True)
+@click.option("--arms", default=",".join(ARM_NAMES), show_default=True, help="Comma-separated arms.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@pass_cli
+def auditor(cli: CliContext, chunks: int, plugins: int, arms: str, seed: int, as_json: bool) -> None:
+    """The Epistemic Auditor fan-out on each arm in its natural style; checks the arms agree."""
+    from bakeoff.trial.stress import run_auditor_stress
+
+    results = run_auditor_stress(
+        cli.engine(), arms=_arms_option(arms), chunks=chunks, plugins=plugins, seed=seed
+    )
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results], indent=2))
+        return
+    table = Table(title=f"Epistemic Auditor: {chunks} chunks x {plugins} plugins", title_justify="left")
+    for column in (
+        "arm",
+        "style",
+        "wall s",
+        "ops/s",
+        "steps/jobs",
+        "peak in flight",
+        "limit hit",
+        "digest",
+        "same",
+    ):
+        table.add_column(column)
+    reference = results[0].digest if results else None
+    for r in results:
+        table.add_row(
+            r.arm,
+            r.style,
+            f"{r.wall_seconds:.2f}",
+            f"{r.operations_per_second:.0f}",
+            str(r.units_created),
+            str(r.peak_in_flight),
+            r.limit_hit or "no",
+            r.digest[:12],
+            "yes" if r.digest == reference else "NO",
+        )
+    Console().print(table)
+    if any(r.digest != reference for r in results):
+        raise click.ClickException("the arms produced different synthesized results")
