@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from legacy_helpers import backend, submit_as_router, trial_row, wait_for
+from legacy_helpers import backend, event_names, submit_as_router, trial_row, wait_for
 from sqlalchemy import Engine, text
 
 from bakeoff.backends.legacy.store import JobStatus
@@ -20,10 +20,15 @@ def _all_finished(engine: Engine) -> bool:
 
 
 def test_two_loop_processors_never_run_the_same_job(engine: Engine, database_url: str) -> None:
-    """Two loop processors on separate engines race for 4 jobs; each job runs exactly once."""
-    jobs = [submit_as_router(engine, backend(engine, handler="noop")) for _ in range(4)]
+    """Two loop processors on separate engines race for 30 jobs; each job runs exactly once.
+
+    The claim is what races, so the handler runs in-process here: spawning a child per job would only
+    slow the race down (the adaptive test below runs concurrent real children).
+    """
+    jobs = [submit_as_router(engine, backend(engine, handler="noop")) for _ in range(30)]
     other_engine = make_engine(database_url, pool_size=2)
-    first, second = backend(engine).loop("first"), backend(other_engine).loop("second")
+    first = backend(engine, spawn_per_job=False, poll_interval=0.01).loop("first")
+    second = backend(other_engine, spawn_per_job=False, poll_interval=0.01).loop("second")
     stop = threading.Event()
     threads = [threading.Thread(target=loop.run, args=(stop,)) for loop in (first, second)]
     for thread in threads:
@@ -39,16 +44,17 @@ def test_two_loop_processors_never_run_the_same_job(engine: Engine, database_url
     ran = Counter(str(job.id) for job in [*first.processed, *second.processed])
     assert sorted(ran) == sorted(job_id for _, job_id in jobs)
     assert set(ran.values()) == {1}
+    assert first.processed and second.processed, "both processors took part in the race"
     for trial_job_id, _ in jobs:
         row = trial_row(engine, trial_job_id)
         assert (row["outcome"], row["attempts"]) == ("completed", 1)
 
 
 def test_adaptive_processor_grows_with_the_backlog_and_shrinks_when_idle(engine: Engine) -> None:
-    """With 3 slow jobs the pool grows to max_workers=3, and falls back to min_workers=1 once drained."""
+    """With 3 slow jobs the pool grows to max_workers=3 concurrent children, each job runs once, and the
+    pool falls back to min_workers=1 once drained."""
     legacy = backend(engine, handler="sleep:800")
-    for _ in range(3):
-        submit_as_router(engine, legacy)
+    trial_job_ids = [submit_as_router(engine, legacy)[0] for _ in range(3)]
     adaptive = legacy.adaptive(max_workers=3)
     stop = threading.Event()
     thread = threading.Thread(target=adaptive.run, args=(stop,))
@@ -63,4 +69,6 @@ def test_adaptive_processor_grows_with_the_backlog_and_shrinks_when_idle(engine:
     assert max(step.workers for step in adaptive.history) == 3
     assert adaptive.history[0].pending == 3
     assert adaptive.history[-1].workers == 1
-    assert legacy.store.recent(status=JobStatus.COMPLETED, limit=10).__len__() == 3
+    assert len(legacy.store.recent(status=JobStatus.COMPLETED, limit=10)) == 3
+    for trial_job_id in trial_job_ids:
+        assert event_names(engine, trial_job_id).count("attempt_started") == 1

@@ -39,8 +39,11 @@ def test_manual_retry_links_original_job_and_counts_as_the_next_attempt(engine: 
 
 
 def test_auto_retry_retries_a_fixed_number_of_times_then_records_one_failure(engine: Engine) -> None:
-    """auto_retry=1: the failure schedules one retry row (RETRYING), and only its failure is terminal."""
-    legacy = backend(engine, handler="fail:read_timeout", auto_retry=1, crash_after_complete=False)
+    """auto_retry=1: the failure schedules one retry row (RETRYING), and only its failure is terminal.
+
+    Retrying is the processor's decision, so the handler runs in-process (no child needed to prove it).
+    """
+    legacy = backend(engine, handler="fail:read_timeout", auto_retry=1, spawn_per_job=False)
     trial_job_id, job_id = submit_as_router(engine, legacy)
     process_one(legacy.runner)
     assert legacy.state(job_id) is JobState.RETRYING
