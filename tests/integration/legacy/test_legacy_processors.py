@@ -41,7 +41,7 @@ def test_two_loop_processors_never_run_the_same_job(engine: Engine, database_url
             thread.join(timeout=120)
         other_engine.dispose()
 
-    ran = Counter(str(job.id) for job in [*first.processed, *second.processed])
+    ran = Counter(str(job_id) for job_id in [*first.processed, *second.processed])
     assert sorted(ran) == sorted(job_id for _, job_id in jobs)
     assert set(ran.values()) == {1}
     assert first.processed and second.processed, "both processors took part in the race"

@@ -21,7 +21,7 @@ def test_strict_protocol_fails_the_garbage_job_and_the_loop_keeps_running(engine
     thread = threading.Thread(target=loop.run, args=(stop,))
     thread.start()
     try:
-        wait_for(lambda: len(loop.processed) == 2 and garbage.health().running == 0, "both jobs to finish")
+        wait_for(lambda: loop.jobs_run == 2 and garbage.health().running == 0, "both jobs to finish")
     finally:
         stop.set()
         thread.join(timeout=120)

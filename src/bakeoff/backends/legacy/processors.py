@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from sqlalchemy.exc import DBAPIError
 
@@ -30,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 JOIN_TIMEOUT_SECONDS = 900.0
 MAX_HISTORY = 1000
+MAX_REMEMBERED_JOBS = 1000
 
 
 def process_one(runner: JobRunner, *, name: str = "single") -> LegacyJob | None:
@@ -53,17 +56,19 @@ class LoopProcessor:
         self.runner = runner
         self.poll_interval = poll_interval
         self.worker_id = worker_id(name)
-        self.processed: list[LegacyJob] = []
+        self.jobs_run = 0
+        self.processed: deque[UUID] = deque(maxlen=MAX_REMEMBERED_JOBS)
+        """The ids of the most recent jobs this processor ran (bounded: loops run for days)."""
 
     def run(self, stop: threading.Event, *, max_jobs: int | None = None) -> int:
         """Process jobs until stopped; the number of jobs run. A running child is always finished."""
-        while not stop.is_set() and (max_jobs is None or len(self.processed) < max_jobs):
+        while not stop.is_set() and (max_jobs is None or self.jobs_run < max_jobs):
             job = self.claim()
             if job is None:
                 stop.wait(self.poll_interval)
                 continue
             self.run_contained(job)
-        return len(self.processed)
+        return self.jobs_run
 
     def claim(self) -> LegacyJob | None:
         """The next job, or None (also when the database is unreachable: the poller just tries again)."""
@@ -76,7 +81,8 @@ class LoopProcessor:
 
     def run_contained(self, job: LegacyJob) -> None:
         """Run one claimed job; an error running or recording it is logged, never raised."""
-        self.processed.append(job)
+        self.jobs_run += 1
+        self.processed.append(job.id)
         try:
             self.runner.run(job)
         except Exception:
