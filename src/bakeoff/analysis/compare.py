@@ -147,7 +147,7 @@ def _resolve_arms(frame: pd.DataFrame, control: str, arms: Sequence[str] | None)
     if arms is not None:
         chosen = list(dict.fromkeys(arms))
     else:
-        present = set(frame[col.ASSIGNED_ARM].dropna().astype(str))
+        present = {str(a) for a in frame[col.ASSIGNED_ARM].dropna().unique()}
         chosen = [arm for arm in ARM_NAMES if arm in present or arm == control]
     if control not in chosen:
         raise AnalysisInputError(

@@ -94,7 +94,8 @@ def _arm_problems(frame: pd.DataFrame, arm_column: str, arms: Sequence[str]) -> 
         missing = int(frame[column].isna().sum())
         if missing:
             problems.append(f"{missing} jobs have no {column}.")
-    present = set(frame[col.ASSIGNED_ARM].dropna()) | set(frame[arm_column].dropna())
+    present = {str(a) for a in frame[col.ASSIGNED_ARM].dropna().unique()}
+    present |= {str(a) for a in frame[arm_column].dropna().unique()}
     unknown = sorted(str(a) for a in present - set(arms))
     if unknown:
         problems.append(
@@ -152,7 +153,10 @@ def prepare(
         raise AnalysisInputError("the trial data is empty: no jobs to analyse (check the filters)")
     name = _only_experiment(df)
     chosen, notes = _choose_phase(df, phase)
-    frame = df[pd.to_numeric(df[col.PHASE], errors="coerce") == chosen].copy()
+    # Only the columns the analysis reads: a million-row frame with its URLs and messages would make
+    # every per-arm row selection copy hundreds of megabytes of strings.
+    in_phase = pd.to_numeric(df[col.PHASE], errors="coerce") == chosen
+    frame = df.loc[in_phase, list(REQUIRED_COLUMNS)].copy()
     arm_column = col.SERVED_ARM if analysis == "per_protocol" else col.ASSIGNED_ARM
     frame["arm"] = frame[arm_column]
     problems = _arm_problems(frame, arm_column, arms) + _outcome_problems(frame) + _clean_durations(frame)

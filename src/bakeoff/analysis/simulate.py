@@ -44,7 +44,10 @@ class NightlyLooks:
 
     @property
     def any_win(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
-        return np.logical_or.reduce([v.win for v in self.verdicts.values()])
+        wins: np.ndarray[Any, np.dtype[np.bool_]] = np.logical_or.reduce(
+            [v.win for v in self.verdicts.values()]
+        )
+        return wins
 
     @property
     def decided(self) -> np.ndarray[Any, np.dtype[np.bool_]]:

@@ -61,6 +61,10 @@ ENUMERATE_MAX_PAIRS = 4_000_000
 """Up to this many pairwise differences the Hodges-Lehmann interval sorts them all; above, it selects
 order statistics by bisection on counts (memory stays O(n + m))."""
 
+BRACKET_MAX_PAIRS = 200_000
+"""Bisection stops once its bracket holds this few differences, which are then enumerated: a few
+more cheap counting steps beat materialising millions of pairs."""
+
 EXACT_U_MAX = 50
 """Both samples below this size and no ties: exact null distribution of U (as R's wilcox.test)."""
 
@@ -221,20 +225,41 @@ def _count_at_most(a_sorted: FloatArray, b_sorted: FloatArray, d: float) -> int:
     return int(b_sorted.size * a_sorted.size - idx.sum())
 
 
+def _differences_between(a_sorted: FloatArray, b_sorted: FloatArray, lo: float, hi: float) -> FloatArray:
+    """Every a_i - b_j in (lo, hi]: for each i the matching b_j are one contiguous run."""
+    start = np.searchsorted(b_sorted, a_sorted - hi, side="left")
+    end = np.searchsorted(b_sorted, a_sorted - lo, side="left")
+    lengths = end - start
+    total = int(lengths.sum())
+    rows = np.repeat(np.arange(a_sorted.size), lengths)
+    offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    values: FloatArray = a_sorted[rows] - b_sorted[np.repeat(start, lengths) + offsets]
+    return values
+
+
 def _kth_difference_bisect(a_sorted: FloatArray, b_sorted: FloatArray, rank: int) -> float:
-    """The rank-th smallest a_i - b_j, by bisection on the value (to 1e-9 of the range)."""
-    lo = float(a_sorted[0] - b_sorted[-1])
+    """The exact rank-th smallest a_i - b_j without materialising all of them.
+
+    Bisect on the value until the bracket (lo, hi] holds at most BRACKET_MAX_PAIRS differences,
+    then enumerate those and select; each step roughly halves the pairs in the bracket.
+    """
+    lo = float(a_sorted[0] - b_sorted[-1]) - 1.0
     hi = float(a_sorted[-1] - b_sorted[0])
-    tolerance = max(hi - lo, 1.0) * 1e-9
+    count_lo, count_hi = 0, a_sorted.size * b_sorted.size
+    tolerance = max(hi - lo, 1.0) * 1e-12
     for _ in range(200):
-        if hi - lo <= tolerance:
+        if count_hi - count_lo <= min(BRACKET_MAX_PAIRS, ENUMERATE_MAX_PAIRS) or hi - lo <= tolerance:
             break
         mid = (lo + hi) / 2.0
-        if _count_at_most(a_sorted, b_sorted, mid) >= rank:
-            hi = mid
+        count = _count_at_most(a_sorted, b_sorted, mid)
+        if count >= rank:
+            hi, count_hi = mid, count
         else:
-            lo = mid
-    return hi
+            lo, count_lo = mid, count
+    if count_hi - count_lo > min(BRACKET_MAX_PAIRS, ENUMERATE_MAX_PAIRS):
+        return hi  # a tie group larger than the limit: every value in the bracket is hi
+    inside = _differences_between(a_sorted, b_sorted, lo, hi)
+    return float(np.partition(inside, rank - count_lo - 1)[rank - count_lo - 1])
 
 
 def hodges_lehmann(x: ArrayLike, y: ArrayLike, alpha: float = 0.05) -> ShiftEstimate | None:
