@@ -249,3 +249,17 @@ def test_flow_children_run_after_all_parents_complete(boss: PgBoss, queue: str) 
     boss.complete(queue, ids["b"])
     assert boss.resolve_flow() == 1
     assert [j.id for j in boss.fetch(queue)] == [ids["c"]]
+
+
+def test_polling_covers_the_gap_while_the_listener_is_down(own_boss: PgBoss, queue: str) -> None:
+    """With no LISTEN connection, a notify queue's worker falls back to its polling interval."""
+    own_boss.create_queue(queue)
+    own_boss.notifier.stop()
+    assert not own_boss.listening()
+    picked = threading.Event()
+    own_boss.work(queue, lambda jobs: picked.set(), polling_interval_seconds=0.5)
+    try:
+        own_boss.send(queue)
+        assert picked.wait(WAIT_SECONDS)
+    finally:
+        own_boss.off_work(queue)

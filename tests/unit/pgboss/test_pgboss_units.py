@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bakeoff.backends.pgboss import options as opt
-from bakeoff.backends.pgboss.adapter import job_state
+from bakeoff.backends.pgboss.adapter import failure_of, job_state
 from bakeoff.backends.pgboss.queries import PgBossQueries, notify_channel, validate_schema_name
 from bakeoff.backends.pgboss.timekeeper import due_occurrence, occurrence_key, slot_text
 from bakeoff.backends.pgboss.types import Job, PgBossInputError, UnsupportedSchemaVersion
@@ -207,3 +207,25 @@ def test_unsupported_version_error_names_the_version_found() -> None:
     message = str(UnsupportedSchemaVersion("pgboss", 37))
     assert "37" in message
     assert "46" in message
+
+
+@pytest.mark.parametrize(
+    ("output", "kind"),
+    [
+        ({"value": {"message": "job timed out"}}, "timeout"),
+        ({"value": {"message": "job heartbeat timeout"}}, "worker_lost"),
+        ({"value": "pg-boss shut down while active"}, "worker_lost"),
+        ({"name": "Error", "message": "handler execution exceeded 300s"}, "timeout"),
+        ({"name": "Http4xx", "message": "404"}, "internal_error"),
+    ],
+)
+def test_the_arm_names_why_pg_boss_failed_a_job(output: dict[str, object], kind: str) -> None:
+    """Outputs pg-boss writes on expiry, heartbeat loss, stop and handler timeout map to error kinds."""
+    assert failure_of(output)[0] == kind
+
+
+def test_the_arm_keeps_an_import_errors_own_kind() -> None:
+    """A handler exception carries its ImportFailed error_kind into the trial record."""
+    from bakeoff.workload.errors import Http4xx
+
+    assert failure_of(Http4xx("http://x/ answered 404"))[0] == "http_4xx"

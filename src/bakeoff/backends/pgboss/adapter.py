@@ -40,7 +40,7 @@ from bakeoff.metrics.instrument import error_kind_of
 if TYPE_CHECKING:
     from bakeoff.workload.models import ImportSettings
 
-__all__ = ["PgBossBackend", "job_state"]
+__all__ = ["PgBossBackend", "failure_of", "job_state"]
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ class PgBossBackend:
                 document = output.get("document_id") if isinstance(output, dict) else None
                 self.instrumentation.terminal(trial_job_id, "completed", document_id=_uuid(document))
             elif job.retry_count >= (job.retry_limit or 0):  # no retries left: pg-boss failed it for good
-                kind, message = _failure(output)
+                kind, message = failure_of(output)
                 self.instrumentation.terminal(trial_job_id, "failed", error_kind=kind, error_message=message)
 
     def _contained_reconcile(self, since: datetime) -> datetime:
@@ -189,7 +189,7 @@ class PgBossBackend:
         """Record outcomes of jobs failed without a worker (expiry, heartbeat, stop); repeats are no-ops."""
         latest = since
         for job in self._started().failed_since(self.queue, since):
-            kind, message = _failure(job.output)
+            kind, message = failure_of(job.output)
             self.instrumentation.terminal(
                 _trial_job_id(job), "failed", error_kind=kind, error_message=message
             )
@@ -226,7 +226,7 @@ _SUPERVISOR_KINDS = {
 }
 
 
-def _failure(output: Any) -> tuple[str, str]:
+def failure_of(output: Any) -> tuple[str, str]:
     """(error_kind, error_message) of what a job was failed with."""
     if isinstance(output, BaseException):
         return error_kind_of(output), f"{type(output).__name__}: {output}"
