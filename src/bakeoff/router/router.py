@@ -27,7 +27,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bakeoff.contract import (
@@ -43,7 +43,7 @@ from bakeoff.db.engine import make_engine
 from bakeoff.metrics import Recorder
 from bakeoff.router.experiment import Decision, Experiment, ExperimentState, check_arm, check_unit_key
 from bakeoff.router.guard import Watchdog
-from bakeoff.router.store import QUERIES, ExperimentStore
+from bakeoff.router.store import STATEMENTS, ExperimentStore
 
 __all__ = ["DEFAULT_SUBMIT_TIMEOUT", "BackendTimeout", "Router"]
 
@@ -216,7 +216,7 @@ class Router:
             "idempotency_key": request.idempotency_key,
             "statement_timeout": str(max(1, round(self.submit_timeout * 1000))),  # 0 would mean "no limit"
         }
-        row = conn.execute(text(QUERIES["route_state"]), params).first()
+        row = conn.execute(STATEMENTS["route_state"], params).first()
         if row is None:
             raise SubmitFailed(f"experiment {self.name!r} no longer exists; nothing was written")
         if row.existing_trial_job_id is not None:
@@ -266,7 +266,7 @@ class Router:
         trial_job_id: UUID,
     ) -> tuple[str, AssignmentReason, str]:
         arm = decision.served_arm
-        conn.execute(text(QUERIES["open_backend_savepoint"]))
+        conn.execute(STATEMENTS["open_backend_savepoint"])
         started = time.monotonic()
         try:
             return arm, decision.reason, self._call_backend(conn, arm, request, trial_job_id)
@@ -274,7 +274,7 @@ class Router:
             if arm == state.control:
                 raise SubmitFailed(f"the control arm {arm!r} failed: {_describe(exc)}") from exc
             failure = exc
-        conn.execute(text(QUERIES["rollback_backend_savepoint"]))
+        conn.execute(STATEMENTS["rollback_backend_savepoint"])
         self._record_fallback(conn, trial_job_id, arm, failure, time.monotonic() - started)
         try:
             backend_job_id = self._call_backend(conn, state.control, request, trial_job_id)
@@ -319,7 +319,7 @@ class Router:
             "elapsed_ms": round(elapsed * 1000, 3),
         }
         self._recorder.event(trial_job_id, "fallback", detail=detail, conn=conn)
-        conn.execute(text(QUERIES["mark_fallback"]), {"trial_job_id": trial_job_id})
+        conn.execute(STATEMENTS["mark_fallback"], {"trial_job_id": trial_job_id})
         logger.warning(
             "arm %s failed to take trial job %s; the control arm serves it: %s",
             arm,
@@ -332,7 +332,7 @@ class Router:
         """The Submission a concurrent submit committed under this idempotency key (None: gone)."""
         params = {"experiment": self.name, "idempotency_key": request.idempotency_key}
         with self.engine.connect() as conn:
-            row = conn.execute(text(QUERIES["select_submission"]), params).first()
+            row = conn.execute(STATEMENTS["select_submission"], params).first()
         return None if row is None else self._duplicate_of(request, row, prefix="")
 
     def _duplicate_of(self, request: ImportRequest, row: Any, *, prefix: str) -> Submission:

@@ -27,11 +27,14 @@ from bakeoff.router.experiment import (
     weights_in_arm_order,
 )
 
-__all__ = ["QUERIES", "ExperimentStore", "Phase", "UnknownExperiment"]
+__all__ = ["QUERIES", "STATEMENTS", "ExperimentStore", "Phase", "UnknownExperiment"]
 
 logger = logging.getLogger(__name__)
 
 QUERIES = load_queries("bakeoff.router")
+STATEMENTS = {name: text(sql) for name, sql in QUERIES.items()}
+"""The queries as SQLAlchemy text clauses, built once: parsing a clause's binds costs far more than
+running the short queries on the hot path."""
 
 
 class UnknownExperiment(InvalidRequest):
@@ -92,8 +95,8 @@ class ExperimentStore:
             phase = state.phase + 1
             salt = derive_salt(state.base_salt, phase)
             params = {"name": name, "weights": list(new_weights), "phase": phase, "salt": salt}
-            conn.execute(text(QUERIES["update_weights"]), params)
-            conn.execute(text(QUERIES["insert_phase"]), params)
+            conn.execute(STATEMENTS["update_weights"], params)
+            conn.execute(STATEMENTS["insert_phase"], params)
             logger.info("experiment %s: phase %d with weights %s", name, phase, new_weights)
             return self._load(conn, name, lock=False)
 
@@ -111,24 +114,24 @@ class ExperimentStore:
         state = self.load(name)
         check_arm(state.arms, arm)
         with self.engine.begin() as conn:
-            conn.execute(text(QUERIES["upsert_override"]), {"name": name, "unit_key": unit_key, "arm": arm})
+            conn.execute(STATEMENTS["upsert_override"], {"name": name, "unit_key": unit_key, "arm": arm})
 
     def clear_override(self, name: str, unit_key: str) -> bool:
         """Remove ``unit_key``'s override; True when there was one."""
         with self.engine.begin() as conn:
-            row = conn.execute(text(QUERIES["delete_override"]), {"name": name, "unit_key": unit_key}).first()
+            row = conn.execute(STATEMENTS["delete_override"], {"name": name, "unit_key": unit_key}).first()
         return row is not None
 
     def overrides(self, name: str) -> dict[str, str]:
         """Every override of the experiment: unit key -> arm."""
         with self.engine.connect() as conn:
-            rows = conn.execute(text(QUERIES["select_overrides"]), {"name": name}).all()
+            rows = conn.execute(STATEMENTS["select_overrides"], {"name": name}).all()
         return {row.unit_key: row.arm for row in rows}
 
     def phases(self, name: str) -> list[Phase]:
         """The experiment's phases, oldest first."""
         with self.engine.connect() as conn:
-            rows = conn.execute(text(QUERIES["select_phases"]), {"name": name}).all()
+            rows = conn.execute(STATEMENTS["select_phases"], {"name": name}).all()
         return [Phase.from_row(row) for row in rows]
 
     def _set_killed(self, name: str, arm: str, *, killed: bool) -> ExperimentState:
@@ -143,7 +146,7 @@ class ExperimentStore:
             if wanted == state.killed_arms:
                 return state
             ordered = [a for a in state.arms if a in wanted]
-            conn.execute(text(QUERIES["update_killed_arms"]), {"name": name, "killed_arms": ordered})
+            conn.execute(STATEMENTS["update_killed_arms"], {"name": name, "killed_arms": ordered})
             logger.warning("experiment %s: arm %s %s", name, arm, "killed" if killed else "revived")
             return self._load(conn, name, lock=False)
 
@@ -157,16 +160,16 @@ class ExperimentStore:
             "salt": experiment.base_salt,
             "phase": 1,
         }
-        if conn.execute(text(QUERIES["insert_experiment"]), params).first() is None:
+        if conn.execute(STATEMENTS["insert_experiment"], params).first() is None:
             return False
-        conn.execute(text(QUERIES["insert_phase"]), params)
+        conn.execute(STATEMENTS["insert_phase"], params)
         logger.info("experiment %s created", experiment.name)
         return True
 
     @staticmethod
     def _load(conn: Connection, name: str, *, lock: bool) -> ExperimentState:
-        query = QUERIES["lock_experiment" if lock else "load_experiment"]
-        row = conn.execute(text(query), {"name": name}).first()
+        query = STATEMENTS["lock_experiment" if lock else "load_experiment"]
+        row = conn.execute(query, {"name": name}).first()
         if row is None:
             raise UnknownExperiment(f"experiment {name!r} does not exist (create it first)")
         return ExperimentState.from_row(row)
