@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from bakeoff.backends.pgboss.adapter import failure_of, job_state
 from bakeoff.backends.pgboss.queries import PgBossQueries, notify_channel, validate_schema_name
 from bakeoff.backends.pgboss.timekeeper import due_occurrence, occurrence_key, slot_text
 from bakeoff.backends.pgboss.types import Job, PgBossInputError, UnsupportedSchemaVersion
+from bakeoff.backends.pgboss.worker import WorkOptions
 from bakeoff.contract import JobState
 
 
@@ -229,3 +231,30 @@ def test_the_arm_keeps_an_import_errors_own_kind() -> None:
     from bakeoff.workload.errors import Http4xx
 
     assert failure_of(Http4xx("http://x/ answered 404"))[0] == "http_4xx"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be an integer > 0"),
+        ({"polling_interval_seconds": 0.4}, "polling_interval_seconds must be at least every 500ms"),
+        ({"notify_polling_interval_seconds": 1.0}, "notify_polling_interval_seconds must be at least"),
+    ],
+)
+def test_work_options_follow_pg_boss_rules(overrides: dict[str, float], message: str) -> None:
+    """work() refuses what pg-boss's checkWorkArgs refuses."""
+    arguments: dict[str, Any] = {
+        "batch_size": 1, "polling_interval_seconds": 2.0, "notify_polling_interval_seconds": None,
+        "default_backstop": 30.0, "include_metadata": False, "burst_when_batch_full": False,
+    }  # fmt: skip
+    with pytest.raises(ValueError, match=message):
+        WorkOptions.checked(**{**arguments, **overrides})
+
+
+def test_work_options_default_the_notify_backstop_and_burst_only_for_batches() -> None:
+    """The backstop defaults to the instance's (never below the poll interval); burst needs batch > 1."""
+    options = WorkOptions.checked(
+        batch_size=1, polling_interval_seconds=2.0, notify_polling_interval_seconds=None,
+        default_backstop=30.0, include_metadata=False, burst_when_batch_full=True,
+    )  # fmt: skip
+    assert (options.notify_polling_interval_seconds, options.burst_when_batch_full) == (30.0, False)

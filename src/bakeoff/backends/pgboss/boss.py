@@ -539,30 +539,17 @@ class PgBoss:
             raise PgBossInputError("expected callback to be a function")
         if not self._started or self._stopping:
             raise PgBossInputError("Workers are disabled. pg-boss is stopped")
-        if polling_interval_seconds < 0.5:
-            raise PgBossInputError(
-                "configuration assert: polling_interval_seconds must be at least every 500ms"
-            )
         if not isinstance(local_concurrency, int) or local_concurrency < 1:
             raise PgBossInputError("local_concurrency must be an integer >= 1")
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise PgBossInputError("batch_size must be an integer > 0")
-        backstop = notify_polling_interval_seconds
-        if backstop is None:
-            backstop = max(polling_interval_seconds, float(self.config["notify_polling_interval_seconds"]))
-        if backstop < polling_interval_seconds:
-            raise PgBossInputError(
-                "configuration assert: notify_polling_interval_seconds must be at least "
-                "polling_interval_seconds"
-            )
-        self._queue_info(name)
-        options = WorkOptions(
+        options = WorkOptions.checked(
             batch_size=batch_size,
             polling_interval_seconds=polling_interval_seconds,
-            notify_polling_interval_seconds=backstop,
+            notify_polling_interval_seconds=notify_polling_interval_seconds,
+            default_backstop=float(self.config["notify_polling_interval_seconds"]),
             include_metadata=include_metadata,
-            burst_when_batch_full=burst_when_batch_full and batch_size > 1,
+            burst_when_batch_full=burst_when_batch_full,
         )
+        self._queue_info(name)
         work_id = str(uuid.uuid4())
         workers = [
             Worker(self, name, handler, options, work_id=work_id, on_settled=on_settled)

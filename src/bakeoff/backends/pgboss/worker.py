@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bakeoff.backends.pgboss.types import Job
+from bakeoff.backends.pgboss.types import Job, PgBossInputError
 
 if TYPE_CHECKING:
     from bakeoff.backends.pgboss.boss import PgBoss
@@ -31,6 +31,7 @@ Handler = Callable[[list[Job]], Any]
 SettleHook = Callable[[str, list[Job], Any, int], None]
 """``(outcome, jobs, output, affected)`` after the worker completed or failed a batch."""
 MIN_SLEEP_SECONDS = 0.1
+MIN_POLLING_SECONDS = 0.5
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -42,6 +43,40 @@ class WorkOptions:
     notify_polling_interval_seconds: float = 30.0
     include_metadata: bool = False
     burst_when_batch_full: bool = False
+
+    @classmethod
+    def checked(
+        cls,
+        *,
+        batch_size: int,
+        polling_interval_seconds: float,
+        notify_polling_interval_seconds: float | None,
+        default_backstop: float,
+        include_metadata: bool,
+        burst_when_batch_full: bool,
+    ) -> WorkOptions:
+        """Options after pg-boss's ``checkWorkArgs`` rules (messages in snake_case)."""
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise PgBossInputError("batch_size must be an integer > 0")
+        if polling_interval_seconds < MIN_POLLING_SECONDS:
+            raise PgBossInputError(
+                "configuration assert: polling_interval_seconds must be at least every 500ms"
+            )
+        backstop = notify_polling_interval_seconds
+        if backstop is None:
+            backstop = max(polling_interval_seconds, default_backstop)
+        if backstop < polling_interval_seconds:
+            raise PgBossInputError(
+                "configuration assert: notify_polling_interval_seconds must be at least "
+                "polling_interval_seconds"
+            )
+        return cls(
+            batch_size=batch_size,
+            polling_interval_seconds=polling_interval_seconds,
+            notify_polling_interval_seconds=backstop,
+            include_metadata=include_metadata,
+            burst_when_batch_full=burst_when_batch_full and batch_size > 1,
+        )
 
 
 @dataclass(slots=True)
