@@ -362,6 +362,8 @@ class Executor:
             )  # fmt: skip
             return False
         op = self._check_output_size(op)
+        if item.kind == "execute":
+            return self._store_parallel_step(conn, item, state, op, times, finished)
         size = self._store_step(conn, item, op, times)
         bumped = self.sql.one(conn, "bump_run", run_id=item.run_id, steps=1 if size else 0, bytes=size)
         assert bumped is not None
@@ -374,6 +376,31 @@ class Executor:
             self._rearm(conn, item, kind="discover", target=None, attempt=0, keep=True)
             return True
         return self._discover_if_last(conn, item, keep=False)
+
+    def _store_parallel_step(
+        self,
+        conn: Conn,
+        item: Item,
+        state: _RunState,
+        op: StepOp,
+        times: tuple[datetime, datetime],
+        finished: list[FinishedRun],
+    ) -> bool:
+        """A targeted step is done: one statement stores it and, if it was the last, queues discovery."""
+        failed = op.op is Opcode.STEP_FAILED
+        row = self.sql.one(
+            conn, "store_parallel_step", run_id=item.run_id, id=item.id, fn_id=item.fn_id, step_key=op.key,
+            step_id=op.display_name, hashed_id=hash_step_id(op.key),
+            status="failed" if failed else "completed", output=None if failed else jsonb(op.data),
+            error=jsonb(op.error), attempts=item.attempt + 1, attempt=item.attempt, queued_at=item.run_at,
+            started_at=times[0], ended_at=times[1], worker=self.worker_id,
+            bytes=json_size(op.error if failed else op.data),
+            ckeys=state.row["ckeys"], climits=state.row["climits"], channel=self.sql.channel,
+        )  # fmt: skip
+        assert row is not None
+        if row["state_size"] > self.limits.max_state_bytes:
+            self.fail_run(conn, item.run_id, state_limit_error(self.limits.max_state_bytes), finished)
+        return False
 
     def _check_output_size(self, op: StepOp) -> StepOp:
         if op.op is not Opcode.STEP_RUN or json_size(op.data) <= self.limits.max_step_output_bytes:

@@ -135,10 +135,12 @@ UPDATE {schema}.queue SET run_at = clock_timestamp()
 WHERE run_id = %(run_id)s AND kind = 'resume' AND target_step = %(step_key)s
 
 -- name: claim_item
--- Lease the next due item of our functions whose concurrency keys have room (SKIP LOCKED).
+-- Lease the next due item of our functions whose concurrency keys have room (SKIP LOCKED). One
+-- statement; its commit skips the fsync wait, since a claim lost in a crash is just claimed again.
 UPDATE {schema}.queue AS q
 SET lease_until = clock_timestamp() + %(lease_ms)s * interval '1 millisecond', lease_owner = %(owner)s
-WHERE q.id = (
+WHERE (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL
+  AND q.id = (
     SELECT c.id FROM {schema}.queue AS c
     WHERE c.run_at <= clock_timestamp()
       AND (c.lease_owner IS NULL OR c.lease_until < clock_timestamp())
@@ -154,6 +156,10 @@ WHERE q.id = (
     FOR UPDATE SKIP LOCKED)
 RETURNING q.id, q.run_id, q.fn_id, q.kind, q.target_step, q.attempt, q.run_at, q.ckeys, q.climits,
           clock_timestamp() AS claimed_at
+
+-- name: release_claim
+-- Give back a claim whose concurrency key turned out to be full.
+UPDATE {schema}.queue SET lease_until = NULL, lease_owner = NULL WHERE id = %(id)s AND lease_owner = %(owner)s
 
 -- name: lock_concurrency_keys
 -- Take the advisory locks of an item's concurrency keys in a fixed order (no deadlocks).
@@ -254,6 +260,39 @@ SELECT (SELECT status FROM locked) AS status,
        (SELECT step_count FROM bumped) AS step_count,
        (SELECT state_size FROM bumped) AS state_size,
        (SELECT run_at FROM rearmed) AS run_at
+
+-- name: store_parallel_step
+-- A targeted (parallel) step finished: memoize it, log the attempt, count it, drop its item and,
+-- if it was the run's last item, queue the next discovery. Runs after lock_run in the same
+-- transaction, so it sees every other finaliser's committed work.
+WITH stored AS (
+    INSERT INTO {schema}.steps
+        (run_id, step_key, step_id, hashed_id, op, status, output, error, attempts, started_at, ended_at)
+    VALUES (%(run_id)s, %(step_key)s, %(step_id)s, %(hashed_id)s, 'StepRun', %(status)s, %(output)s,
+            %(error)s, %(attempts)s, %(started_at)s, %(ended_at)s)
+    ON CONFLICT (run_id, step_key) DO NOTHING
+    RETURNING step_key
+), logged AS (
+    INSERT INTO {schema}.attempts (run_id, step_key, attempt, queued_at, started_at, ended_at, ok, error, worker)
+    VALUES (%(run_id)s, %(step_key)s, %(attempt)s, %(queued_at)s, %(started_at)s, %(ended_at)s,
+            %(error)s::jsonb IS NULL, %(error)s, %(worker)s)
+), bumped AS (
+    UPDATE {schema}.runs
+    SET step_count = step_count + (SELECT count(*) FROM stored),
+        state_size = state_size + (SELECT count(*) FROM stored) * %(bytes)s
+    WHERE run_id = %(run_id)s
+    RETURNING step_count, state_size
+), dropped AS (
+    DELETE FROM {schema}.queue WHERE id = %(id)s RETURNING id
+), queued AS (
+    INSERT INTO {schema}.queue (run_id, fn_id, kind, attempt, run_at, ckeys, climits)
+    SELECT %(run_id)s, %(fn_id)s, 'discover', 0, clock_timestamp(), %(ckeys)s, %(climits)s
+    WHERE NOT EXISTS (SELECT 1 FROM {schema}.queue WHERE run_id = %(run_id)s AND id <> %(id)s)
+    RETURNING id
+)
+SELECT (SELECT step_count FROM bumped) AS step_count,
+       (SELECT state_size FROM bumped) AS state_size,
+       (SELECT count(pg_notify(%(channel)s, '')) FROM queued) AS discovering
 
 -- name: rearm_item
 -- Reuse an item for the run's next invocation; keep the lease when this worker continues at once.

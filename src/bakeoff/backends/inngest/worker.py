@@ -149,26 +149,33 @@ class Worker:
         sql, exclude = self.client.sql, [0]
         fn_ids = list(self.client.functions)
         for _ in range(MAX_CLAIM_TRIES):
-            with conn.transaction():
-                row = sql.one(
-                    conn,
-                    "claim_item",
-                    lease_ms=self.lease_ms,
-                    owner=self.worker_id,
-                    fn_ids=fn_ids,
-                    exclude=exclude,
-                )
-                if row is None or not row["ckeys"] or self._has_room(conn, row):
-                    return row
-                raise_rollback()
+            row = sql.one(
+                conn,
+                "claim_item",
+                lease_ms=self.lease_ms,
+                owner=self.worker_id,
+                fn_ids=fn_ids,
+                exclude=exclude,
+            )
+            if row is None or not row["ckeys"] or self._has_room(conn, row):
+                return row
             exclude.append(row["id"])
         return None
 
     def _has_room(self, conn: Conn, row: dict[str, Any]) -> bool:
-        # Serialise claims per key so two workers cannot both take the last slot.
+        """Re-count the item's keys under their locks; give the claim back when one is full.
+
+        Checks are serialised per key and a give-back commits before its locks are released, so
+        two workers can never both keep the last slot (at worst both give back and retry).
+        """
         sql = self.client.sql
-        sql.run(conn, "lock_concurrency_keys", keys=row["ckeys"])
-        full = sql.run(conn, "full_concurrency_keys", keys=row["ckeys"], limits=row["climits"], id=row["id"])
+        with conn.transaction():
+            sql.run(conn, "lock_concurrency_keys", keys=row["ckeys"])
+            full = sql.run(
+                conn, "full_concurrency_keys", keys=row["ckeys"], limits=row["climits"], id=row["id"]
+            )
+            if full:
+                sql.run(conn, "release_claim", id=row["id"], owner=self.worker_id)
         return not full
 
     def _idle_seconds(self, conn: Conn) -> float:
@@ -243,8 +250,3 @@ class Worker:
                 upcoming = next_fire(due["cron"], max(due["next_at"], datetime.now(UTC)))
                 sql.run(conn, "set_cron_next", fn_id=due["fn_id"], cron=due["cron"], next_at=upcoming)
                 sql.notify(conn)
-
-
-def raise_rollback() -> None:
-    """Leave a ``conn.transaction()`` block rolled back, without an error."""
-    raise psycopg.Rollback()
