@@ -294,13 +294,18 @@ class Router:
         token = self._watchdog.arm(self.submit_timeout, partial(_cancel, dbapi_connection))
         started = time.monotonic()
         try:
-            backend_job_id = backend.submit(request, trial_job_id=trial_job_id, conn=conn)
+            try:
+                backend_job_id = backend.submit(request, trial_job_id=trial_job_id, conn=conn)
+            finally:
+                # Always disarmed, even on KeyboardInterrupt: a stray cancel must never reach this
+                # connection once it is back in the pool serving someone else.
+                fired = self._watchdog.disarm(token)
         except Exception as exc:
-            if self._watchdog.disarm(token) or _is_statement_timeout(exc):
+            if fired or _is_statement_timeout(exc):
                 raise BackendTimeout(f"arm {arm!r} exceeded its {self.submit_timeout:g}s budget") from exc
             raise
         elapsed = time.monotonic() - started
-        if self._watchdog.disarm(token) or elapsed > self.submit_timeout:
+        if fired or elapsed > self.submit_timeout:
             raise BackendTimeout(
                 f"arm {arm!r} answered after {elapsed:.3f}s; the budget is {self.submit_timeout:g}s"
             )
