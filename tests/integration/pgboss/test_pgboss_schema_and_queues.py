@@ -86,6 +86,16 @@ def test_delete_queue_removes_it_and_its_jobs(boss: PgBoss, probe: Probe, queue:
         boss.send(queue)
 
 
+def test_a_dead_letter_queue_in_use_cannot_be_deleted(boss: PgBoss, queue: str) -> None:
+    """Deleting a queue another queue dead-letters into is refused with a ValueError naming it."""
+    dlq = f"{queue}-dlq"
+    boss.create_queue(dlq)
+    boss.create_queue(queue, dead_letter=dlq)
+    with pytest.raises(ValueError, match=f"queue {dlq} cannot be deleted"):
+        boss.delete_queue(dlq)
+    assert boss.get_queue(dlq) is not None
+
+
 def test_partitioned_queues_get_their_own_table(boss: PgBoss, queue: str) -> None:
     """partition=True creates j<sha224(name)>; jobs there behave like any other."""
     boss.create_queue(queue, partition=True)

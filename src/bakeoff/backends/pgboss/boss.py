@@ -214,9 +214,15 @@ class PgBoss:
     def delete_queue(self, name: str) -> None:
         """Delete a queue and all its jobs (no-op when it does not exist)."""
         opt.check_queue_name(name)
-        self.db.locked(
-            [(self.queries.sql("delete_queue"), {"name": name})], lock=self._lock_statement("delete-queue")
-        )
+        try:
+            self.db.locked(
+                [(self.queries.sql("delete_queue"), {"name": name})],
+                lock=self._lock_statement("delete-queue"),
+            )
+        except pg_errors.ForeignKeyViolation as exc:
+            raise PgBossInputError(
+                f"queue {name} cannot be deleted: another queue or job names it as its dead_letter"
+            ) from exc
         self._queue_cache.pop(name, None)
 
     def get_queue(self, name: str) -> Queue | None:
