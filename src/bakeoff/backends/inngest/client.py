@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -145,6 +145,7 @@ class Inngest:
 
     @contextmanager
     def connection(self) -> Iterator[Conn]:
+        """A pooled autocommit connection (the pool opens on first use)."""
         if self._pool is None:
             self._pool = ConnectionPool(
                 self.database_url, min_size=1, max_size=8, kwargs={"autocommit": True}, open=True
@@ -261,7 +262,3 @@ class Inngest:
                     listener(run)
                 except Exception:
                     logger.exception("run listener failed for run %s", run.run_id)
-
-    @property
-    def function_map(self) -> Mapping[str, Function]:
-        return self.functions

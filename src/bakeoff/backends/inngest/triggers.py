@@ -22,6 +22,7 @@ from typing import Any
 
 from bakeoff.backends.inngest.db import Conn, Sql, json_size, jsonb
 from bakeoff.backends.inngest.errors import InvalidEvent
+from bakeoff.backends.inngest.expressions import compile_expression
 from bakeoff.backends.inngest.function import Function
 from bakeoff.backends.inngest.models import Event, Limits, RunStatus, TriggerEvent, to_timedelta
 
@@ -234,11 +235,9 @@ class Dispatcher:
 
     def _resolve_waits(self, conn: Conn, event: dict[str, Any]) -> None:
         for wait in self.sql.run(conn, "waits_for_event", name=event["name"]):
-            if wait["if_exp"]:
-                from bakeoff.backends.inngest.expressions import compile_expression
-
-                if not compile_expression(wait["if_exp"]).matches(event=wait["event"], **{"async": event}):
-                    continue
+            condition = compile_expression(wait["if_exp"]) if wait["if_exp"] else None
+            if condition is not None and not condition.matches(event=wait["event"], **{"async": event}):
+                continue
             if self.sql.one(conn, "take_wait", run_id=wait["run_id"], step_key=wait["step_key"]):
                 self.resolve_step(conn, wait["run_id"], wait["step_key"], output=event)
 
