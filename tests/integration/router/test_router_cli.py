@@ -11,10 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from router_support import rows
+from router_support import MakeRouter, rows
 from sqlalchemy import Engine
 
 from bakeoff.cli import main
+from bakeoff.contract import ImportRequest
 
 Result = subprocess.CompletedProcess[str]
 
@@ -116,8 +117,12 @@ def test_route_refuses_a_bad_url_before_touching_anything(
     assert rows(engine, "SELECT count(*) AS n FROM bakeoff.trial_jobs")[0].n == 0
 
 
-def test_the_real_route_command_in_a_subprocess(database_url: str, engine: Engine) -> None:
-    """`python -m bakeoff route` prints the Submission as JSON and the job is committed."""
+def test_the_real_commands_in_a_subprocess_and_their_state_reaching_this_process(
+    database_url: str, engine: Engine, make_router: MakeRouter
+) -> None:
+    """`python -m bakeoff route` prints the Submission as JSON and commits the job; a kill made by
+    `python -m bakeoff experiment kill` in another process applies to this process's next submit."""
+    router = make_router()
     result = bakeoff_process(
         database_url,
         "route",
@@ -135,3 +140,6 @@ def test_the_real_route_command_in_a_subprocess(database_url: str, engine: Engin
     )
     [job] = rows(engine, "SELECT arm, trial_job_id FROM public.router_fake_jobs")
     assert (job.arm, str(job.trial_job_id)) == ("pgboss", submission["trial_job_id"])
+    assert ok_json(bakeoff_process(database_url, "experiment", "kill", "pgboss"))["killed_arms"] == ["pgboss"]
+    here = router.submit(ImportRequest(url="https://articles.example/q", unit_key="user-42"))
+    assert (here.assigned_arm, here.served_arm, here.reason) == ("pgboss", "legacy", "killed")
