@@ -13,6 +13,7 @@ import pytest
 
 from bakeoff.backends.pgboss import Job, PgBoss
 from bakeoff.backends.pgboss.timekeeper import SEND_IT_QUEUE
+from bakeoff.db.engine import make_engine
 
 from .conftest import Probe
 
@@ -263,3 +264,23 @@ def test_polling_covers_the_gap_while_the_listener_is_down(own_boss: PgBoss, que
         assert picked.wait(WAIT_SECONDS)
     finally:
         own_boss.off_work(queue)
+
+
+def test_a_send_in_a_callers_transaction_notifies_at_its_commit(
+    boss: PgBoss, queue: str, shared_database: str
+) -> None:
+    """The NOTIFY rides in the caller's transaction: nothing before commit, a wake-up right after it."""
+    boss.create_queue(queue)
+    picked = threading.Event()
+    boss.work(queue, lambda jobs: picked.set(), polling_interval_seconds=20)
+    engine = make_engine(shared_database, pool_size=1)
+    try:
+        assert wait_for(boss.listening)
+        time.sleep(0.3)
+        with engine.begin() as conn:
+            boss.send(queue, {"tx": True}, conn=conn)
+            assert not picked.wait(0.5)
+        assert picked.wait(5), "the commit's notification did not wake the worker"
+    finally:
+        engine.dispose()
+        boss.off_work(queue)
