@@ -749,8 +749,6 @@ def _api_shapes() -> list[Scenario]:
         ),
         Scenario(
             name="schedule_rows_keep_zone_key_and_send_options",
-            known_difference="port: schedule.options omits tz and key; pg-boss stores every option "
-            "passed to schedule() but db (timekeeper.ts `persisted`), e.g. {tz, key, retryLimit, priority}",
             ops=[
                 queue(),
                 {

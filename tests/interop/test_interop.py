@@ -25,14 +25,6 @@ from bakeoff.db.engine import connect_raw
 
 pytestmark = pytest.mark.interop
 
-# Known port differences found by this suite (reported to the lead; strict, so a fix turns these red
-# until the marker is removed).
-PORT_REJECTS_TZ_IN_STORED_SCHEDULE_OPTIONS = pytest.mark.xfail(
-    strict=True,
-    reason="port: firing a schedule stored by pg-boss fails with 'unknown option(s): tz' (pg-boss keeps "
-    "tz in schedule.options and send() ignores unknown keys)",
-)
-
 RECORDED = json.loads((Path(__file__).parent / "fixtures/pgboss-version.json").read_text())
 SHARED = "shared"
 
@@ -214,7 +206,6 @@ def test_schedule_made_by_the_port_is_fired_by_pgboss(
     assert [(job.data, job.retry_limit) for job in fired] == [({"from": "python"}, 4)]
 
 
-@PORT_REJECTS_TZ_IN_STORED_SCHEDULE_OPTIONS
 def test_schedule_made_by_pgboss_is_fired_by_the_port(pgboss_runtime: NodeRuntime, database_url: str) -> None:
     """A cron schedule the real pg-boss stores is fired into its queue by our port's timekeeper."""
     run_node_ops(
@@ -228,7 +219,7 @@ def test_schedule_made_by_pgboss_is_fired_by_the_port(pgboss_runtime: NodeRuntim
                 "name": "cron-q",
                 "cron": "* * * * *",
                 "data": {"from": "node"},
-                "options": {"tz": "UTC"},
+                "options": {"tz": "UTC", "retry_limit": 4},
             },
         ],
     )
