@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,11 +33,17 @@ def bakeoff(args: list[str], env: dict[str, str], timeout: float = 420) -> subpr
 
 
 @pytest.fixture
-def fresh_embedded(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Environment for a bakeoff that starts its own embedded PostgreSQL in an empty data dir."""
-    env = {"BAKEOFF_DATA_DIR": str(tmp_path / "data"), "BAKEOFF_DATABASE_URL": ""}
+def fresh_embedded() -> Iterator[dict[str, str]]:
+    """Environment for a bakeoff that starts its own embedded PostgreSQL in an empty data dir.
+
+    The data dir is not under pytest's tmp_path: pytest makes its base folder private (0700) at
+    every session start, and the server, run as an unprivileged user under root, must reach it.
+    """
+    data_dir = Path(tempfile.mkdtemp(prefix="bakeoff-demo-test-"))
+    env = {"BAKEOFF_DATA_DIR": str(data_dir), "BAKEOFF_DATABASE_URL": ""}
     yield env
     bakeoff(["db", "stop"], env, timeout=120)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def run_demo(env: dict[str, str], out: Path, *extra: str) -> dict[str, Any]:
