@@ -29,8 +29,8 @@ METHOD_NOTES = (
     "Per arm: Wilson interval. Candidate - control: Newcombe hybrid score interval; two-sided p by "
     "Boschloo's exact test (score test above 150 x 150 jobs); non-inferiority by the one-sided score test.",
     "Latency uses completed jobs only. Shift = Hodges-Lehmann estimate (candidate - control, ms) with its "
-    "distribution-free rank interval; p by Mann-Whitney U (exact when small and untied); Holm over all "
-    "candidate-vs-control tests. The sequential latency interval is on log latency (ratio of geometric "
+    "distribution-free rank interval; p by Mann-Whitney U (exact below 50 untied jobs per arm); Holm over "
+    "all candidate-vs-control tests. The sequential latency interval is on log latency (ratio of geometric "
     "means), shown in ms as (ratio - 1) x the control's median.",
     "p50/p95 intervals are distribution-free (order statistics) and are omitted when n is too small "
     "(a two-sided 95% interval for p95 needs at least 73 jobs).",

@@ -162,12 +162,16 @@ def _clip_p(p: float) -> float:
 
 
 def mann_whitney(x: ArrayLike, y: ArrayLike) -> TestResult | None:
-    """Two-sided Mann-Whitney U; ``statistic`` is x's U (exact p when small and untied)."""
+    """Two-sided Mann-Whitney U; ``statistic`` is x's U.
+
+    Exact p when both samples are under 50 and untied (R's rule, the same one the Hodges-Lehmann
+    interval uses), else the normal approximation with tie correction and continuity correction.
+    """
     a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if a.size == 0 or b.size == 0:
         return None
-    res = stats.mannwhitneyu(a, b, alternative="two-sided", method="auto")
-    exact = max(a.size, b.size) <= 8 and not _has_ties(a, b)
+    exact = a.size < EXACT_U_MAX and b.size < EXACT_U_MAX and not _has_ties(a, b)
+    res = stats.mannwhitneyu(a, b, alternative="two-sided", method="exact" if exact else "asymptotic")
     method = "mann_whitney_u (exact)" if exact else "mann_whitney_u (normal approximation)"
     return TestResult(p_value=_clip_p(res.pvalue), method=method, statistic=float(res.statistic))
 

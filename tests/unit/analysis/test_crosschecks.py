@@ -76,6 +76,19 @@ def test_hodges_lehmann_large_sample_interval_inverts_the_asymptotic_rank_test()
     assert p_at(lo - 0.05 * width) < 0.05 and p_at(hi + 0.05 * width) < 0.05
 
 
+def test_mann_whitney_is_exact_below_50_untied_and_asymptotic_otherwise() -> None:
+    rng = np.random.default_rng(13)
+    x, y = rng.lognormal(size=30), rng.lognormal(size=40)
+    small = ours.mann_whitney(x, y)
+    assert small is not None and "exact" in small.method
+    assert small.p_value == pytest.approx(float(stats.mannwhitneyu(x, y, method="exact").pvalue))
+    x, y = rng.lognormal(size=60), rng.lognormal(size=70)
+    large = ours.mann_whitney(x, y)
+    assert large is not None and "normal" in large.method
+    assert large.p_value == pytest.approx(float(stats.mannwhitneyu(x, y, method="asymptotic").pvalue))
+    assert large.statistic == float(stats.mannwhitneyu(x, y).statistic)
+
+
 def test_non_inferiority_is_statsmodels_score_test() -> None:
     rng = np.random.default_rng(5)
     for _ in range(10):
