@@ -1,6 +1,6 @@
 """A worker process for the kill test: step ``one`` finishes, step ``two`` hangs until the process is killed.
 
-Run as ``python durable_app.py DATABASE_URL MARKER_DIR``; it writes ``one`` and ``two`` marker files
+Run as ``python durable_app.py DATABASE_URL MARKER_DIR APP_ID``; it writes ``one`` and ``two`` marker files
 so the test knows where it is.
 """
 
@@ -15,10 +15,8 @@ from typing import Any
 from bakeoff.backends.inngest import Context, Inngest, TriggerEvent
 
 
-def main(database_url: str, marker_dir: Path) -> None:
-    client = Inngest(
-        app_id="durable", database_url=database_url, lease=timedelta(seconds=1), poll_interval=0.1
-    )
+def main(database_url: str, marker_dir: Path, app_id: str) -> None:
+    client = Inngest(app_id=app_id, database_url=database_url, lease=timedelta(seconds=1), poll_interval=0.1)
 
     @client.create_function(fn_id="durable", trigger=TriggerEvent(event="t/durable"))
     def durable(ctx: Context) -> Any:
@@ -41,4 +39,4 @@ def main(database_url: str, marker_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]))
+    main(sys.argv[1], Path(sys.argv[2]), sys.argv[3])

@@ -37,7 +37,7 @@ def test_worker_killed_mid_step_loses_nothing(
         ctx.step.run("one", lambda: replayed_one.append(1) or 1)
         return ctx.step.run("two", lambda: "done by the survivor")
 
-    child = subprocess.Popen([sys.executable, str(APP), client.database_url, str(tmp_path)])
+    child = subprocess.Popen([sys.executable, str(APP), client.database_url, str(tmp_path), client.app_id])
     try:
         [event_id] = client.send(Event(name="t/durable"))
         [run_id] = client.runs_for_event(event_id)

@@ -162,8 +162,9 @@ def test_due_cron_trigger_starts_one_run_and_moves_to_next_fire(
     client.create_function(fn_id="cron-fn", trigger=TriggerCron(cron=spec))(lambda ctx: ctx.event.name)
     with psycopg.connect(client.database_url, autocommit=True) as conn:
         conn.execute(
-            "INSERT INTO inngest.crons (fn_id, cron, next_at) VALUES (%s, %s, now() - interval '1 minute')",
-            ("cron-fn", spec),
+            "INSERT INTO inngest.crons (app_id, fn_id, cron, next_at)"
+            " VALUES (%s, %s, %s, now() - interval '1 minute')",
+            (client.app_id, "cron-fn", spec),
         )
     start_worker()
     deadline = datetime.now(UTC) + timedelta(seconds=10)
@@ -176,3 +177,24 @@ def test_due_cron_trigger_starts_one_run_and_moves_to_next_fire(
     local = next_at.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris"))
     assert (local.weekday(), local.hour, local.minute) == (4, 12, 0)
     assert next_at > datetime.now(UTC)
+
+
+def test_function_ids_are_scoped_by_app(client: Inngest, start_worker: Callable[..., Worker]) -> None:
+    """Two apps on one database with the same fn_id: a worker runs only its own app's runs."""
+    other = Inngest(app_id="other-app", database_url=client.database_url, poll_interval=0.2)
+    try:
+        client.create_function(fn_id="same-id", trigger=TriggerEvent(event="t/scoped"))(lambda ctx: "mine")
+        other.create_function(fn_id="same-id", trigger=TriggerEvent(event="t/scoped"))(lambda ctx: "other")
+        [mine_event] = client.send(Event(name="t/scoped"))
+        [other_event] = other.send(Event(name="t/scoped"))
+        start_worker(app=other)
+        other_run = other.wait_for_run(other.runs_for_event(other_event)[0])
+        assert other_run.output == "other"
+        [mine_id] = client.runs_for_event(mine_event)
+        assert client.get_run(mine_id).status is RunStatus.QUEUED, (
+            "the older item of the other app was not taken"
+        )
+        start_worker()
+        assert client.wait_for_run(mine_id).output == "mine"
+    finally:
+        other.close()

@@ -389,7 +389,8 @@ class Executor:
         """A targeted step is done: one statement stores it and, if it was the last, queues discovery."""
         failed = op.op is Opcode.STEP_FAILED
         row = self.sql.one(
-            conn, "store_parallel_step", run_id=item.run_id, id=item.id, fn_id=item.fn_id, step_key=op.key,
+            conn, "store_parallel_step", app_id=self.dispatcher.app_id, run_id=item.run_id, id=item.id,
+            fn_id=item.fn_id, step_key=op.key,
             step_id=op.display_name, hashed_id=hash_step_id(op.key),
             status="failed" if failed else "completed", output=None if failed else jsonb(op.data),
             error=jsonb(op.error), attempts=item.attempt + 1, attempt=item.attempt, queued_at=item.run_at,
@@ -496,6 +497,7 @@ class Executor:
         ckeys: list[str], climits: list[int], delay_ms: float = 0,
     ) -> None:  # fmt: skip
         self.sql.run(
-            conn, "insert_item", run_id=item.run_id, fn_id=item.fn_id, kind=kind, target_step=target,
-            attempt=attempt, run_at=None, delay_ms=delay_ms, ckeys=ckeys, climits=climits,
+            conn, "insert_item", app_id=self.dispatcher.app_id, run_id=item.run_id, fn_id=item.fn_id,
+            kind=kind, target_step=target, attempt=attempt, run_at=None, delay_ms=delay_ms,
+            ckeys=ckeys, climits=climits,
         )  # fmt: skip

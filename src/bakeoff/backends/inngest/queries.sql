@@ -47,8 +47,8 @@ RETURNING state_size
 
 -- name: insert_item
 -- Queue an invocation of a run (discover from the top, execute a planned step, resume after a wait).
-INSERT INTO {schema}.queue (run_id, fn_id, kind, target_step, attempt, run_at, ckeys, climits)
-VALUES (%(run_id)s, %(fn_id)s, %(kind)s, %(target_step)s, %(attempt)s,
+INSERT INTO {schema}.queue (app_id, run_id, fn_id, kind, target_step, attempt, run_at, ckeys, climits)
+VALUES (%(app_id)s, %(run_id)s, %(fn_id)s, %(kind)s, %(target_step)s, %(attempt)s,
         coalesce(%(run_at)s::timestamptz, clock_timestamp()) + %(delay_ms)s * interval '1 millisecond',
         %(ckeys)s, %(climits)s)
 RETURNING id
@@ -80,7 +80,7 @@ ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, first_at = clock_times
 -- name: active_runs_of_function
 -- Runs of a function that a cancellation event could still stop.
 SELECT run_id, event, created_at FROM {schema}.runs
-WHERE fn_id = %(fn_id)s AND status IN ('queued', 'running')
+WHERE app_id = %(app_id)s AND fn_id = %(fn_id)s AND status IN ('queued', 'running')
   AND (%(since_ms)s::bigint IS NULL
        OR created_at >= clock_timestamp() - %(since_ms)s * interval '1 millisecond')
 
@@ -144,7 +144,7 @@ WHERE (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL
     SELECT c.id FROM {schema}.queue AS c
     WHERE c.run_at <= clock_timestamp()
       AND (c.lease_owner IS NULL OR c.lease_until < clock_timestamp())
-      AND c.fn_id = ANY(%(fn_ids)s)
+      AND c.app_id = %(app_id)s AND c.fn_id = ANY(%(fn_ids)s)
       AND c.id <> ALL(%(exclude)s)
       AND (cardinality(c.ckeys) = 0 OR NOT EXISTS (
             SELECT 1 FROM unnest(c.ckeys, c.climits) AS k(key, lim)
@@ -176,7 +176,7 @@ WHERE (SELECT count(*) FROM {schema}.queue AS a
 -- How long an idle worker may sleep before the next item of its functions is due.
 SELECT extract(epoch FROM min(CASE WHEN lease_owner IS NULL THEN run_at ELSE lease_until END)
                           - clock_timestamp())
-FROM {schema}.queue WHERE fn_id = ANY(%(fn_ids)s)
+FROM {schema}.queue WHERE app_id = %(app_id)s AND fn_id = ANY(%(fn_ids)s)
 
 -- name: extend_leases
 -- Heartbeat: keep the leases of items still being worked on.
@@ -285,8 +285,8 @@ WITH stored AS (
 ), dropped AS (
     DELETE FROM {schema}.queue WHERE id = %(id)s RETURNING id
 ), queued AS (
-    INSERT INTO {schema}.queue (run_id, fn_id, kind, attempt, run_at, ckeys, climits)
-    SELECT %(run_id)s, %(fn_id)s, 'discover', 0, clock_timestamp(), %(ckeys)s, %(climits)s
+    INSERT INTO {schema}.queue (app_id, run_id, fn_id, kind, attempt, run_at, ckeys, climits)
+    SELECT %(app_id)s, %(run_id)s, %(fn_id)s, 'discover', 0, clock_timestamp(), %(ckeys)s, %(climits)s
     WHERE NOT EXISTS (SELECT 1 FROM {schema}.queue WHERE run_id = %(run_id)s AND id <> %(id)s)
     RETURNING id
 )
@@ -325,18 +325,19 @@ DELETE FROM {schema}.queue WHERE run_id = %(run_id)s
 
 -- name: register_cron
 -- Schedule a cron trigger once; a changed expression is a new row.
-INSERT INTO {schema}.crons (fn_id, cron, next_at) VALUES (%(fn_id)s, %(cron)s, %(next_at)s)
-ON CONFLICT (fn_id, cron) DO NOTHING
+INSERT INTO {schema}.crons (app_id, fn_id, cron, next_at) VALUES (%(app_id)s, %(fn_id)s, %(cron)s, %(next_at)s)
+ON CONFLICT (app_id, fn_id, cron) DO NOTHING
 
 -- name: due_crons
 -- Cron triggers due now; SKIP LOCKED so one worker fires each tick.
 SELECT fn_id, cron, next_at FROM {schema}.crons
-WHERE fn_id = ANY(%(fn_ids)s) AND next_at <= clock_timestamp()
+WHERE app_id = %(app_id)s AND fn_id = ANY(%(fn_ids)s) AND next_at <= clock_timestamp()
 FOR UPDATE SKIP LOCKED
 
 -- name: set_cron_next
 -- Move a cron trigger to its next fire time.
-UPDATE {schema}.crons SET next_at = %(next_at)s WHERE fn_id = %(fn_id)s AND cron = %(cron)s
+UPDATE {schema}.crons SET next_at = %(next_at)s
+WHERE app_id = %(app_id)s AND fn_id = %(fn_id)s AND cron = %(cron)s
 
 -- name: get_run
 -- One run as stored.

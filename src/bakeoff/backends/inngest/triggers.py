@@ -219,8 +219,8 @@ class Dispatcher:
             delay_ms=delay_ms,
         )  # fmt: skip
         self.sql.run(
-            conn, "insert_item", run_id=run_id, fn_id=fn.fn_id, kind="discover", target_step=None, attempt=0,
-            run_at=start_at, delay_ms=delay_ms, ckeys=ckeys, climits=climits,
+            conn, "insert_item", app_id=self.app_id, run_id=run_id, fn_id=fn.fn_id, kind="discover",
+            target_step=None, attempt=0, run_at=start_at, delay_ms=delay_ms, ckeys=ckeys, climits=climits,
         )  # fmt: skip
         return run_id
 
@@ -270,7 +270,9 @@ class Dispatcher:
                     continue
                 since = _ms(cancel.timeout, "cancel.timeout") if cancel.timeout is not None else None
                 expression = fn.expressions.get(f"cancel.{i}")
-                for run in self.sql.run(conn, "active_runs_of_function", fn_id=fn.fn_id, since_ms=since):
+                for run in self.sql.run(
+                    conn, "active_runs_of_function", app_id=self.app_id, fn_id=fn.fn_id, since_ms=since
+                ):
                     if expression is None or expression.matches(event=run["event"], **{"async": event}):
                         self.cancel_run(
                             conn, run["run_id"], finished, reason=f"cancelled by event {event['id']}"

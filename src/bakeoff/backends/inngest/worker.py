@@ -152,6 +152,7 @@ class Worker:
             row = sql.one(
                 conn,
                 "claim_item",
+                app_id=self.client.app_id,
                 lease_ms=self.lease_ms,
                 owner=self.worker_id,
                 fn_ids=fn_ids,
@@ -179,7 +180,9 @@ class Worker:
         return not full
 
     def _idle_seconds(self, conn: Conn) -> float:
-        due = self.client.sql.scalar(conn, "seconds_until_due", fn_ids=list(self.client.functions))
+        due = self.client.sql.scalar(
+            conn, "seconds_until_due", app_id=self.client.app_id, fn_ids=list(self.client.functions)
+        )
         if due is None:
             return self.poll_interval
         return min(self.poll_interval, max(0.005, float(due)))
@@ -234,7 +237,12 @@ class Worker:
             for fn in self.client.functions.values():
                 for cron in fn.crons():
                     self.client.sql.run(
-                        conn, "register_cron", fn_id=fn.fn_id, cron=cron, next_at=next_fire(cron, now)
+                        conn,
+                        "register_cron",
+                        app_id=self.client.app_id,
+                        fn_id=fn.fn_id,
+                        cron=cron,
+                        next_at=next_fire(cron, now),
                     )
 
     def _fire_crons(self, conn: Conn) -> None:
@@ -243,10 +251,13 @@ class Worker:
             return
         sql = self.client.sql
         with conn.transaction():
-            for due in sql.run(conn, "due_crons", fn_ids=list(functions)):
+            for due in sql.run(conn, "due_crons", app_id=self.client.app_id, fn_ids=list(functions)):
                 event = self.client.dispatcher.invoked_event({"cron": due["cron"]})
                 event["name"] = "inngest/scheduled.timer"
                 self.client.dispatcher.create_run(conn, functions[due["fn_id"]], event)
                 upcoming = next_fire(due["cron"], max(due["next_at"], datetime.now(UTC)))
-                sql.run(conn, "set_cron_next", fn_id=due["fn_id"], cron=due["cron"], next_at=upcoming)
+                sql.run(
+                    conn, "set_cron_next", app_id=self.client.app_id, fn_id=due["fn_id"], cron=due["cron"],
+                    next_at=upcoming,
+                )  # fmt: skip
                 sql.notify(conn)
