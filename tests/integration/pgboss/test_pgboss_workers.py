@@ -284,3 +284,17 @@ def test_a_send_in_a_callers_transaction_notifies_at_its_commit(
     finally:
         engine.dispose()
         boss.off_work(queue)
+
+
+def test_touch_keeps_a_heartbeat_job_alive_through_supervision(
+    boss: PgBoss, queue: str, probe: Probe
+) -> None:
+    """A job touched within heartbeat_seconds survives the monitor; an untouched one fails."""
+    boss.create_queue(queue, heartbeat_seconds=10, retry_limit=0)
+    touched, silent = boss.send(queue), boss.send(queue)
+    boss.fetch(queue, 2)
+    probe.age(touched, 11)
+    probe.age(silent, 11)
+    assert boss.touch(queue, touched or "").affected == 1
+    boss.supervise(queue)
+    assert (probe.job(touched)["state"], probe.job(silent)["state"]) == ("active", "failed")
