@@ -76,6 +76,7 @@ class PgBossBackend:
         polling_interval_seconds: float = 2.0,
         schema: str = "pgboss",
         use_listen_notify: bool = True,
+        max_connections: int = 20,
     ) -> None:
         if polling_interval_seconds < 0.5:
             raise InvalidRequest("polling_interval_seconds must be at least 0.5")
@@ -90,7 +91,11 @@ class PgBossBackend:
         }
         self.polling_interval_seconds = polling_interval_seconds
         self.boss = PgBoss(
-            libpq_url(engine.url), schema=schema, use_listen_notify=use_listen_notify, schedule=False
+            libpq_url(engine.url),
+            schema=schema,
+            use_listen_notify=use_listen_notify,
+            schedule=False,
+            max_connections=max_connections,
         )
         self.instrumentation = Instrumentation(Recorder(engine))
         self._ready = threading.Lock()
@@ -146,6 +151,12 @@ class PgBossBackend:
         """``boss.work`` with ``concurrency`` loops until ``stop`` is set, then a graceful ``stop()``."""
         if concurrency < 1:
             raise InvalidRequest(f"concurrency must be >= 1, not {concurrency}")
+        if concurrency > self.boss.db.max_size - 2:
+            logger.warning(
+                "pgboss: %d worker loops share a pool of %d connections; raise max_connections",
+                concurrency,
+                self.boss.db.max_size,
+            )
         boss = self._started()
         since = datetime.now(UTC) - timedelta(seconds=RECONCILE_LOOKBACK_SECONDS)
         boss.work(

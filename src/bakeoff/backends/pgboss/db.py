@@ -44,7 +44,7 @@ class Database:
 
     def __init__(self, url: str, *, max_size: int = 10, application_name: str = "pgboss") -> None:
         self.url = libpq_url(url)
-        self._max_size = max_size
+        self.max_size = max_size
         self._application_name = application_name
         self._pool: ConnectionPool[psycopg.Connection[Row]] | None = None
 
@@ -54,7 +54,7 @@ class Database:
         self._pool = ConnectionPool(
             self.url,
             min_size=1,
-            max_size=self._max_size,
+            max_size=self.max_size,
             kwargs={
                 "autocommit": True,
                 "prepare_threshold": 0,
