@@ -28,11 +28,12 @@ from uuid import UUID, uuid4
 
 import psycopg
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from bakeoff.contract import (
     AssignmentReason,
     BackendError,
+    DatabaseUnavailable,
     ImportRequest,
     InvalidRequest,
     JobBackend,
@@ -40,6 +41,7 @@ from bakeoff.contract import (
     SubmitFailed,
 )
 from bakeoff.db.engine import make_engine
+from bakeoff.db.urls import mask_url
 from bakeoff.metrics import Recorder
 from bakeoff.router.experiment import Decision, Experiment, ExperimentState, check_arm, check_unit_key
 from bakeoff.router.guard import Watchdog
@@ -88,13 +90,21 @@ class Router:
         self._recorder = Recorder(self.engine)
         try:
             self._state = self._load_state(experiment, backends)
+        except OperationalError as exc:
+            self._dispose_own_engine()
+            raise DatabaseUnavailable(
+                f"the router cannot read experiment state from {mask_url(self.engine.url)}: {_describe(exc)}"
+            ) from exc
         except BaseException:
-            if self._owns_engine:
-                self.engine.dispose()
+            self._dispose_own_engine()
             raise
         self._backends = backends
         self._watchdog = Watchdog()
         self._closed = False
+
+    def _dispose_own_engine(self) -> None:
+        if self._owns_engine:
+            self.engine.dispose()
 
     def _load_state(
         self, experiment: Experiment | str, backends: Mapping[str, JobBackend]
@@ -366,8 +376,7 @@ class Router:
         """Stop the watchdog and dispose of an engine this router created."""
         self._closed = True
         self._watchdog.close()
-        if self._owns_engine:
-            self.engine.dispose()
+        self._dispose_own_engine()
 
     def __enter__(self) -> Router:
         return self

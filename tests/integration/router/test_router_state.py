@@ -214,3 +214,13 @@ def test_building_an_arm_lazily_does_not_count_against_its_submit_budget(
     ) as r:
         sub = r.submit(ImportRequest(url="https://articles.example/slow", unit_key=key_for(r, "pgboss")))
     assert (sub.served_arm, sub.reason) == ("pgboss", "hash")
+
+
+def test_a_router_on_an_unreachable_database_says_so_with_the_password_masked() -> None:
+    """Nothing listens on port 1: DatabaseUnavailable, naming the server without its password."""
+    from bakeoff.contract import DatabaseUnavailable
+    from bakeoff.router import Router
+
+    with pytest.raises(DatabaseUnavailable, match="cannot read experiment state") as caught:
+        Router("postgresql://u:hunter2@127.0.0.1:1/x", experiment=Experiment(), backends={})
+    assert "hunter2" not in str(caught.value)
