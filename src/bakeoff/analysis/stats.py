@@ -241,29 +241,53 @@ def _differences_between(a_sorted: FloatArray, b_sorted: FloatArray, lo: float, 
     return values
 
 
-def _kth_difference_bisect(a_sorted: FloatArray, b_sorted: FloatArray, rank: int) -> float:
+class _DifferenceCounts:
+    """Counts of pairwise differences at or below chosen values, remembered across ranks."""
+
+    def __init__(self, a_sorted: FloatArray, b_sorted: FloatArray) -> None:
+        self.a, self.b = a_sorted, b_sorted
+        low = float(a_sorted[0] - b_sorted[-1]) - 1.0
+        self.points = [(low, 0), (float(a_sorted[-1] - b_sorted[0]), a_sorted.size * b_sorted.size)]
+
+    def bracket(self, rank: int) -> tuple[float, int, float, int]:
+        """The tightest known (lo, count_lo, hi, count_hi) with count_lo < rank <= count_hi."""
+        lo, c_lo = max((p for p in self.points if p[1] < rank), key=lambda p: p[0])
+        hi, c_hi = min((p for p in self.points if p[1] >= rank), key=lambda p: p[0])
+        return lo, c_lo, hi, c_hi
+
+    def count(self, d: float) -> int:
+        c = _count_at_most(self.a, self.b, d)
+        self.points.append((d, c))
+        return c
+
+
+def _kth_difference_bisect(counts: _DifferenceCounts, rank: int) -> float:
     """The exact rank-th smallest a_i - b_j without materialising all of them.
 
-    Bisect on the value until the bracket (lo, hi] holds at most BRACKET_MAX_PAIRS differences,
-    then enumerate those and select; each step roughly halves the pairs in the bracket.
+    Narrow the bracket (lo, hi] by interpolating on the counts (falling back to bisection when a step
+    fails to halve the pairs inside) until it holds at most BRACKET_MAX_PAIRS differences, then
+    enumerate those and select. Counts already taken for other ranks are reused.
     """
-    lo = float(a_sorted[0] - b_sorted[-1]) - 1.0
-    hi = float(a_sorted[-1] - b_sorted[0])
-    count_lo, count_hi = 0, a_sorted.size * b_sorted.size
+    lo, c_lo, hi, c_hi = counts.bracket(rank)
     tolerance = max(hi - lo, 1.0) * 1e-12
+    limit = min(BRACKET_MAX_PAIRS, ENUMERATE_MAX_PAIRS)
+    interpolate = True
     for _ in range(200):
-        if count_hi - count_lo <= min(BRACKET_MAX_PAIRS, ENUMERATE_MAX_PAIRS) or hi - lo <= tolerance:
+        if c_hi - c_lo <= limit or hi - lo <= tolerance:
             break
-        mid = (lo + hi) / 2.0
-        count = _count_at_most(a_sorted, b_sorted, mid)
-        if count >= rank:
-            hi, count_hi = mid, count
+        share = min(max((rank - c_lo) / (c_hi - c_lo), 0.01), 0.99) if interpolate else 0.5
+        mid = lo + (hi - lo) * share
+        before = c_hi - c_lo
+        c = counts.count(mid)
+        if c >= rank:
+            hi, c_hi = mid, c
         else:
-            lo, count_lo = mid, count
-    if count_hi - count_lo > min(BRACKET_MAX_PAIRS, ENUMERATE_MAX_PAIRS):
+            lo, c_lo = mid, c
+        interpolate = (c_hi - c_lo) <= before / 2
+    if c_hi - c_lo > limit:
         return hi  # a tie group larger than the limit: every value in the bracket is hi
-    inside = _differences_between(a_sorted, b_sorted, lo, hi)
-    return float(np.partition(inside, rank - count_lo - 1)[rank - count_lo - 1])
+    inside = _differences_between(counts.a, counts.b, lo, hi)
+    return float(np.partition(inside, rank - c_lo - 1)[rank - c_lo - 1])
 
 
 def hodges_lehmann(x: ArrayLike, y: ArrayLike, alpha: float = 0.05) -> ShiftEstimate | None:
@@ -285,7 +309,8 @@ def hodges_lehmann(x: ArrayLike, y: ArrayLike, alpha: float = 0.05) -> ShiftEsti
     if total <= ENUMERATE_MAX_PAIRS:
         values = _kth_difference_enumerated(np.subtract.outer(a, b).ravel(), ranks)
     else:
-        values = [_kth_difference_bisect(a, b, r) for r in ranks]
+        counts = _DifferenceCounts(a, b)
+        values = [_kth_difference_bisect(counts, r) for r in ranks]
     estimate = (values[0] + values[1]) / 2.0
     return ShiftEstimate(estimate=estimate, ci=(values[2], values[3]), exact=exact)
 
