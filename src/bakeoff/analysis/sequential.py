@@ -61,12 +61,13 @@ def halfwidth(
     se_arr = np.asarray(se, dtype=float)
     n_arr = np.asarray(n, dtype=float)
     rho2 = (-2 * math.log(a) + math.log(-2 * math.log(a) + 1)) / tuning
-    s2 = se_arr**2 * n_arr
-    n_rho = n_arr * rho2 + 1
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # n = 0 (no jobs yet) and se = inf (no variance estimate yet) give an infinite width.
+        s2 = se_arr**2 * n_arr
+        n_rho = n_arr * rho2 + 1
         inner = 2 * n_rho / (n_arr**2 * rho2) * np.log(np.sqrt(n_rho) / a)
         out = np.sqrt(s2) * np.sqrt(inner)
-    result: NDArray[np.float64] = np.where(n_arr > 0, out, np.inf)
+    result: NDArray[np.float64] = np.where((n_arr > 0) & ~np.isnan(out), out, np.inf)
     return result
 
 

@@ -102,6 +102,8 @@ def decide(
 
 
 def _wait_sentence(days: float | None, rate: float) -> str:
+    if rate <= 0:
+        return "Not enough data yet: some arm has no finished jobs to compare."
     if days is None:
         return (
             f"Not enough data yet, and at the current {rate:.1f} jobs per arm per day "
