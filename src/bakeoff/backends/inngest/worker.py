@@ -22,6 +22,7 @@ from bakeoff.backends.inngest.cron import next_fire
 from bakeoff.backends.inngest.db import Conn
 from bakeoff.backends.inngest.executor import Executor, Item
 from bakeoff.backends.inngest.triggers import FinishedRun
+from bakeoff.contract import DatabaseUnavailable
 from bakeoff.db.engine import connect_raw
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ class Worker:
             try:
                 conn = conn if conn is not None and not conn.closed else self._connect()
                 self._step(conn, executor)
-            except psycopg.OperationalError:
+            except (psycopg.OperationalError, DatabaseUnavailable):  # server down or restarting
                 logger.exception("worker %s lost its connection; reconnecting", name)
                 conn = None
                 self._stop.wait(self.poll_interval)
@@ -218,7 +219,7 @@ class Worker:
                     self._heartbeat(conn)
                     self._fire_crons(conn)
                     last_beat = time.monotonic()
-            except psycopg.Error:
+            except (psycopg.Error, DatabaseUnavailable):  # server down or restarting: keep retrying
                 logger.exception("listener lost its connection; reconnecting")
                 conn = None
                 self._stop.wait(self.poll_interval)
