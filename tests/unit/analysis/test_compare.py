@@ -225,3 +225,23 @@ def test_plots_are_the_five_report_figures(small_comparison: Comparison) -> None
     assert figures["latency_ecdf"].axes[0].get_xscale() == "log"
     for fig in figures.values():
         plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        TrialSpec(days=3, open_rate=1.0),
+        TrialSpec(days=3, arms=("legacy",)),
+        TrialSpec(
+            days=3, arms=("pgboss", "inngest", "legacy"), shares={"legacy": 0.0, "pgboss": 1, "inngest": 1}
+        ),
+        TrialSpec(days=5, failure_rate=1.0),
+        TrialSpec(days=1, jobs_per_day=5),
+    ],
+    ids=["all-open", "control-only", "control-empty", "all-failed", "five-jobs"],
+)
+def test_degenerate_trials_are_insufficient_data_not_errors(spec: TrialSpec) -> None:
+    c = compare(synthetic_trial(spec, rng=np.random.default_rng(6)))
+    assert c.verdict.status == "insufficient_data"
+    assert c.verdict.reasons[0].startswith("Not enough data yet")
+    assert json.loads(to_json(c))["verdict"]["status"] == "insufficient_data"
