@@ -72,12 +72,17 @@ class Scenario:
     """A port difference this scenario exposes, not yet fixed: the test is a strict xfail naming it."""
 
 
+DUMPS = ("dump_jobs", "dump_queues", "dump_schedules", "dump_subscriptions")
+"""The row dumps taken after each scenario of a batch (before its schema is reset for the next)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunResult:
-    """What one implementation returned per operation, and the ids it gave the scenario's refs."""
+    """What one implementation returned per operation, the ids of the scenario's refs, and its rows."""
 
     results: list[Any]
     refs: dict[str, str]
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(kw_only=True)
@@ -103,27 +108,33 @@ def schema_sql(name: str, schema: str) -> str:
     return QUERIES[name].replace("{schema}", schema)
 
 
-def _node_payload(database_url: str) -> dict[str, Any]:
-    advance = QUERIES["advance_time"].replace(":queue", "$1").replace(":seconds", "$2")
-    return {"connection": node_connection(database_url), "sql": {"advance_time": advance}}
+def _node_payload(database_url: str, *, dump_and_reset: bool = False) -> dict[str, Any]:
+    sql: dict[str, Any] = {
+        "advance_time": QUERIES["advance_time"].replace(":queue", "$1").replace(":seconds", "$2")
+    }
+    if dump_and_reset:
+        sql["dumps"] = {name: QUERIES[name] for name in DUMPS}
+        sql["reset"] = QUERIES["reset_schema"]
+    return {"connection": node_connection(database_url), "sql": sql}
 
 
 def run_node_batch(
-    runtime: NodeRuntime, database_url: str, batch: list[tuple[str, Scenario]]
+    runtime: NodeRuntime, database_url: str, schema: str, scenarios: list[Scenario]
 ) -> list[RunResult | str]:
-    """Run ``(schema, scenario)`` pairs with the real pg-boss in ONE Node process.
+    """Run scenarios one after another with the real pg-boss in ONE Node process, reusing one schema.
 
-    Returns one :class:`RunResult` per scenario, or the Node error text for a scenario that failed.
+    Each scenario's rows are dumped before the schema is emptied for the next. Returns one
+    :class:`RunResult` per scenario, or the Node error text for a scenario that failed.
     """
     payload = {
-        **_node_payload(database_url),
-        "scenarios": [{"schema": schema, "ops": scenario.ops} for schema, scenario in batch],
+        **_node_payload(database_url, dump_and_reset=True),
+        "scenarios": [{"schema": schema, "ops": scenario.ops} for scenario in scenarios],
     }
-    output = run_script(runtime, "harness.mjs", payload, timeout=60 + 10 * len(batch))
+    output = run_script(runtime, "harness.mjs", payload, timeout=60 + 10 * len(scenarios))
     return [
         str(outcome["error"])
         if "error" in outcome
-        else RunResult(results=outcome["results"], refs=outcome["refs"])
+        else RunResult(results=outcome["results"], refs=outcome["refs"], rows=outcome["rows"])
         for outcome in output["outcomes"]
     ]
 
@@ -147,8 +158,8 @@ def run_node_ops(
 
 
 def run_node(runtime: NodeRuntime, database_url: str, schema: str, scenario: Scenario) -> RunResult:
-    """Run one scenario with the real pg-boss in its own Node process."""
-    (outcome,) = run_node_batch(runtime, database_url, [(schema, scenario)])
+    """Run one scenario with the real pg-boss in its own Node process (rows dumped, schema emptied)."""
+    (outcome,) = run_node_batch(runtime, database_url, schema, [scenario])
     if isinstance(outcome, str):
         raise RuntimeError(f"real pg-boss failed scenario {scenario.name}: {outcome}")
     return outcome
@@ -276,7 +287,10 @@ PORT_OPS: dict[str, PortOp] = {
 
 
 def run_port(database_url: str, schema: str, scenario: Scenario) -> RunResult:
-    """Run the scenario on our port (``bakeoff.backends.pgboss.PgBoss``) in this process."""
+    """Run the scenario on our port (``bakeoff.backends.pgboss.PgBoss``) in this process.
+
+    Like the Node batch, the rows are dumped afterwards and the schema emptied for the next scenario.
+    """
     from bakeoff.backends.pgboss import PgBoss
 
     boss = PgBoss(database_url, schema=schema, supervise=False, schedule=False)
@@ -289,7 +303,16 @@ def run_port(database_url: str, schema: str, scenario: Scenario) -> RunResult:
     finally:
         if not state.stopped:
             boss.stop(graceful=True, timeout=5)
-    return RunResult(results=results, refs=dict(state.refs))
+        rows = {name: fetch_rows(database_url, name, schema) for name in DUMPS}
+        reset_schema(database_url, schema)
+    return RunResult(results=results, refs=dict(state.refs), rows=rows)
+
+
+def reset_schema(database_url: str, schema: str) -> None:
+    """Empty a pg-boss schema's jobs, schedules, subscriptions and user queues."""
+    with connect_raw(database_url) as conn:
+        # Several statements and no parameters: psycopg sends it as one simple query.
+        conn.execute(schema_sql("reset_schema", schema))
 
 
 def _port_step(boss: Any, state: _PortState, step: Mapping[str, Any], url: str, schema: str) -> Any:

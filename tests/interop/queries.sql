@@ -59,3 +59,11 @@ UPDATE {schema}.version SET version = :version
 -- name: notify_channel
 -- pg-boss's LISTEN/NOTIFY channel for a schema (plans.ts notifyChannelSql).
 SELECT 'pgboss_' || left(encode(sha224(convert_to(:schema, 'UTF8')), 'hex'), 24)
+
+-- name: reset_schema
+-- Empty a schema between scenarios (jobs, schedules, subscriptions, user queues) so the next reuses it.
+DELETE FROM {schema}.job_dependency;
+DELETE FROM {schema}.job;
+DELETE FROM {schema}.schedule;
+DELETE FROM {schema}.subscription;
+DELETE FROM {schema}.queue WHERE name NOT LIKE '\_\_pgboss\_\_%'

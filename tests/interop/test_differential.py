@@ -1,12 +1,14 @@
 """Differential tests: every scenario runs through the real pg-boss 12 and through our port; rows must match.
 
-All scenarios run through the real pg-boss first, in one Node process, each on its own schema of one
-database; each test then replays its scenario on our port in another schema of the same database and
-compares per-op results and the resulting job rows (see ``differential.py`` for the compared fields).
+A module fixture runs every scenario through the real pg-boss (one Node process, one schema reused
+scenario after scenario) and, at the same time, through our port (a few threads, a schema each) in the
+same database; each run's rows are dumped before its schema is emptied. Each test then compares one
+scenario's per-op results and rows (see ``differential.py`` for the compared fields).
 """
 
 from __future__ import annotations
 
+import queue
 import traceback
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,13 +17,13 @@ import pytest
 from differential import (
     RunResult,
     Scenario,
-    fetch_rows,
     job_differences,
     normalise_jobs,
     normalise_queues,
     normalise_results,
     normalise_schedules,
     normalise_subscriptions,
+    reset_schema,
     run_node_batch,
     run_port,
 )
@@ -35,21 +37,33 @@ pytestmark = pytest.mark.interop
 
 @pytest.fixture(scope="module")
 def differential_database(test_databases: TestDatabases) -> Iterator[str]:
-    """One database for the whole module: a schema per scenario per implementation."""
+    """One database for the whole module: one schema for Node, a few for the port."""
     url = test_databases.create()
     yield url
     test_databases.drop(url)
 
 
-PORT_THREADS = 3
-"""Scenarios replayed on the port at once (each on its own schema), while Node runs its batch."""
+PORT_SCHEMAS = 3
+"""Port runs at once, each reusing its own schema, while Node runs its batch in one more."""
 
 
-def _port_run(url: str, index: int, scenario: Scenario) -> RunResult | str:
-    try:
-        return run_port(url, f"ours_{index}", scenario)
-    except Exception:
-        return traceback.format_exc()
+def _port_runs(url: str) -> list[RunResult | str]:
+    schemas: queue.SimpleQueue[str] = queue.SimpleQueue()
+    for index in range(PORT_SCHEMAS):
+        schemas.put(f"ours_{index}")
+
+    def run(scenario: Scenario) -> RunResult | str:
+        schema = schemas.get()
+        try:
+            return run_port(url, schema, scenario)
+        except Exception:
+            reset_schema(url, schema)
+            return traceback.format_exc()
+        finally:
+            schemas.put(schema)
+
+    with ThreadPoolExecutor(max_workers=PORT_SCHEMAS) as pool:
+        return list(pool.map(run, SCENARIOS))
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +72,13 @@ def both_runs(
 ) -> dict[str, tuple[RunResult | str, RunResult | str]]:
     """Every scenario through the real pg-boss (one Node process) and through our port, concurrently.
 
-    Keyed by scenario name: (theirs, ours), each a RunResult or the error text of a failed run.
+    Keyed by scenario name: (theirs, ours), each a RunResult with the rows it left, or the error text.
     """
-    batch = [(f"theirs_{index}", scenario) for index, scenario in enumerate(SCENARIOS)]
-    with ThreadPoolExecutor(max_workers=PORT_THREADS + 1) as pool:
-        node = pool.submit(run_node_batch, pgboss_runtime, differential_database, batch)
-        ours = [pool.submit(_port_run, differential_database, i, s) for i, s in enumerate(SCENARIOS)]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        node = pool.submit(run_node_batch, pgboss_runtime, differential_database, "theirs", SCENARIOS)
+        ours = _port_runs(differential_database)
         theirs = node.result()
-        return {s.name: (t, o.result()) for s, t, o in zip(SCENARIOS, theirs, ours, strict=True)}
+    return {s.name: (t, o) for s, t, o in zip(SCENARIOS, theirs, ours, strict=True)}
 
 
 def test_there_are_at_least_thirty_scenarios_with_unique_names() -> None:
@@ -87,21 +100,14 @@ def _param(scenario: Scenario) -> object:
 def test_port_matches_real_pgboss(
     scenario: Scenario,
     both_runs: dict[str, tuple[RunResult | str, RunResult | str]],
-    differential_database: str,
 ) -> None:
     """Our port returns the same per-op results and leaves the same job rows as the real pg-boss."""
     theirs, ours = both_runs[scenario.name]
     assert not isinstance(theirs, str), f"the real pg-boss failed this scenario:\n{theirs}"
     assert not isinstance(ours, str), f"our port failed this scenario:\n{ours}"
-    index = SCENARIOS.index(scenario)
-
     assert normalise_results(ours.results) == normalise_results(theirs.results, theirs=True)
-    their_jobs = normalise_jobs(
-        fetch_rows(differential_database, "dump_jobs", f"theirs_{index}"), theirs.refs, scenario
-    )
-    our_jobs = normalise_jobs(
-        fetch_rows(differential_database, "dump_jobs", f"ours_{index}"), ours.refs, scenario
-    )
+    their_jobs = normalise_jobs(theirs.rows["dump_jobs"], theirs.refs, scenario)
+    our_jobs = normalise_jobs(ours.rows["dump_jobs"], ours.refs, scenario)
     assert job_differences(their_jobs, our_jobs, scenario) == []
     assert their_jobs, "a scenario that leaves no rows proves nothing"
     for query, normalise in (
@@ -109,8 +115,7 @@ def test_port_matches_real_pgboss(
         ("dump_schedules", normalise_schedules),
         ("dump_subscriptions", normalise_subscriptions),
     ):
-        their_rows = normalise(fetch_rows(differential_database, query, f"theirs_{index}"))
-        assert normalise(fetch_rows(differential_database, query, f"ours_{index}")) == their_rows, query
+        assert normalise(ours.rows[query]) == normalise(theirs.rows[query]), query
 
 
 def test_comparison_reports_each_differing_field() -> None:

@@ -1,9 +1,11 @@
 // Runs a scripted scenario with the real pg-boss and prints JSON results (bakeoff's differential oracle).
 //
 // stdin:  { connection: {host, port, database, user, password?}, boss_options?: {...},
-//           sql?: { advance_time: "..." }, scenarios: [ { schema, ops: [ { op, ... }, ... ] }, ... ] }
-// stdout: { outcomes: [ { schema_version, results: [ ... one per op ... ], refs: { ref: id } } | { error } ] }
-// (or, given { schema, ops } instead of scenarios, that one outcome.)
+//           sql: { advance_time, dumps?: { name: query }, reset? },
+//           scenarios: [ { schema, ops: [ { op, ... }, ... ], boss_options? }, ... ] }
+// stdout: { outcomes: [ { results: [ ... one per op ... ], refs: { ref: id }, rows: { name: [...] } } | { error } ] }
+// (or, given { schema, ops } instead of scenarios, that one outcome.) After each scenario the `dumps`
+// queries read its rows and `reset` empties the schema, so a batch can reuse one schema throughout.
 //
 // Scenario keys are snake_case (the Python port's names) and are turned into pg-boss's camelCase here.
 // Jobs are named by scenario "refs": an op with `ref` records the id it produced; later ops name jobs
@@ -12,6 +14,7 @@
 
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
+import pg from 'pg'
 import { PgBoss } from 'pg-boss'
 
 const input = JSON.parse(readFileSync(0, 'utf8'))
@@ -191,26 +194,51 @@ async function runScenario (scenario) {
         results.push({ error: error.message })
       }
     }
-    return { schema_version: stopped ? null : await boss.schemaVersion(), results, refs }
+    return { results, refs }
   } finally {
     if (!stopped) await boss.stop({ graceful: true, timeout: 1000 })
   }
 }
 
+// After a scenario: read its rows with the caller's dump queries, then empty the schema for the next.
+async function dumpAndReset (client, schema) {
+  const sql = text => text.replaceAll('{schema}', schema)
+  const rows = {}
+  for (const [name, query] of Object.entries(input.sql?.dumps ?? {})) {
+    rows[name] = (await client.query(sql(query))).rows.map(row => row.row)
+  }
+  if (input.sql?.reset) await client.query(sql(input.sql.reset))
+  return rows
+}
+
+async function runAndDump (client, scenario) {
+  const outcome = await runScenario(scenario)
+  outcome.rows = await dumpAndReset(client, scenario.schema)
+  return outcome
+}
+
 // One process runs a whole batch of scenarios (each on its own schema), or one legacy single scenario.
 async function main () {
-  if (input.scenarios) {
-    const outcomes = []
-    for (const scenario of input.scenarios) {
-      try {
-        outcomes.push(await runScenario(scenario))
-      } catch (error) {
-        outcomes.push({ error: `${error.stack ?? error}` })
+  const client = new pg.Client(input.connection)
+  await client.connect()
+  try {
+    if (input.scenarios) {
+      const outcomes = []
+      for (const scenario of input.scenarios) {
+        try {
+          outcomes.push(await runAndDump(client, scenario))
+        } catch (error) {
+          outcomes.push({ error: `${error.stack ?? error}` })
+          if (input.sql?.reset) await client.query(input.sql.reset.replaceAll('{schema}', scenario.schema))
+        }
       }
+      process.stdout.write(JSON.stringify({ outcomes }))
+    } else {
+      const scenario = { schema: input.schema, ops: input.ops, boss_options: input.boss_options }
+      process.stdout.write(JSON.stringify(await runAndDump(client, scenario)))
     }
-    process.stdout.write(JSON.stringify({ outcomes }))
-  } else {
-    process.stdout.write(JSON.stringify(await runScenario({ schema: input.schema, ops: input.ops, boss_options: input.boss_options })))
+  } finally {
+    await client.end()
   }
 }
 
