@@ -1,9 +1,10 @@
 """Our pg-boss port against the real pg-boss 12 in Node: the same five workloads, same PostgreSQL, one run.
 
-Workloads (issue 6), each on its own queue, run first by the real pg-boss (pinned in
-``tests/interop/node``, installed from the npm registry into the user cache if needed) and then by
-``bakeoff.backends.pgboss.PgBoss``, each in its own schema of one fresh database on the test server
-(``BAKEOFF_TEST_DATABASE_URL`` or the embedded PostgreSQL):
+Workloads (issue 6), each on its own queue, each run first by the real pg-boss (pinned in
+``tests/interop/node``, installed from the npm registry into the user cache if needed; one Node process
+per workload, its start-up not timed) and right after by ``bakeoff.backends.pgboss.PgBoss``, so load that
+drifts during the run hits both alike. Each implementation has its own schema of one fresh database on the
+test server (``BAKEOFF_TEST_DATABASE_URL`` or the embedded PostgreSQL):
 
 1. one-by-one ``send`` of N jobs (each awaited before the next), jobs/s;
 2. one bulk ``insert`` of N jobs, jobs/s;
@@ -95,43 +96,49 @@ def _pickup_latencies(boss: PgBoss, samples: int) -> list[float]:
     return latencies
 
 
-def run_ours(url: str, jobs: int, samples: int) -> Figures:
-    """The five workloads on our port."""
-    boss = PgBoss(url, schema="bench_ours", supervise=False, schedule=False, use_listen_notify=True)
-    boss.start()
-    try:
-        for queue in QUEUES:
-            boss.create_queue(queue, notify=True)
-        payloads = [{"data": {"i": i}} for i in range(jobs)]
-        send = _rate(jobs, lambda: [boss.send("send", {"i": i}) for i in range(jobs)])
-        insert = _rate(jobs, lambda: boss.insert("insert", payloads))
-        boss.insert("drain1", payloads)
-        drain_1 = _rate(jobs, lambda: _drain(boss, "drain1", 1, jobs))
-        boss.insert("drain100", payloads)
-        drain_100 = _rate(jobs, lambda: _drain(boss, "drain100", 100, jobs))
-        pickup = _pickup_latencies(boss, samples)
-    finally:
-        boss.stop(graceful=True, timeout=5)
-    return Figures(
-        send_per_s=send,
-        insert_per_s=insert,
-        drain_batch_1_per_s=drain_1,
-        drain_batch_100_per_s=drain_100,
-        pickup_ms=pickup,
-    )
+WORKLOADS = ("send_per_s", "insert_per_s", "drain_batch_1_per_s", "drain_batch_100_per_s", "pickup_ms")
+"""The five figures, in the order they are measured."""
 
 
-def run_theirs(url: str, jobs: int, samples: int) -> Figures:
-    """The five workloads on the real pg-boss (one Node process)."""
-    runtime = ensure_runtime()
+def _ours(boss: PgBoss, workload: str, jobs: int, samples: int) -> Any:
+    payloads = [{"data": {"i": i}} for i in range(jobs)]
+    if workload == "send_per_s":
+        return _rate(jobs, lambda: [boss.send("send", {"i": i}) for i in range(jobs)])
+    if workload == "insert_per_s":
+        return _rate(jobs, lambda: boss.insert("insert", payloads))
+    if workload == "pickup_ms":
+        return _pickup_latencies(boss, samples)
+    queue, batch_size = ("drain1", 1) if workload == "drain_batch_1_per_s" else ("drain100", 100)
+    boss.insert(queue, payloads)
+    return _rate(jobs, lambda: _drain(boss, queue, batch_size, jobs))
+
+
+def _theirs(url: str, workload: str, jobs: int, samples: int) -> Any:
     payload = {
         "connection": node_connection(url),
         "schema": "bench_theirs",
         "jobs": jobs,
         "latency_samples": samples,
+        "workloads": [workload],
     }
-    output: dict[str, Any] = run_script(runtime, "bench.mjs", payload, timeout=1800)
-    return Figures(**output)
+    return run_script(ensure_runtime(), "bench.mjs", payload, timeout=1800)[workload]
+
+
+def run_both(url: str, jobs: int, samples: int) -> tuple[Figures, Figures]:
+    """Each workload on the real pg-boss, then at once on our port, so drifting load hits both alike."""
+    boss = PgBoss(url, schema="bench_ours", supervise=False, schedule=False, use_listen_notify=True)
+    boss.start()
+    ours: dict[str, Any] = {}
+    theirs: dict[str, Any] = {}
+    try:
+        for queue in QUEUES:
+            boss.create_queue(queue, notify=True)
+        for workload in WORKLOADS:
+            theirs[workload] = _theirs(url, workload, jobs, samples)
+            ours[workload] = _ours(boss, workload, jobs, samples)
+    finally:
+        boss.stop(graceful=True, timeout=5)
+    return Figures(**ours), Figures(**theirs)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -179,8 +186,7 @@ def main() -> None:
     databases = TestDatabases()
     url = databases.create()
     try:
-        theirs = run_theirs(url, args.jobs, args.samples)
-        ours = run_ours(url, args.jobs, args.samples)
+        ours, theirs = run_both(url, args.jobs, args.samples)
     finally:
         databases.drop(url)
         databases.close()

@@ -1,7 +1,8 @@
 // The five workloads of benchmarks/pgboss_vs_node.py, run with the real pg-boss; prints JSON figures.
 //
-// stdin:  { connection: {...}, schema, jobs: 10000, latency_samples: 30 }
-// stdout: { send_per_s, insert_per_s, drain_batch_1_per_s, drain_batch_100_per_s, pickup_ms: [...] }
+// stdin:  { connection: {...}, schema, jobs: 10000, latency_samples: 30, workloads?: [names] }
+// stdout: the figures of the chosen workloads (all by default):
+//         { send_per_s, insert_per_s, drain_batch_1_per_s, drain_batch_100_per_s, pickup_ms: [...] }
 
 import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
@@ -68,14 +69,16 @@ async function main () {
   for (const queue of ['send', 'insert', 'drain1', 'drain100', 'pickup']) {
     await boss.createQueue(queue, { notify: true })
   }
+  const prefill = queue => boss.insert(queue, Array.from({ length: N }, (_, i) => ({ data: { i } })))
+  const workloads = {
+    send_per_s: () => sendOneByOne(boss, 'send'),
+    insert_per_s: () => insertBulk(boss, 'insert'),
+    drain_batch_1_per_s: async () => { await prefill('drain1'); return drain(boss, 'drain1', 1) },
+    drain_batch_100_per_s: async () => { await prefill('drain100'); return drain(boss, 'drain100', 100) },
+    pickup_ms: () => pickupLatencies(boss, 'pickup')
+  }
   const figures = {}
-  figures.send_per_s = await sendOneByOne(boss, 'send')
-  figures.insert_per_s = await insertBulk(boss, 'insert')
-  await boss.insert('drain1', Array.from({ length: N }, (_, i) => ({ data: { i } })))
-  figures.drain_batch_1_per_s = await drain(boss, 'drain1', 1)
-  await boss.insert('drain100', Array.from({ length: N }, (_, i) => ({ data: { i } })))
-  figures.drain_batch_100_per_s = await drain(boss, 'drain100', 100)
-  figures.pickup_ms = await pickupLatencies(boss, 'pickup')
+  for (const name of input.workloads ?? Object.keys(workloads)) figures[name] = await workloads[name]()
   await boss.stop({ graceful: true, timeout: 2000 })
   process.stdout.write(JSON.stringify(figures))
 }
