@@ -1,12 +1,13 @@
 """Differential runner: one scripted scenario through the real pg-boss (Node) and through our port.
 
 A scenario is a list of operations in snake_case (``create_queue``, ``send``, ``fetch``, ``fail``, ...;
-see ``node/harness.mjs`` for the full set). :func:`run_node` hands it to the Node harness in one
-process; :func:`run_port` replays it on ``bakeoff.backends.pgboss.PgBoss``. Each runs on its own schema
-of the same database. :func:`job_snapshot` then reads both schemas with the same SQL and normalises
-each row to the fields the comparison is about (state, retry_count, retry_limit, priority, the
-singleton slot, start_after's offset from the send time, output shape, dead-letter copies), with ids
-replaced by the scenario's refs so rows from both sides line up.
+see ``node/harness.mjs`` for the full set). :func:`run_node_batch` hands many to the Node harness in
+one process; :func:`run_port` replays one on ``bakeoff.backends.pgboss.PgBoss``. Each implementation
+works in its own schema of the same database; after every scenario its rows are dumped with the same
+SQL (``queries.sql``) and the schema is emptied for the next. :func:`normalise_jobs` reduces each row to
+the fields the comparison is about (state, retry_count, retry_limit, priority, the singleton slot,
+start_after's offset from the send time, output, dead-letter copies), with ids replaced by the
+scenario's refs so rows from both sides line up; :func:`job_differences` lists what differs.
 """
 
 from __future__ import annotations
