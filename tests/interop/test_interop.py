@@ -8,7 +8,8 @@ created by one are honoured by the other. Each test runs one Node process.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -268,10 +269,8 @@ def _all_completed(port: PgBoss, ids: list[str]) -> bool:
     return all(job is not None and job.state == "completed" for job in jobs)
 
 
-def _wait_until(condition: Any, timeout: float = 10) -> None:
+def _wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
     """Poll ``condition`` until true; fail after ``timeout`` seconds (a bound, not a timing assertion)."""
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
