@@ -55,7 +55,9 @@ COMPARED_FIELDS = (
     "completed",
     "source_name",
     "source_ref",
+    "source_root_ref",
     "source_retry_count",
+    "source_output",
 )
 """The job fields compared between the two implementations (``id`` and ``source_id`` as refs)."""
 
@@ -394,9 +396,8 @@ def normalise_jobs(
         item = {
             **{key: row.get(key, "<missing column>") for key in COMPARED_FIELDS if key in row},
             "ref": by_id.get(row["id"], "?"),
-            "source_ref": by_id.get(
-                row.get("source_id") or "", None if row.get("source_id") is None else "?"
-            ),
+            "source_ref": _source_ref(row, by_id, "source_id"),
+            "source_root_ref": _source_ref(row, by_id, "source_root_id"),
             "singleton_slot": slots.index(row["singleton_on"]) if row.get("singleton_on") else None,
             "start_after_offset": _seconds_between(row.get("start_after"), row.get("created_on")),
             "start_after_slot_offset": _deferred_slot_offset(row),
@@ -413,8 +414,8 @@ def normalise_jobs(
     return sorted(normalised, key=_row_key)
 
 
-def _source_ref(row: dict[str, Any], by_id: dict[str, str]) -> str | None:
-    source_id = row.get("source_id")
+def _source_ref(row: dict[str, Any], by_id: dict[str, str], column: str) -> str | None:
+    source_id = row.get(column)
     return None if source_id is None else by_id.get(source_id, "?")
 
 
