@@ -1,0 +1,90 @@
+-- Read-only statements the fault tests and benchmarks/faults_report.py use to account for every job.
+
+-- name: now
+-- The database clock (kill and restart times are compared with finished_at on the same clock).
+SELECT clock_timestamp() AS now
+
+-- name: experiment_counts
+-- Trial jobs of one experiment: all, terminal, still open, and those enqueued with a backend job id.
+SELECT count(*) AS trial_jobs,
+       count(*) FILTER (WHERE outcome IS NOT NULL) AS terminal,
+       count(*) FILTER (WHERE outcome IS NULL) AS open,
+       count(*) FILTER (WHERE backend_job_id IS NOT NULL) AS enqueued
+FROM bakeoff.trial_jobs
+WHERE experiment = :experiment
+
+-- name: open_trial_jobs
+-- Trial jobs of one experiment not yet terminal, with the arm that serves them.
+SELECT trial_job_id, served_arm, backend_job_id, url
+FROM bakeoff.trial_jobs
+WHERE experiment = :experiment AND outcome IS NULL
+ORDER BY submitted_at
+
+-- name: in_flight
+-- Trial jobs of one experiment that have started and not finished (what a kill interrupts).
+SELECT trial_job_id
+FROM bakeoff.trial_jobs
+WHERE experiment = :experiment AND started_at IS NOT NULL AND outcome IS NULL
+
+-- name: last_finished_of
+-- When the last of the given trial jobs finished (NULL while any is open).
+SELECT CASE WHEN bool_and(outcome IS NOT NULL) THEN max(finished_at) END AS finished_at
+FROM bakeoff.trial_jobs
+WHERE trial_job_id = ANY(:ids)
+
+-- name: first_finished_after_for_arm
+-- The first finish of a job of one arm submitted after a moment (routing and working both resumed).
+SELECT min(finished_at) AS finished_at
+FROM bakeoff.trial_jobs
+WHERE experiment = :experiment AND served_arm = :arm AND submitted_at > :after AND finished_at IS NOT NULL
+
+-- name: duplicate_documents
+-- Extra documents beyond one per URL among the experiment's trial jobs (each URL is routed once).
+SELECT coalesce(sum(copies - 1), 0) AS duplicates
+FROM (
+    SELECT d.url, count(*) AS copies
+    FROM bakeoff.documents d
+    WHERE d.url = ANY(:urls) OR d.trial_job_id IN (
+        SELECT trial_job_id FROM bakeoff.trial_jobs WHERE experiment = :experiment)
+    GROUP BY d.url
+) per_url
+WHERE copies > 1
+
+-- name: urls_of_experiment
+-- The URLs routed in one experiment, one row per trial job.
+SELECT url FROM bakeoff.trial_jobs WHERE experiment = :experiment
+
+-- name: exposure_event_count
+-- 'submitted' and 'enqueued' lifecycle events of one experiment's trial jobs.
+SELECT count(*) FILTER (WHERE e.event = 'submitted') AS submitted,
+       count(*) FILTER (WHERE e.event = 'enqueued') AS enqueued
+FROM bakeoff.job_events e
+JOIN bakeoff.trial_jobs t USING (trial_job_id)
+WHERE t.experiment = :experiment
+
+-- name: pgboss_jobs_for
+-- pg-boss jobs of a queue whose payload names one of the given trial jobs.
+SELECT count(*) FROM pgboss.job
+WHERE name = :queue AND data ->> 'trial_job_id' = ANY(:ids)
+
+-- name: pgboss_jobs_by_url
+-- pg-boss jobs of a queue for the given URLs (a job without its exposure would show here).
+SELECT count(*) FROM pgboss.job WHERE name = :queue AND data ->> 'url' = ANY(:urls)
+
+-- name: trial_jobs_by_url
+-- Trial jobs for the given URLs.
+SELECT count(*) FROM bakeoff.trial_jobs WHERE url = ANY(:urls)
+
+-- name: terminate_other_backends
+-- End every other session on this database (what a failover or a network cut does to a client).
+SELECT count(pg_terminate_backend(pid)) AS terminated
+FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+
+-- name: hostile_outcomes
+-- Outcome and error kind of every trial job of one experiment.
+SELECT trial_job_id, outcome, error_kind FROM bakeoff.trial_jobs WHERE experiment = :experiment
+
+-- name: trial_job
+-- One trial job's row.
+SELECT * FROM bakeoff.trial_jobs WHERE trial_job_id = :trial_job_id
