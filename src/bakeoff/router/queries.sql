@@ -93,6 +93,3 @@ SAVEPOINT bakeoff_router_backend
 -- Undo whatever the failed backend wrote (and any settings it changed).
 ROLLBACK TO SAVEPOINT bakeoff_router_backend
 
--- name: mark_fallback
--- The assigned arm failed; the control arm serves the job.
-UPDATE bakeoff.trial_jobs SET assignment_reason = 'fallback' WHERE trial_job_id = :trial_job_id

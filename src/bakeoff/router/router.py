@@ -333,8 +333,7 @@ class Router:
             "timed_out": isinstance(failure, BackendTimeout),
             "elapsed_ms": round(elapsed * 1000, 3),
         }
-        self._recorder.event(trial_job_id, "fallback", detail=detail, conn=conn)
-        conn.execute(STATEMENTS["mark_fallback"], {"trial_job_id": trial_job_id})
+        self._recorder.fell_back(trial_job_id, detail, conn=conn)
         logger.warning(
             "arm %s failed to take trial job %s; the control arm serves it: %s",
             arm,

@@ -88,6 +88,5 @@ def test_router_queries_load_by_name() -> None:
         "select_submission",
         "open_backend_savepoint",
         "rollback_backend_savepoint",
-        "mark_fallback",
     }
     assert set(QUERIES) == expected
