@@ -48,7 +48,7 @@ def test_scaled_auditor_fails_the_step_limit_only_when_it_would_exceed_it(
 def test_scaled_auditor_batching_and_invoke_fan_out_collect_every_result(
     scaled: Inngest, start_worker: Callable[..., Worker]
 ) -> None:
-    """The batching workaround and the invoke fan-out/fan-in both give the reference digest."""
+    """Batching, invoke fan-out/fan-in and event fan-out with wait_for_event fan-in: the same digest."""
     config = AuditorConfig(chunks=12, plugins=4)
     start_worker(app=scaled, concurrency=4)
     reference = run_local(config)
@@ -59,6 +59,10 @@ def test_scaled_auditor_batching_and_invoke_fan_out_collect_every_result(
     assert fanout.status is RunStatus.COMPLETED, fanout.error
     assert fanout.output["digest"] == reference["digest"]
     assert fanout.output["calls"] == 48 and fanout.step_count == 14
+    events = audit(scaled, "events", config)
+    assert events.status is RunStatus.COMPLETED, events.error
+    assert events.output["digest"] == reference["digest"]
+    assert events.step_count == 15, "split, dispatch, 12 waits, synthesis"
 
 
 @pytest.mark.slow

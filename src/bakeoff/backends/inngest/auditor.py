@@ -8,19 +8,26 @@
   calls in-process, so 200 chunks in batches of 50 is 4 steps.
 - ``auditor-fanout``: one child run per chunk (``step.invoke`` in a parallel group: fan-out with a
   direct fan-in of the results), each child running its plugin calls as steps.
+- ``auditor-events``: event fan-out with a ``wait_for_event`` fan-in: one ``send_event`` step
+  dispatches a chunk event per chunk, each child run sends ``auditor/chunk.done`` with its results,
+  and the parent waits for each. The waits are planned in the same parallel group as the dispatch
+  step, so they exist before any result can be sent (a wait never sees earlier events).
 
 Event data: ``{"config": AuditorConfig.to_dict(), "route_steps": bool, "batch_size": int}``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from bakeoff.backends.inngest.client import Inngest
+from bakeoff.backends.inngest.errors import NonRetriableError
 from bakeoff.backends.inngest.function import Function
-from bakeoff.backends.inngest.models import TriggerEvent
+from bakeoff.backends.inngest.models import Event, TriggerEvent
 from bakeoff.backends.inngest.sdk import Context
 from bakeoff.workload.auditor import AuditorConfig, Chunk, route_chunk, run_plugin, split_document, synthesize
 
@@ -31,7 +38,11 @@ AUDIT_EVENTS = {
     "batched": "auditor/batched.requested",
     "fanout": "auditor/fanout.requested",
     "chunk": "auditor/chunk.requested",
+    "events": "auditor/events.requested",
+    "chunk_event": "auditor/chunk-event.requested",
+    "chunk_done": "auditor/chunk.done",
 }
+RESULT_TIMEOUT = timedelta(minutes=30)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +51,8 @@ class AuditorFunctions:
     batched: Function
     fanout: Function
     chunk: Function
+    events: Function
+    chunk_event: Function
 
 
 def _config(ctx: Context) -> AuditorConfig:
@@ -98,6 +111,33 @@ def audit_batched(ctx: Context) -> dict[str, Any]:
     return ctx.step.run("synthesize", lambda: synthesize(results))
 
 
+def audit_events(ctx: Context) -> dict[str, Any]:
+    """Event fan-out (a send_event step), fan-in by one wait_for_event per chunk."""
+    config = _config(ctx)
+    chunks = _split(ctx, config)
+    audit = ctx.event.id
+    dispatch = [
+        Event(name=AUDIT_EVENTS["chunk_event"], data={"audit": audit, "config": config.to_dict(), "chunk": c})
+        for c in chunks
+    ]
+    waits = [
+        partial(
+            ctx.step.wait_for_event,
+            f"done-{c['chunk_id']}",
+            event=AUDIT_EVENTS["chunk_done"],
+            timeout=RESULT_TIMEOUT,
+            if_exp=f"async.data.audit == '{audit}' && async.data.chunk_id == {int(c['chunk_id'])}",
+        )
+        for c in chunks
+    ]
+    group: tuple[Callable[[], Any], ...] = (partial(ctx.step.send_event, "dispatch", dispatch), *waits)
+    _, *done = ctx.group.parallel(group)
+    missing = [c["chunk_id"] for c, event in zip(chunks, done, strict=True) if event is None]
+    if missing:
+        raise NonRetriableError(f"no result for chunks {missing} within {RESULT_TIMEOUT}")
+    return ctx.step.run("synthesize", lambda: synthesize(r for event in done for r in event.data["results"]))
+
+
 def register_auditor(client: Inngest, *, retries: int = 4) -> AuditorFunctions:
     """Register the auditor's functions on ``client``."""
 
@@ -132,8 +172,19 @@ def register_auditor(client: Inngest, *, retries: int = 4) -> AuditorFunctions:
         per_chunk = ctx.group.parallel(invokes)
         return ctx.step.run("synthesize", lambda: synthesize(r for results in per_chunk for r in results))
 
+    def audit_chunk_event(ctx: Context) -> list[str]:
+        results = audit_chunk(ctx)
+        done = {
+            "audit": ctx.event.data["audit"],
+            "chunk_id": ctx.event.data["chunk"]["chunk_id"],
+            "results": results,
+        }
+        return ctx.step.send_event("done", Event(name=AUDIT_EVENTS["chunk_done"], data=done))
+
     return AuditorFunctions(
         parallel=create("auditor-parallel", "parallel", audit_parallel),
+        events=create("auditor-events", "events", audit_events),
+        chunk_event=create("auditor-chunk-event", "chunk_event", audit_chunk_event),
         batched=create("auditor-batched", "batched", audit_batched),
         fanout=create("auditor-fanout", "fanout", audit_fanout),
         chunk=chunk_fn,

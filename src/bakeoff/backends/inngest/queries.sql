@@ -100,11 +100,12 @@ DELETE FROM {schema}.queue WHERE run_id = %(run_id)s AND lease_owner IS NULL
 DELETE FROM {schema}.waits WHERE run_id = %(run_id)s
 
 -- name: waits_for_event
--- Runs waiting for an event of this name, with their trigger event for the if_exp.
+-- Runs waiting for an event of this name, with their trigger event for the if_exp. No row locks:
+-- locking every candidate would hide waits from a concurrent sender whose event is the one that
+-- matches; take_wait (a DELETE) settles who resolves a wait.
 SELECT w.run_id, w.step_key, w.if_exp, r.event
 FROM {schema}.waits AS w JOIN {schema}.runs AS r ON r.run_id = w.run_id
 WHERE w.kind = 'event' AND w.event_name = %(name)s AND w.expires_at > clock_timestamp()
-FOR UPDATE OF w SKIP LOCKED
 
 -- name: take_wait
 -- Resolve a wait exactly once: whoever deletes the row resolves it.
