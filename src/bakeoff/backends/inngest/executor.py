@@ -161,12 +161,10 @@ class Executor:
         if self._fast_continue(conn, item, state, result, (started, ended)):
             return True
         finished: list[FinishedRun] = []
-        try:
-            with conn.transaction():
-                carry_on = self._finalize(conn, item, fn, state, result, (started, ended), finished)
-        finally:
-            if finished:
-                self.on_finished(finished)
+        with conn.transaction():
+            carry_on = self._finalize(conn, item, fn, state, result, (started, ended), finished)
+        if finished:  # only once committed: listeners record outcomes that really happened
+            self.on_finished(finished)
         return carry_on
 
     def _fast_continue(
