@@ -161,7 +161,9 @@ class Worker:
                     self._process(jobs)
             except Exception as exc:
                 self.last_error = exc
-                logger.warning("worker %s on queue %s: %s", self.id, self.name, exc, exc_info=exc)
+                # One line per failed poll (the database may be down for a while); traceback at debug.
+                logger.warning("worker %s on queue %s: %s", self.id, self.name, exc)
+                logger.debug("worker %s failure", self.id, exc_info=exc)
             finally:
                 self._held = []
             self._sleep(time.monotonic() - started, fetched)
