@@ -260,3 +260,23 @@ def test_unserializable_step_output_fails_the_step(bad: object) -> None:
         "name": "OutputUnserializableError",
         "message": '"s" returned unserializable data',
     }
+
+
+def test_send_event_in_a_loop_gives_each_send_its_own_ids() -> None:
+    """send_event ids derive from the counted step key, so a loop's sends are not 24 h duplicates."""
+    from bakeoff.backends.inngest import Event
+
+    sent: list[list[str]] = []
+
+    def sender(events: list[Event]) -> list[str]:
+        sent.append([e.id for e in events])
+        return [e.id for e in events]
+
+    def fn(ctx: Context) -> Any:
+        return [ctx.step.send_event("notify", Event(name="x")) for _ in range(2)]
+
+    first = execute(fn, request(), sender=sender)
+    assert isinstance(first, StepsReported)
+    second = execute(fn, request({"notify": first.ops[0].data}), sender=sender)
+    assert isinstance(second, StepsReported)
+    assert sent == [["run-1:notify:0"], ["run-1:notify:1:0"]]

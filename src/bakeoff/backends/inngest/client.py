@@ -168,7 +168,11 @@ class Inngest:
     def send_detailed(
         self, events: Event | list[Event], *, conn: psycopg.Connection[Any] | None = None
     ) -> list[SentEvent]:
-        """Like :meth:`send`, also saying which runs each event started (and whether it was a duplicate)."""
+        """Like :meth:`send`, also saying which runs each event started (and whether it was a duplicate).
+
+        With ``conn`` the caller commits; run listeners (for runs the events cancelled) are called
+        before that commit.
+        """
         batch = events if isinstance(events, list) else [events]
         finished: list[FinishedRun] = []
         if conn is not None:

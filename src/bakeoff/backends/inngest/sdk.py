@@ -187,12 +187,14 @@ class Step:
     def send_event(self, step_id: str, events: Event | list[Event]) -> list[str]:
         """Send events durably, as a ``step.run`` (as Inngest's SDK does); returns their ids."""
         batch = events if isinstance(events, list) else [events]
+        seen = self._inv.counters.get(step_id, 0)
+        key = step_id if seen == 0 else f"{step_id}:{seen}"  # the key step.run is about to use
         run_id = self._inv.request.run_id
 
         def send() -> list[str]:
             # Deterministic ids make a re-run of this step (after a crash) a 24-hour duplicate.
             stamped = [
-                e if e.id else Event(name=e.name, data=e.data, ts=e.ts, id=f"{run_id}:{step_id}:{i}")
+                e if e.id else Event(name=e.name, data=e.data, ts=e.ts, id=f"{run_id}:{key}:{i}")
                 for i, e in enumerate(batch)
             ]
             return self._send(stamped)
