@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -258,3 +259,18 @@ def test_work_options_default_the_notify_backstop_and_burst_only_for_batches() -
         default_backstop=30.0, include_metadata=False, burst_when_batch_full=True,
     )  # fmt: skip
     assert (options.notify_polling_interval_seconds, options.burst_when_batch_full) == (30.0, False)
+
+
+def _statements(sql: str) -> list[str]:
+    """SQL split into whitespace-normalised statements, transaction framing dropped."""
+    framing = ("BEGIN", "COMMIT", "SET LOCAL", "SELECT pg_advisory_xact_lock", "INSERT INTO pgboss.version")
+    parts = (" ".join(part.split()) for part in sql.split(";"))
+    return [part for part in parts if part and not part.startswith(framing)]
+
+
+def test_install_script_is_statement_for_statement_the_real_pg_boss_plan() -> None:
+    """Our DDL equals pg-boss 12.38's getConstructionPlans('pgboss') as recorded by the interop fixture."""
+    fixture = Path(__file__).parents[2] / "interop" / "fixtures" / "pgboss-construction.sql"
+    theirs = _statements(fixture.read_text(encoding="utf-8"))
+    ours = _statements(PgBossQueries("pgboss").install_script())
+    assert ours == theirs

@@ -49,7 +49,7 @@ def ensure_installed(conn: psycopg.Connection[Any], queries: PgBossQueries) -> b
         _check(queries.schema, found)
         return False
     with conn.transaction():
-        conn.execute(queries.sql("set_install_timeouts"))
+        conn.execute(queries.sql("set_install_timeouts"), prepare=False)
         conn.execute(queries.sql("advisory_xact_lock"), {"schema": queries.schema, "key": ""})
         # Another instance may have installed while this one waited for the lock.
         found = installed_version(conn, queries)

@@ -11,7 +11,8 @@ SELECT pg_advisory_xact_lock(('x' || encode(sha224((current_database() || '.pgbo
 
 -- name: set_install_timeouts
 -- The bounds pg-boss sets around every locked transaction.
-SET LOCAL lock_timeout = 30000
+SET LOCAL lock_timeout = 30000;
+SET LOCAL idle_in_transaction_session_timeout = 30000
 
 -- name: version_table_exists
 -- Whether a pg-boss schema is installed here (true/false).
