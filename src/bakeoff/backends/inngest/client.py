@@ -71,6 +71,9 @@ class Inngest:
     ) -> None:
         if not app_id or not isinstance(app_id, str):
             raise InvalidFunction("app_id must be a non-empty string")
+        if lease <= timedelta(0) or poll_interval <= 0:
+            # A non-positive lease would hand every claimed step straight to another worker.
+            raise InvalidFunction(f"lease and poll_interval must be positive, not {lease}, {poll_interval}")
         self.app_id = app_id
         self.database_url = libpq_url(database_url)
         self.sql = Sql(schema)

@@ -12,6 +12,7 @@ is decided here, at trigger time, with GCRA state rows (``flow_state``) and advi
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -97,6 +98,12 @@ class Dispatcher:
         return sent
 
     def _checked(self, event: Event, *, user_id: bool) -> tuple[Event, bool]:
+        # Strict JSON first: data PostgreSQL's jsonb cannot store (objects, NaN) is the caller's error,
+        # found before any event of the send is written.
+        try:
+            json.dumps(event.data, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidEvent(f"event {event.name!r} data is not JSON-serialisable: {exc}") from exc
         size = json_size(event.to_dict())
         if size > self.limits.max_event_bytes:
             raise InvalidEvent(
