@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, text
 
 from bakeoff.db.engine import make_engine
-from bakeoff.db.migrate import current_revisions, head_revisions, upgrade
+from bakeoff.db.migrate import applied_revisions, head_revisions, upgrade
 from bakeoff.db.schema import SCHEMA, metadata
 from bakeoff.testing import TestDatabases
 
@@ -18,7 +18,8 @@ def test_upgrade_from_empty_is_idempotent(test_databases: TestDatabases) -> None
     try:
         first = upgrade(engine)
         second = upgrade(engine)
-        assert first == second == head_revisions()
+        assert first == second
+        assert head_revisions() <= first
         with engine.connect() as conn:
             schemas = set(conn.execute(text("SELECT nspname FROM pg_namespace")).scalars())
         assert SCHEMA in schemas
@@ -43,6 +44,8 @@ def test_migrated_schema_equals_models(engine: Engine) -> None:
     assert diff == []
 
 
-def test_current_revisions_are_the_heads(engine: Engine) -> None:
+def test_every_branch_head_is_applied(engine: Engine) -> None:
     with engine.connect() as conn:
-        assert current_revisions(conn) == head_revisions()
+        applied = applied_revisions(conn)
+    assert head_revisions() <= applied
+    assert {"bakeoff_0001", "legacy_0001", "pgboss_0001", "inngest_0001"} <= applied

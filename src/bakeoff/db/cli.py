@@ -29,7 +29,7 @@ def upgrade(cli: CliContext) -> None:
 def status(cli: CliContext) -> None:
     """Which server is in use, its version, and the schema revisions applied."""
     from bakeoff.db import check_connection
-    from bakeoff.db.migrate import current_revisions, head_revisions
+    from bakeoff.db.migrate import applied_revisions, current_revisions, head_revisions
 
     engine = cli.engine()
     if cli.database_url_override is None and cli.settings.database_url is None:
@@ -38,12 +38,13 @@ def status(cli: CliContext) -> None:
     else:
         kind = "external"
     with engine.connect() as conn:
-        applied = current_revisions(conn)
+        stored = current_revisions(conn)
+        applied = applied_revisions(conn)
     heads = head_revisions()
     click.echo(f"server:   {kind}")
     click.echo(f"url:      {mask_url(engine.url)}")
     click.echo(f"version:  PostgreSQL {check_connection(engine)}")
-    click.echo(f"schema:   {', '.join(sorted(applied)) or 'not migrated'}")
+    click.echo(f"schema:   {', '.join(sorted(stored)) or 'not migrated'}")
     pending = heads - applied
     click.echo(f"pending:  {', '.join(sorted(pending)) if pending else 'none'}")
 

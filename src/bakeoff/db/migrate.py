@@ -18,7 +18,14 @@ from sqlalchemy import Connection, Engine, text
 
 from bakeoff.db.schema import SCHEMA
 
-__all__ = ["BRANCH_OWNERS", "alembic_config", "current_revisions", "head_revisions", "upgrade"]
+__all__ = [
+    "BRANCH_OWNERS",
+    "alembic_config",
+    "applied_revisions",
+    "current_revisions",
+    "head_revisions",
+    "upgrade",
+]
 
 BRANCH_OWNERS = (
     "bakeoff.db.migrations.versions",
@@ -66,9 +73,28 @@ def current_revisions(connection: Connection) -> set[str]:
     return set(ctx.get_current_heads())
 
 
+def applied_revisions(connection: Connection) -> set[str]:
+    """Every revision the database has, including those a stored head depends on.
+
+    Alembic stores only the heads; a branch whose first revision ``depends_on`` another branch's
+    revision implies that one without storing it, so "what is applied" is the closure.
+    """
+    revisions = ScriptDirectory.from_config(alembic_config()).revision_map
+    applied: set[str] = set()
+    pending = list(current_revisions(connection))
+    while pending:
+        revision = revisions.get_revision(pending.pop())
+        if revision is None or revision.revision in applied:
+            continue
+        applied.add(revision.revision)
+        for parent in (revision.down_revision, revision.dependencies):
+            pending.extend([parent] if isinstance(parent, str) else (parent or ()))
+    return applied
+
+
 def upgrade(engine: Engine) -> set[str]:
     """Apply every pending migration (idempotent); returns the revisions now applied."""
     with engine.begin() as connection:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
         command.upgrade(alembic_config(connection), "heads")
-        return current_revisions(connection)
+        return applied_revisions(connection)
