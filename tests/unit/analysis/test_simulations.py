@@ -51,6 +51,7 @@ def test_seed_volume_stays_insufficient_and_days_to_decision_is_within_25_percen
         f"median simulated decision day {result.median_decision:.0f}; error {result.relative_error:.1%}"
     )
     assert set(result.statuses_at_day) == {"insufficient_data"}
-    assert result.decided_by_day == 0.0
+    # Identical arms: any decision by day 30 is a false one, so it may happen at most alpha of the time.
+    assert result.decided_by_day <= 0.05
     assert len(result.decision_days) == 24 and len(result.predicted_days) == 24
     assert result.relative_error <= 0.25
