@@ -50,7 +50,7 @@ WorkerProcess = multiprocessing.process.BaseProcess
 HERE = Path(__file__).parent
 QUERIES = parse_queries((HERE / "queries.sql").read_text(encoding="utf-8"))
 PGBOSS_QUEUE = "article-import"
-JOB_SECONDS = 0.05
+JOB_SECONDS = 0.25
 """Latency of each article (the article server's /test/slow endpoint): jobs are short but not instant."""
 
 RECOVERY_OPTIONS: dict[str, dict[str, Any]] = {
@@ -288,9 +288,9 @@ def _kill_repeatedly(
         worker = start_worker(
             database_url, arm, allow_hosts=server.allow_hosts_value, concurrency=concurrency
         )
-        # Kill only once something is in flight, so every kill interrupts real work.
-        wait_until(lambda: bool(query(engine, "in_flight", experiment=experiment)), timeout=30, interval=0.05)
-        time.sleep(rng.uniform(0.0, 0.6))
+        time.sleep(rng.uniform(0.0, 0.5))  # a random point of the run...
+        # ...at which something is in flight, so every kill interrupts real work.
+        wait_until(lambda: bool(query(engine, "in_flight", experiment=experiment)), timeout=30, interval=0.02)
         in_flight = [r["trial_job_id"] for r in query(engine, "in_flight", experiment=experiment)]
         kill_group(worker)
         log.kill_times.append(db_now(engine))
@@ -426,7 +426,7 @@ def run_restart_trial(
     concurrency: int = 4,
     deadline: float = 240.0,
 ) -> list[FaultFigures]:
-    """Route ``jobs`` imports at ``rate``/s to every arm; restart PostgreSQL after ``restart_after`` of them."""
+    """Route ``jobs`` imports at ``rate``/s to all arms; restart PostgreSQL once ``restart_after`` are in."""
     from bakeoff.db.embedded import restart_embedded_server
     from bakeoff.trial.runner import run_arm_workers
 
@@ -527,11 +527,14 @@ def run_burst(
     serve_all_with: str | None = "pgboss",
     concurrency: int = 8,
     deadline: float = 300.0,
+    cheap_jobs: bool = False,
 ) -> FaultFigures:
     """``submits`` submits from ``threads`` threads at once, then every job worked to the end.
 
     ``serve_all_with`` serves every arm by one backend (an A/A layout), which keeps the small test
-    run fast; the benchmark passes None so each arm works its own share.
+    run fast; the benchmark passes None so each arm works its own share. ``cheap_jobs`` points every
+    import at a 404 (a terminal ``http_4xx`` failure at once, no retries) for when only the
+    router's and queue's accounting is under test, not the import.
     """
     from bakeoff.trial.runner import run_arm_workers
 
@@ -541,7 +544,13 @@ def run_burst(
         with ArticleServer(profile="none") as server:
             settings = server.import_settings()
             if serve_all_with is not None:
-                shared = build_backend(serve_all_with, engine, settings)
+                options = {"retry_limit": 0} if cheap_jobs and serve_all_with == "pgboss" else {}
+                shared = create_backend(
+                    serve_all_with,
+                    engine,
+                    import_settings=settings,
+                    **{**RECOVERY_OPTIONS[serve_all_with], **options},
+                )
                 backends = dict.fromkeys(arms, shared)
             else:
                 backends = {arm: build_backend(arm, engine, settings) for arm in arms}
@@ -550,7 +559,8 @@ def run_burst(
                 experiment=Experiment(name=experiment, arms=tuple(arms), control=arms[0]),
                 backends=backends,
             )
-            urls = [server.url(f"/articles/{n}?run={experiment}") for n in range(submits)]
+            page = "/test/status/404" if cheap_jobs else "/articles/{n}"
+            urls = [server.url(f"{page.format(n=n)}?run={experiment}&n={n}") for n in range(submits)]
             started = time.monotonic()
             submissions, failures = submit_all(router, urls, threads=threads)
             submit_seconds = time.monotonic() - started
