@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from faults_harness import run_burst, run_connection_loss
 
-BURST_SUBMITS = 2000
+BURST_SUBMITS = 1000
 BURST_THREADS = 8
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_burst_of_2000_submits_from_8_threads_gives_one_trial_job_each_all_terminal(
+def test_burst_of_1000_submits_from_8_threads_gives_one_trial_job_each_all_terminal(
     database_url: str,
 ) -> None:
     """exposures = submissions = trial jobs = enqueued backend jobs, and every job reaches a terminal state.
