@@ -7,6 +7,7 @@ and failures by error kind per arm.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
@@ -200,6 +201,40 @@ def error_kinds(c: Comparison) -> Figure:
     if kinds:
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def history(bodies: Sequence[Mapping[str, Any]]) -> Figure:
+    """How each comparison's sequential interval moved over the stored nightly reports."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.18, top=0.86, wspace=0.3)
+    series: dict[tuple[str, str], list[tuple[pd.Timestamp, float, float]]] = {}
+    for body in bodies:
+        when = pd.Timestamp(str(body.get("generated_at")))
+        for row in body.get("comparisons", []):
+            ci = row.get("ci_sequential_ratio") if row["metric"] == "latency" else row.get("ci_sequential")
+            if ci is not None and None not in ci:
+                scale = 1.0 if row["metric"] == "latency" else 100.0
+                series.setdefault((row["arm"], row["metric"]), []).append(
+                    (when, ci[0] * scale, ci[1] * scale)
+                )
+    for (arm, metric), points in series.items():
+        ax = axes[0] if metric == "failure_rate" else axes[1]
+        nights, lo, hi = zip(*points, strict=True)
+        ax.fill_between(nights, lo, hi, alpha=0.25, label=arm, step="mid")
+    axes[0].set(title="Failure difference, sequential interval", ylabel="points")
+    axes[1].set(title="Latency ratio, sequential interval", ylabel="candidate / control")
+    axes[0].axhline(0, color="grey", lw=1)
+    axes[1].axhline(1, color="grey", lw=1)
+    margin = bodies[-1].get("failure_margin") if bodies else None
+    if isinstance(margin, int | float):
+        axes[0].axhline(margin * 100, color="tab:red", ls="--", lw=1)
+    for ax in axes:
+        _dates(ax)
+        ax.grid(alpha=0.3)
+        if ax.has_data():
+            ax.legend(fontsize=8)
+    fig.suptitle("Night by night")
     return fig
 
 

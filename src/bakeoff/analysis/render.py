@@ -248,6 +248,12 @@ def _png(figure: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _history_image(history: Sequence[Mapping[str, Any]]) -> str:
+    from bakeoff.analysis.plots import history as history_figure
+
+    return f"<img alt='history' src='data:image/png;base64,{_png(history_figure(history))}'>"
+
+
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
     "table{border-collapse:collapse;margin:1em 0;font-size:.9em}"
@@ -270,6 +276,7 @@ def to_html(comparison: Comparison, path: str | Path, *, history: Sequence[Mappi
     )
     history_html = (
         "<h2>Night by night</h2>"
+        + _history_image(history)
         + _html_table(("generated", "verdict", "winner", "sequential intervals"), _history_rows(history))
         if history
         else ""

@@ -208,6 +208,16 @@ def test_html_is_self_contained_verdict_first_with_inline_plots(
     assert order == sorted(order)
 
 
+def test_html_shows_the_stored_nights_as_a_plot_and_a_table(
+    small_comparison: Comparison, tmp_path: Path
+) -> None:
+    night = json.loads(to_json(small_comparison))
+    later = {**night, "generated_at": "2026-01-22T01:30:00+00:00"}
+    text = to_html(small_comparison, tmp_path / "r.html", history=[night, later]).read_text()
+    assert text.count("data:image/png;base64,") == 6
+    assert "<h2>Night by night" in text and "2026-01-22T01:30" in text
+
+
 def test_markdown_reads_verdict_arms_comparisons_in_order(small_comparison: Comparison) -> None:
     text = to_markdown(small_comparison, history=[json.loads(to_json(small_comparison))])
     order = [
