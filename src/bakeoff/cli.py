@@ -118,7 +118,10 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="bakeoff", standalone_mode=False)
+        exit_code = cli.main(args=args, prog_name="bakeoff", standalone_mode=False)
+        # Outside standalone mode click returns a subcommand's ctx.exit(code) instead of exiting.
+        if isinstance(exit_code, int) and exit_code != 0:
+            sys.exit(exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:
