@@ -19,13 +19,14 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 from uuid import UUID
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bakeoff.backends.legacy.child import execute_job
 from bakeoff.backends.legacy.handlers import IMPORT_LIMITS_ENV
@@ -48,6 +49,8 @@ from bakeoff.metrics.recorder import Recorder
 __all__ = ["JobRunner", "RunnerOptions", "worker_id"]
 
 logger = logging.getLogger(__name__)
+RECORD_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+"""Pauses between attempts to record a finished job while the database is unreachable (~15 s)."""
 
 CHILD_MODULE = "bakeoff.backends.legacy.child"
 KILL_WAIT_SECONDS = 10.0
@@ -97,8 +100,21 @@ class JobRunner:
             verdict, exit_code = self._spawn(job)
         else:
             verdict, exit_code = self._in_process(job), None
-        self._record(job, verdict, exit_code)
+        self._record_durably(job, verdict, exit_code)
         return verdict
+
+    def _record_durably(self, job: LegacyJob, verdict: Verdict, exit_code: int | None) -> None:
+        """The verdict is known: a database restart while writing it must not orphan the RUNNING row."""
+        for delay in RECORD_RETRY_DELAYS:
+            try:
+                self._record(job, verdict, exit_code)
+                return
+            except OperationalError:
+                logger.warning(
+                    "could not record legacy job %s; retrying in %ss", job.id, delay, exc_info=True
+                )
+                time.sleep(delay)
+        self._record(job, verdict, exit_code)
 
     # -- running ---------------------------------------------------------------------------------
 
