@@ -8,15 +8,20 @@ hiccups) is logged and contained: it never fails the job it measures.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from uuid import UUID
+
+from sqlalchemy.exc import OperationalError
 
 from bakeoff.metrics.recorder import FinishResult, Recorder
 
 __all__ = ["Instrumentation", "error_kind_of"]
 
 logger = logging.getLogger(__name__)
+TERMINAL_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+"""Pauses between attempts to record an outcome while the database is unreachable (~15 s)."""
 
 
 def error_kind_of(exc: BaseException) -> str:
@@ -65,6 +70,20 @@ class Instrumentation:
         """Record the job's terminal outcome; None when recording failed (logged)."""
         if trial_job_id is None:
             return None
+        # The outcome is the one record the analysis cannot do without, and recording it is
+        # idempotent: while the database is unreachable (a restart), retry before containing.
+        for delay in TERMINAL_RETRY_DELAYS:
+            try:
+                return self.recorder.finished(
+                    trial_job_id,
+                    outcome,
+                    error_kind=error_kind,
+                    error_message=error_message,
+                    document_id=document_id,
+                )
+            except OperationalError:
+                logger.warning("recording the outcome of %s failed; retrying in %ss", trial_job_id, delay)
+                time.sleep(delay)
         result = self._contained(
             "finished",
             self.recorder.finished,
