@@ -197,13 +197,21 @@ class PgBossBackend:
             return since
 
     def reconcile(self, since: datetime) -> datetime:
-        """Record outcomes of jobs failed without a worker (expiry, heartbeat, stop); repeats are no-ops."""
+        """Record outcomes no worker recorded; repeats are no-ops.
+
+        Failed: by expiry, heartbeat loss or stop. Completed: the worker died (SIGKILL) between
+        pg-boss's complete() committing and its settle hook recording the outcome.
+        """
         latest = since
-        for job in self._started().failed_since(self.queue, since):
-            kind, message = failure_of(job.output)
-            self.instrumentation.terminal(
-                _trial_job_id(job), "failed", error_kind=kind, error_message=message
-            )
+        for job in self._started().settled_since(self.queue, since):
+            if job.state == "completed":
+                document = job.output.get("document_id") if isinstance(job.output, dict) else None
+                self.instrumentation.terminal(_trial_job_id(job), "completed", document_id=_uuid(document))
+            else:
+                kind, message = failure_of(job.output)
+                self.instrumentation.terminal(
+                    _trial_job_id(job), "failed", error_kind=kind, error_message=message
+                )
             latest = max(latest, job.completed_on or latest)
         return latest
 

@@ -517,6 +517,14 @@ class PgBoss:
         )
         return [Job.from_row(row) for row in rows]
 
+    def settled_since(self, name: str, since: datetime) -> list[Job]:
+        """Jobs of ``name`` that completed or failed after ``since`` (ours, not pg-boss's), oldest first."""
+        info = self._queue_info(name)
+        rows = self.db.rows(
+            self.queries.sql("settled_since", table=info.table, metadata=True), {"name": name, "since": since}
+        )
+        return [Job.from_row(row) for row in rows]
+
     # ---------------------------------------------------------------- workers
 
     def work(

@@ -1108,3 +1108,11 @@ FROM __SCHEMA__.__TABLE__ j
 WHERE j.name = %(name)s AND j.state = 'failed' AND j.completed_on > %(since)s
 ORDER BY j.completed_on
 LIMIT 1000
+
+-- name: settled_since
+-- Jobs of a queue that completed or failed after a moment (outcomes a dead worker never recorded).
+SELECT __COLUMNS__
+FROM __SCHEMA__.__TABLE__ j
+WHERE j.name = %(name)s AND j.state IN ('completed', 'failed') AND j.completed_on > %(since)s
+ORDER BY j.completed_on
+LIMIT 1000
