@@ -108,7 +108,7 @@ def test_pgboss_arm_against_hostile_server_ends_every_job_with_its_error_kind_in
     seed = 5
     experiment = f"faults-hostile-{uuid.uuid4().hex[:8]}"
     with ArticleServer(profile="hostile", seed=seed, corpus_size=40, drip_interval=0.05) as server:
-        settings = server.import_settings(total_timeout=2.0)
+        settings = server.import_settings(total_timeout=5.0)
         backend = create_backend("pgboss", engine, import_settings=settings, retry_limit=0)
         router = single_arm_router(engine, "pgboss", backend, experiment)
         paths = [f"/articles/{i}" for i in range(HOSTILE_JOBS)]
