@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 IMPORT_EVENT = "article/import.requested"
 IMPORT_FUNCTION = "import-article"
+RECONCILE_SECONDS = 5.0
+RECONCILE_LOOKBACK_SECONDS = 3600
 T = TypeVar("T")
 _OUTCOMES = {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "failed", RunStatus.CANCELLED: "cancelled"}
 
@@ -119,10 +121,25 @@ class InngestBackend:
         if concurrency < 1:
             raise InvalidRequest(f"concurrency must be >= 1, not {concurrency}")
         worker = self.client.start_worker(concurrency=concurrency)
+        since = datetime.now(UTC) - timedelta(seconds=RECONCILE_LOOKBACK_SECONDS)
         try:
-            stop.wait()
+            while not stop.wait(RECONCILE_SECONDS):
+                since = self._reconcile(since)
         finally:
             worker.stop(timeout=30)
+
+    def _reconcile(self, since: datetime) -> datetime:
+        """Record outcomes of runs whose worker died after the run ended but before its listener ran.
+
+        Recording an outcome is idempotent, so runs the listener already recorded are no-ops.
+        """
+        try:
+            for run, ended_at in self.client.finished_runs_since(IMPORT_FUNCTION, since):
+                self._record_terminal(run)
+                since = max(since, ended_at)
+        except Exception:
+            logger.exception("inngest: reconciling finished runs' outcomes failed")
+        return since
 
     # -- the function -----------------------------------------------------------------------------
 

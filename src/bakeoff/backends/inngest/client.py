@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -201,6 +201,12 @@ class Inngest:
     def runs_for_event(self, event_id: str) -> list[str]:
         with self.connection() as conn:
             return [str(r["run_id"]) for r in self.sql.run(conn, "runs_for_event", event_id=event_id)]
+
+    def finished_runs_since(self, fn_id: str, since: datetime) -> list[tuple[FinishedRun, datetime]]:
+        """Runs of ``fn_id`` that ended after ``since``, oldest first, each with when it ended."""
+        with self.connection() as conn:
+            rows = self.sql.run(conn, "finished_runs_since", app_id=self.app_id, fn_id=fn_id, since=since)
+        return [(FinishedRun.from_row(row), row["ended_at"]) for row in rows]
 
     def list_runs(
         self, *, status: str | None = None, fn_id: str | None = None, limit: int = 50

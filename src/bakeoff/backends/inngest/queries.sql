@@ -356,6 +356,15 @@ SELECT * FROM {schema}.attempts WHERE run_id = %(run_id)s ORDER BY id
 -- The runs an event started.
 SELECT run_id FROM {schema}.runs WHERE event_id = %(event_id)s ORDER BY created_at, run_id
 
+-- name: finished_runs_since
+-- Runs of one function of this app that ended after a moment, oldest first (the arm reconciles outcomes).
+SELECT run_id, fn_id, status, output, error, event, ended_at
+FROM {schema}.runs
+WHERE app_id = %(app_id)s AND fn_id = %(fn_id)s AND ended_at > %(since)s
+  AND status IN ('completed', 'failed', 'cancelled')
+ORDER BY ended_at
+LIMIT 1000
+
 -- name: list_runs
 -- Recent runs, optionally by status and function.
 SELECT run_id, fn_id, status, step_count, created_at, started_at, ended_at, error
