@@ -159,7 +159,14 @@ def _run_pgboss(url: str, config: AuditorConfig) -> StressResult:
                 local_concurrency=PGBOSS_LOCAL_CONCURRENCY,
                 polling_interval_seconds=0.5,
             )
-            boss.work(synth_queue, synth_handler, polling_interval_seconds=0.5)
+            # pg-boss's flow resolver unblocks the synthesis job without a NOTIFY, so its worker
+            # would sleep through the 30 s notify backstop; poll its queue like any other.
+            boss.work(
+                synth_queue,
+                synth_handler,
+                polling_interval_seconds=0.5,
+                notify_polling_interval_seconds=0.5,
+            )
             if not done.wait(STRESS_TIMEOUT_SECONDS):
                 raise StressFailed("pgboss auditor flow did not finish in time")
         wall = time.monotonic() - started
