@@ -71,8 +71,6 @@ class Scenario:
     tolerance_seconds: float = 2.0
     ignore: tuple[str, ...] = ()
     output_shape_only: bool = False
-    known_difference: str | None = None
-    """A port difference this scenario exposes, not yet fixed: the test is a strict xfail naming it."""
 
 
 DUMPS = ("dump_jobs", "dump_queues", "dump_schedules", "dump_subscriptions")

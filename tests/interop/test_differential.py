@@ -88,15 +88,7 @@ def test_there_are_at_least_thirty_scenarios_with_unique_names() -> None:
     assert len(set(names)) == len(names)
 
 
-def _param(scenario: Scenario) -> object:
-    marks = []
-    if scenario.known_difference:
-        # Strict: once the port is fixed the test turns red until the marker is removed.
-        marks.append(pytest.mark.xfail(strict=True, reason=scenario.known_difference))
-    return pytest.param(scenario, id=scenario.name, marks=marks)
-
-
-@pytest.mark.parametrize("scenario", [_param(scenario) for scenario in SCENARIOS])
+@pytest.mark.parametrize("scenario", [pytest.param(s, id=s.name) for s in SCENARIOS])
 def test_port_matches_real_pgboss(
     scenario: Scenario,
     both_runs: dict[str, tuple[RunResult | str, RunResult | str]],
