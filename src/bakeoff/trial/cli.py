@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -205,7 +204,6 @@ def _log_finished_jobs(engine: Any, arms: tuple[str, ...], stop: threading.Event
                 k: (round(float(v), 1) if k.endswith("_ms") and v is not None else v) for k, v in row.items()
             }
             click.echo(json.dumps({"event": "job_finished", **line}, default=str))
-        time.sleep(0)
 
 
 @click.group()

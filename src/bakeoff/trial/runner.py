@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import Engine, text
 
-from bakeoff.contract import ARM_NAMES, ImportRequest, JobBackend, Submission
+from bakeoff.contract import ImportRequest, JobBackend, Submission
 from bakeoff.db.sql import load_queries
 
 __all__ = ["ArmProgress", "TrialConfig", "TrialRun", "run_arm_workers"]
@@ -179,7 +179,3 @@ def document_consistency(engine: Engine, experiment: str) -> dict[str, int]:
 def experiment_name(prefix: str = "demo") -> str:
     """A fresh experiment name per run, so runs on a reused database are never pooled."""
     return f"{prefix}-{datetime.now(UTC):%Y%m%d-%H%M%S-%f}"
-
-
-def default_arms() -> tuple[str, ...]:
-    return ARM_NAMES

@@ -32,7 +32,6 @@ from bakeoff.workload.auditor import (
     AuditorConfig,
     Chunk,
     route_chunk,
-    run_local,
     run_plugin,
     split_document,
     synthesize,
@@ -357,8 +356,3 @@ def run_auditor_stress(
         "inngest": lambda: _run_inngest(engine, config),
     }
     return [runners[arm]() for arm in arms]
-
-
-def reference_digest(config: AuditorConfig) -> str:
-    """The digest every arm must reproduce (computed in-process)."""
-    return str(run_local(config)["digest"])
