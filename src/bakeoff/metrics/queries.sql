@@ -41,24 +41,34 @@ SELECT trial_job_id, clock_timestamp(), 'fallback', NULL, CAST(:detail AS jsonb)
 RETURNING trial_job_id
 
 -- name: mark_attempt_started
--- An attempt began: started_at is the first attempt's start; attempts only grows.
-UPDATE bakeoff.trial_jobs
-SET started_at = coalesce(started_at, clock_timestamp()),
-    attempts = greatest(attempts, :attempt)
-WHERE trial_job_id = :trial_job_id
-RETURNING started_at, attempts
+-- An attempt began, with its event: started_at is the first attempt's start; attempts only grows.
+WITH job AS (
+    UPDATE bakeoff.trial_jobs
+    SET started_at = coalesce(started_at, clock_timestamp()),
+        attempts = greatest(attempts, :attempt)
+    WHERE trial_job_id = :trial_job_id
+    RETURNING trial_job_id
+)
+INSERT INTO bakeoff.job_events (trial_job_id, at, event, attempt, detail)
+SELECT trial_job_id, clock_timestamp(), 'attempt_started', :attempt, '{}'::jsonb FROM job
+RETURNING trial_job_id
 
 -- name: mark_finished
--- The first terminal outcome is final; a repeat of the same outcome matches nothing.
-UPDATE bakeoff.trial_jobs
-SET outcome = :outcome,
-    finished_at = clock_timestamp(),
-    started_at = coalesce(started_at, CASE WHEN :outcome = 'cancelled' THEN NULL ELSE clock_timestamp() END),
-    error_kind = :error_kind,
-    error_message = :error_message,
-    document_id = :document_id
-WHERE trial_job_id = :trial_job_id AND outcome IS NULL
-RETURNING finished_at
+-- The first terminal outcome is final (a repeat matches nothing); recorded with its event.
+WITH job AS (
+    UPDATE bakeoff.trial_jobs
+    SET outcome = :outcome,
+        finished_at = clock_timestamp(),
+        started_at = coalesce(started_at, CASE WHEN :outcome = 'cancelled' THEN NULL ELSE clock_timestamp() END),
+        error_kind = :error_kind,
+        error_message = :error_message,
+        document_id = :document_id
+    WHERE trial_job_id = :trial_job_id AND outcome IS NULL
+    RETURNING trial_job_id
+)
+INSERT INTO bakeoff.job_events (trial_job_id, at, event, attempt, detail)
+SELECT trial_job_id, clock_timestamp(), 'finished', NULL, CAST(:detail AS jsonb) FROM job
+RETURNING trial_job_id
 
 -- name: get_outcome
 -- The stored outcome of one trial job (to tell a repeat from a conflict).

@@ -129,7 +129,6 @@ class Recorder:
             if row is None:
                 logger.warning("attempt_started() for unknown trial job %s", trial_job_id)
                 return False
-            self._event(c, trial_job_id, "attempt_started", attempt, {})
             return True
 
     def attempt_finished(
@@ -171,10 +170,10 @@ class Recorder:
             "error_kind": error_kind,
             "error_message": error_message[:MAX_ERROR_MESSAGE] if error_message else None,
             "document_id": document_id,
+            "detail": json.dumps({"outcome": outcome, "error_kind": error_kind}),
         }
         with self._connection(conn) as c:
             if c.execute(STATEMENTS["mark_finished"], params).first() is not None:
-                self._event(c, trial_job_id, "finished", None, {"outcome": outcome, "error_kind": error_kind})
                 return FinishResult.RECORDED
             stored = c.execute(STATEMENTS["get_outcome"], {"trial_job_id": trial_job_id}).first()
             if stored is None:
