@@ -5,8 +5,8 @@ Prints, measured in one run:
 * ``assign()``: time per call over many distinct unit keys, median and p99 (target <= 5 us median).
   Each call is timed on its own with ``perf_counter_ns``, so the timer's own cost is included.
 * ``submit()`` overhead: the same fake arm (a real INSERT into ``public.router_fake_jobs``) called
-  directly in its own transaction, and through ``Router.submit`` (state read, exposure row and
-  events, savepoint, the same INSERT, enqueued mark, commit). Calls alternate direct/router so load
+  directly in its own transaction, and through ``Router.submit`` (state read, the same INSERT, the
+  exposure and enqueue row with its events, commit). Calls alternate direct/router so load
   drifts hit both alike; the extra latency is median(router) - median(direct) (target <= 1 ms).
   The extra CPU time of the calling thread is printed too: unlike wall-clock time it does not
   grow when the machine's cores are saturated.

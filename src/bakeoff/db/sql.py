@@ -2,6 +2,8 @@
 
 A file holds queries under headers of the form ``-- name: claim_next_jobs`` followed by a one-line
 description comment; :func:`load_queries` returns them as a ``dict[str, str]`` keyed by name.
+Queries use SQLAlchemy's ``:name`` parameters; :func:`to_pyformat` turns one into psycopg's
+``%(name)s`` form for the few hot paths that run on the driver's connection directly.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-__all__ = ["load_queries", "parse_queries"]
+__all__ = ["load_queries", "parse_queries", "to_pyformat"]
 
 _HEADER = re.compile(r"^--\s*name:\s*(?P<name>[a-z_][a-z0-9_]*)\s*$", re.M)
 
@@ -38,3 +40,16 @@ def parse_queries(text: str) -> dict[str, str]:
 def load_queries(package: str, filename: str = "queries.sql") -> dict[str, str]:
     """Load the named queries of ``package``'s ``filename``."""
     return parse_queries(resources.files(package).joinpath(filename).read_text(encoding="utf-8"))
+
+
+def to_pyformat(sql: str) -> str:
+    """``sql`` with its ``:name`` parameters as psycopg's ``%(name)s`` (and literal ``%`` doubled).
+
+    For statements run on the raw psycopg connection with ``prepare=True``: a hot path then skips
+    SQLAlchemy's per-execute work, while the SQL itself stays in the part's ``queries.sql``.
+    """
+    from sqlalchemy import text
+    from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+
+    dialect = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
+    return str(text(sql).compile(dialect=dialect))

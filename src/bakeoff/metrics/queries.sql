@@ -15,6 +15,31 @@ WITH job AS (
 INSERT INTO bakeoff.job_events (trial_job_id, at, event, attempt, detail)
 SELECT trial_job_id, submitted_at, 'submitted', NULL, CAST(:detail AS jsonb) FROM job
 
+-- name: insert_routed_job
+-- The router's whole record of one routed import, written once the served arm has enqueued it:
+-- the trial job with its exposure (submitted_at, read from the database clock when routing began)
+-- and its enqueue, plus the 'submitted', 'fallback' (when the assigned arm failed) and 'enqueued'
+-- events, in one statement on the hot path of every submit.
+WITH job AS (
+    INSERT INTO bakeoff.trial_jobs
+        (trial_job_id, experiment, phase, unit_key, assigned_arm, served_arm, assignment_reason,
+         url, idempotency_key, backend_job_id, submitted_at, enqueued_at)
+    VALUES
+        (:trial_job_id, :experiment, :phase, :unit_key, :assigned_arm, :served_arm, :assignment_reason,
+         :url, :idempotency_key, :backend_job_id, CAST(:submitted_at AS timestamptz), clock_timestamp())
+    RETURNING trial_job_id, submitted_at, enqueued_at
+)
+INSERT INTO bakeoff.job_events (trial_job_id, at, event, attempt, detail)
+SELECT job.trial_job_id, step.at, step.event, NULL, step.detail
+FROM job
+CROSS JOIN LATERAL (
+    VALUES (1, job.submitted_at, 'submitted', CAST(:submitted_detail AS jsonb)),
+           (2, CAST(:fallback_at AS timestamptz), 'fallback', CAST(:fallback_detail AS jsonb)),
+           (3, job.enqueued_at, 'enqueued', CAST(:enqueued_detail AS jsonb))
+) AS step (position, at, event, detail)
+WHERE step.at IS NOT NULL
+ORDER BY step.position
+
 -- name: mark_enqueued
 -- The backend accepted the job (first call wins), with its 'enqueued' event, in one statement.
 WITH job AS (

@@ -20,7 +20,7 @@ from uuid import UUID
 from sqlalchemy import Connection, Engine, text
 
 from bakeoff.contract import InvalidRequest
-from bakeoff.db.sql import load_queries
+from bakeoff.db.sql import load_queries, to_pyformat
 from bakeoff.metrics.columns import ASSIGNMENT_REASONS, OUTCOMES
 
 __all__ = ["FinishResult", "Recorder"]
@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 QUERIES = load_queries("bakeoff.metrics")
 STATEMENTS = {name: text(sql) for name, sql in QUERIES.items()}
 """Parsed once: ``text()`` costs measurable time on the submit hot path."""
+ROUTED_JOB_SQL = to_pyformat(QUERIES["insert_routed_job"])
+"""The router's one write per submit, run on the driver's connection as a prepared statement."""
 MAX_ERROR_MESSAGE = 4000
 
 
@@ -89,6 +91,66 @@ class Recorder:
         params["detail"] = json.dumps({"assigned_arm": assigned_arm, "reason": assignment_reason})
         with self._connection(conn) as c:
             c.execute(STATEMENTS["insert_trial_job"], params)
+
+    def routed(
+        self,
+        *,
+        trial_job_id: UUID,
+        experiment: str,
+        phase: int,
+        unit_key: str,
+        assigned_arm: str,
+        served_arm: str,
+        assignment_reason: str,
+        url: str,
+        idempotency_key: str | None,
+        backend_job_id: str,
+        submitted_at: datetime,
+        conn: Connection,
+        fallback_at: datetime | None = None,
+        fallback_detail: Mapping[str, Any] | None = None,
+        decided_reason: str | None = None,
+    ) -> None:
+        """Record a routed import once its arm has enqueued it: exposure, enqueue and their events.
+
+        The router's single write per submit, inside its transaction. ``submitted_at`` is the
+        database clock read when routing began, so the exposure time does not include the arm's
+        enqueue. On a fallback, ``assignment_reason`` is ``"fallback"``, ``decided_reason`` the
+        reason the router first decided on (kept in the 'submitted' event), and ``fallback_at`` and
+        ``fallback_detail`` say when and why the control arm took over. It runs on ``conn``'s
+        psycopg connection as a prepared statement (this is every submit's hot path), so a failure
+        raises psycopg's own error, e.g. ``psycopg.errors.UniqueViolation``.
+        """
+        if assignment_reason not in ASSIGNMENT_REASONS:
+            raise InvalidRequest(
+                f"assignment_reason must be one of {ASSIGNMENT_REASONS}, not {assignment_reason!r}"
+            )
+        driver_connection: Any = conn.connection.dbapi_connection
+        driver_connection.cursor().execute(
+            ROUTED_JOB_SQL,
+            {
+                "trial_job_id": trial_job_id,
+                "experiment": experiment,
+                "phase": phase,
+                "unit_key": unit_key,
+                "assigned_arm": assigned_arm,
+                "served_arm": served_arm,
+                "assignment_reason": assignment_reason,
+                "url": url,
+                "idempotency_key": idempotency_key,
+                "backend_job_id": backend_job_id,
+                "submitted_at": submitted_at,
+                "submitted_detail": json.dumps(
+                    {"assigned_arm": assigned_arm, "reason": decided_reason or assignment_reason}
+                ),
+                "fallback_at": fallback_at,
+                "fallback_detail": None
+                if fallback_detail is None
+                else json.dumps(fallback_detail, default=str),
+                "enqueued_detail": json.dumps({"backend_job_id": backend_job_id}),
+            },
+            prepare=True,
+        )
 
     def enqueued(
         self,

@@ -30,8 +30,9 @@ FOR UPDATE OF e
 
 -- name: route_state
 -- First step of a submit: live state, the unit's override, a committed earlier submit under the same
--- idempotency key (so a repeat costs one query), and the transaction's statement budget.
-SELECT e.name, e.arms, e.weights, e.control, e.salt, e.phase, e.killed_arms,
+-- idempotency key (so a repeat costs one query), the transaction's statement budget, and the database
+-- clock at the moment of routing (the exposure's submitted_at).
+SELECT clock_timestamp() AS routed_at, e.name, e.arms, e.weights, e.control, e.salt, e.phase, e.killed_arms,
        (SELECT p.salt FROM bakeoff.experiment_phases p WHERE p.experiment = e.name AND p.phase = 1) AS base_salt,
        (SELECT o.arm FROM bakeoff.unit_overrides o WHERE o.experiment = e.name AND o.unit_key = :unit_key)
            AS override_arm,
@@ -85,11 +86,12 @@ SELECT trial_job_id, phase, assigned_arm, served_arm, assignment_reason AS reaso
 FROM bakeoff.trial_jobs
 WHERE experiment = :experiment AND idempotency_key = :idempotency_key
 
--- name: open_backend_savepoint
--- Isolate the backend's enqueue so a failure can be undone without losing the exposure row.
-SAVEPOINT bakeoff_router_backend
+-- name: select_trial_job_id
+-- Read back one trial job after its COMMIT failed: was it taken all the same?
+SELECT trial_job_id FROM bakeoff.trial_jobs WHERE trial_job_id = :trial_job_id
 
--- name: rollback_backend_savepoint
--- Undo whatever the failed backend wrote (and any settings it changed).
-ROLLBACK TO SAVEPOINT bakeoff_router_backend
-
+-- name: restart_budget
+-- After a failed arm's transaction is rolled back: the statement budget again, for the control arm,
+-- and the database clock at the moment of the fallback.
+SELECT set_config('statement_timeout', :statement_timeout, true) AS statement_timeout,
+       clock_timestamp() AS fell_back_at

@@ -2,13 +2,16 @@
 
 ``submit`` runs as ONE transaction on one connection::
 
-    route_state      live experiment state + this unit's override + SET LOCAL statement_timeout
-    submitted        exposure row in bakeoff.trial_jobs (metrics Recorder)
-    SAVEPOINT
+    route_state      live experiment state, this unit's override, an earlier submit under the same
+                     idempotency key, SET LOCAL statement_timeout, and the clock (submitted_at)
     backend.submit   the served arm enqueues on the same connection, under the time budget
-      on error/timeout: ROLLBACK TO SAVEPOINT, 'fallback' event, control arm enqueues instead
-    enqueued         backend job id and served arm (metrics Recorder)
+      on error/timeout: ROLLBACK (only the arm's work was written), BEGIN, the budget again,
+                        and the control arm enqueues instead
+    routed           the exposure, the enqueue and their events in one statement (metrics Recorder)
     COMMIT
+
+That is two statements of the router's own around the arm's enqueue, which is what the shim adds to
+an import's latency. The exposure row is written last but stamped with the clock read first.
 
 so an exposure without its job (or a job without its exposure) can never be committed. If the
 control arm fails too, everything rolls back and :class:`~bakeoff.contract.SubmitFailed` is raised.
@@ -21,17 +24,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from types import TracebackType
 from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bakeoff.contract import (
-    AssignmentReason,
     BackendError,
     DatabaseUnavailable,
     ImportRequest,
@@ -41,11 +46,12 @@ from bakeoff.contract import (
     SubmitFailed,
 )
 from bakeoff.db.engine import make_engine
+from bakeoff.db.sql import to_pyformat
 from bakeoff.db.urls import mask_url
 from bakeoff.metrics import Recorder
 from bakeoff.router.experiment import Decision, Experiment, ExperimentState, check_arm, check_unit_key
 from bakeoff.router.guard import Watchdog
-from bakeoff.router.store import STATEMENTS, ExperimentStore
+from bakeoff.router.store import QUERIES, STATEMENTS, ExperimentStore
 
 __all__ = ["DEFAULT_SUBMIT_TIMEOUT", "BackendTimeout", "Router"]
 
@@ -56,10 +62,20 @@ IDEMPOTENCY_CONSTRAINT = "trial_jobs_idempotency_key"
 MAX_ERROR_DETAIL = 1000
 CANCEL_TIMEOUT = 1.0
 MAX_DUPLICATE_RETRIES = 3
+ROUTE_STATE_SQL = to_pyformat(QUERIES["route_state"])
+"""Every submit's first statement, run on the driver's connection as a prepared statement."""
 
 
 class BackendTimeout(BackendError):
     """A backend's submit outlived the router's time budget."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Fallback:
+    """When and why the assigned arm could not take a job (the control arm served it)."""
+
+    at: datetime
+    detail: dict[str, Any]
 
 
 class _Duplicate(Exception):
@@ -190,7 +206,7 @@ class Router:
                     if first is not None:
                         return first
                     # The first submit's row vanished between our conflict and our read: route afresh.
-        except DBAPIError as exc:
+        except (DBAPIError, psycopg.Error) as exc:
             # The router's own statements failed (database gone, connection lost): the transaction
             # rolled back, so the caller learns that this job was not taken.
             raise SubmitFailed(
@@ -202,31 +218,52 @@ class Router:
 
     def _submit_once(self, request: ImportRequest, override_arm: str | None) -> Submission:
         trial_job_id = uuid4()
-        with self.engine.connect() as conn, conn.begin():
-            state, stored_override = self._route_state(conn, request)
-            decision = state.decide(request.effective_unit_key, override_arm or stored_override)
-            self._record_exposure(conn, state, decision, request, trial_job_id)
-            served, reason, backend_job_id = self._serve(conn, state, decision, request, trial_job_id)
-            self._recorder.enqueued(trial_job_id, backend_job_id, served_arm=served, conn=conn)
+        with self.engine.connect() as conn:
+            conn.begin()  # _serve may roll back and begin again, so commit through the connection
+            try:
+                state, stored_override, routed_at = self._route_state(conn, request)
+                decision = state.decide(request.effective_unit_key, override_arm or stored_override)
+                served, backend_job_id, fallback = self._serve(conn, state, decision, request, trial_job_id)
+                self._record(
+                    conn, state, decision, request, trial_job_id, served, backend_job_id, routed_at, fallback
+                )
+            except BaseException:
+                _abandon(conn)
+                raise
+            try:
+                conn.commit()
+            except DBAPIError as exc:
+                # The COMMIT may have reached the server before the connection broke: only the
+                # database can say whether this job was taken.
+                _abandon(conn)
+                if not self._was_committed(trial_job_id, exc):
+                    raise
         return Submission(
             trial_job_id=trial_job_id,
             assigned_arm=decision.assigned_arm,
             served_arm=served,
-            reason=reason,
+            reason="fallback" if fallback is not None else decision.reason,
             backend_job_id=backend_job_id,
             phase=state.phase,
             experiment=state.name,
         )
 
-    def _route_state(self, conn: Connection, request: ImportRequest) -> tuple[ExperimentState, str | None]:
+    def _statement_budget(self) -> str:
+        return str(max(1, round(self.submit_timeout * 1000)))  # 0 would mean "no limit"
+
+    def _route_state(
+        self, conn: Connection, request: ImportRequest
+    ) -> tuple[ExperimentState, str | None, datetime]:
         unit_key = request.effective_unit_key
         params = {
             "name": self.name,
             "unit_key": unit_key,
             "idempotency_key": request.idempotency_key,
-            "statement_timeout": str(max(1, round(self.submit_timeout * 1000))),  # 0 would mean "no limit"
+            "statement_timeout": self._statement_budget(),
         }
-        row = conn.execute(STATEMENTS["route_state"], params).first()
+        driver_connection: Any = conn.connection.dbapi_connection
+        cursor = driver_connection.cursor(row_factory=namedtuple_row)
+        row = cursor.execute(ROUTE_STATE_SQL, params, prepare=True).fetchone()
         if row is None:
             raise SubmitFailed(f"experiment {self.name!r} no longer exists; nothing was written")
         if row.existing_trial_job_id is not None:
@@ -239,33 +276,7 @@ class Router:
         if override is not None and override not in state.arms:
             logger.warning("ignoring override of unit %r to unknown arm %r", unit_key, override)
             override = None
-        return state, override
-
-    def _record_exposure(
-        self,
-        conn: Connection,
-        state: ExperimentState,
-        decision: Decision,
-        request: ImportRequest,
-        trial_job_id: UUID,
-    ) -> None:
-        try:
-            self._recorder.submitted(
-                trial_job_id=trial_job_id,
-                experiment=state.name,
-                phase=state.phase,
-                unit_key=request.effective_unit_key,
-                assigned_arm=decision.assigned_arm,
-                served_arm=decision.served_arm,
-                assignment_reason=decision.reason,
-                url=request.url,
-                idempotency_key=request.idempotency_key,
-                conn=conn,
-            )
-        except IntegrityError as exc:
-            if _constraint_of(exc) == IDEMPOTENCY_CONSTRAINT:
-                raise _Duplicate from exc
-            raise
+        return state, override, row.routed_at
 
     def _serve(
         self,
@@ -274,18 +285,34 @@ class Router:
         decision: Decision,
         request: ImportRequest,
         trial_job_id: UUID,
-    ) -> tuple[str, AssignmentReason, str]:
+    ) -> tuple[str, str, _Fallback | None]:
+        """The served arm enqueues; if it fails, its work is rolled back and the control arm serves."""
         arm = decision.served_arm
-        conn.execute(STATEMENTS["open_backend_savepoint"])
         started = time.monotonic()
         try:
-            return arm, decision.reason, self._call_backend(conn, arm, request, trial_job_id)
+            return arm, self._call_backend(conn, arm, request, trial_job_id), None
         except Exception as exc:  # any backend failure is served by the control arm
             if arm == state.control:
                 raise SubmitFailed(f"the control arm {arm!r} failed: {_describe(exc)}") from exc
             failure = exc
-        conn.execute(STATEMENTS["rollback_backend_savepoint"])
-        self._record_fallback(conn, trial_job_id, arm, failure, time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        # Nothing but the arm's enqueue was written yet: undo it whole (a statement timeout has
+        # aborted the transaction anyway) and start again for the control arm.
+        conn.rollback()
+        conn.begin()
+        fell_back_at = (
+            conn.execute(STATEMENTS["restart_budget"], {"statement_timeout": self._statement_budget()})
+            .one()
+            .fell_back_at
+        )
+        fallback = _Fallback(fell_back_at, self._fallback_detail(arm, failure, elapsed))
+        logger.warning(
+            "arm %s failed to take trial job %s; the control arm serves it: %s",
+            arm,
+            trial_job_id,
+            fallback.detail["error"],
+            extra={"trial_job_id": str(trial_job_id), "failed_arm": arm},
+        )
         try:
             backend_job_id = self._call_backend(conn, state.control, request, trial_job_id)
         except Exception as exc:
@@ -293,7 +320,45 @@ class Router:
                 f"arm {arm!r} failed ({_describe(failure)}) and the control arm {state.control!r} "
                 f"failed too ({_describe(exc)}); nothing was written"
             ) from exc
-        return state.control, "fallback", backend_job_id
+        return state.control, backend_job_id, fallback
+
+    def _record(
+        self,
+        conn: Connection,
+        state: ExperimentState,
+        decision: Decision,
+        request: ImportRequest,
+        trial_job_id: UUID,
+        served: str,
+        backend_job_id: str,
+        routed_at: datetime,
+        fallback: _Fallback | None,
+    ) -> None:
+        """The exposure, the enqueue and their events, in the router's one write."""
+        try:
+            self._recorder.routed(
+                trial_job_id=trial_job_id,
+                experiment=state.name,
+                phase=state.phase,
+                unit_key=request.effective_unit_key,
+                assigned_arm=decision.assigned_arm,
+                served_arm=served,
+                assignment_reason="fallback" if fallback is not None else decision.reason,
+                decided_reason=decision.reason,
+                url=request.url,
+                idempotency_key=request.idempotency_key,
+                backend_job_id=backend_job_id,
+                submitted_at=routed_at,
+                fallback_at=None if fallback is None else fallback.at,
+                fallback_detail=None if fallback is None else fallback.detail,
+                conn=conn,
+            )
+        except psycopg.errors.UniqueViolation as exc:
+            # A concurrent submit committed the same idempotency key first: ours (and the arm's
+            # enqueue) rolls back, and the caller gets the first Submission.
+            if exc.diag.constraint_name == IDEMPOTENCY_CONSTRAINT:
+                raise _Duplicate from exc
+            raise
 
     def _call_backend(self, conn: Connection, arm: str, request: ImportRequest, trial_job_id: UUID) -> str:
         """The arm's submit under the budget; a late answer counts as a timeout and is discarded."""
@@ -323,24 +388,32 @@ class Router:
             raise BackendError(f"arm {arm!r} returned {backend_job_id!r} instead of a job id")
         return backend_job_id
 
-    def _record_fallback(
-        self, conn: Connection, trial_job_id: UUID, arm: str, failure: Exception, elapsed: float
-    ) -> None:
-        detail = {
+    def _fallback_detail(self, arm: str, failure: Exception, elapsed: float) -> dict[str, Any]:
+        return {
             "failed_arm": arm,
             "error_type": type(failure).__name__,
             "error": _describe(failure),
             "timed_out": isinstance(failure, BackendTimeout),
             "elapsed_ms": round(elapsed * 1000, 3),
         }
-        self._recorder.fell_back(trial_job_id, detail, conn=conn)
-        logger.warning(
-            "arm %s failed to take trial job %s; the control arm serves it: %s",
-            arm,
-            trial_job_id,
-            detail["error"],
-            extra={"trial_job_id": str(trial_job_id), "failed_arm": arm},
-        )
+
+    def _was_committed(self, trial_job_id: UUID, commit_error: DBAPIError) -> bool:
+        """After a failed COMMIT: True when the trial job is in the database all the same."""
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(STATEMENTS["select_trial_job_id"], {"trial_job_id": trial_job_id}).first()
+        except DBAPIError as exc:
+            raise SubmitFailed(
+                f"the COMMIT of trial job {trial_job_id} failed ({_describe(commit_error)}) and the router "
+                f"could not read back whether it was taken ({_describe(exc)}); look it up before retrying"
+            ) from commit_error
+        if row is not None:
+            logger.warning(
+                "the COMMIT of trial job %s reported %s, but the job was committed",
+                trial_job_id,
+                _describe(commit_error),
+            )
+        return row is not None
 
     def _existing(self, request: ImportRequest) -> Submission | None:
         """The Submission a concurrent submit committed under this idempotency key (None: gone)."""
@@ -350,7 +423,7 @@ class Router:
         return None if row is None else self._duplicate_of(request, row, prefix="")
 
     def _duplicate_of(self, request: ImportRequest, row: Any, *, prefix: str) -> Submission:
-        values = row._mapping
+        values = row._asdict()  # a SQLAlchemy Row or a psycopg named tuple
         if values[f"{prefix}url"] != request.url:
             logger.warning(
                 "idempotency key %r was first used for %s; returning that submission for %s",
@@ -386,14 +459,23 @@ class Router:
         self.close()
 
 
+def _abandon(conn: Connection) -> None:
+    """Roll back a failed submit; a connection the driver found broken is discarded first."""
+    if not conn.invalidated:
+        # The router's own statements run on the driver's connection, where SQLAlchemy does not
+        # see a disconnect: tell the pool not to reuse a broken connection.
+        driver_connection: Any = conn.connection.dbapi_connection
+        if driver_connection is None or driver_connection.broken or driver_connection.closed:
+            conn.invalidate()
+    try:
+        conn.rollback()  # after an invalidation this only clears the transaction's state
+    except DBAPIError:
+        logger.debug("rollback after a failed submit failed too", exc_info=True)
+
+
 def _cancel(dbapi_connection: Any) -> None:
     """Cancel the statement running on ``dbapi_connection`` (called by the watchdog thread)."""
     dbapi_connection.cancel_safe(timeout=CANCEL_TIMEOUT)
-
-
-def _constraint_of(exc: DBAPIError) -> str | None:
-    diag = getattr(exc.orig, "diag", None)
-    return getattr(diag, "constraint_name", None)
 
 
 def _is_statement_timeout(exc: BaseException) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 from router_support import FAST_BUDGET, MakeRouter, count, key_for, rows
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 from bakeoff.contract import ImportRequest, SubmitFailed
 from bakeoff.testing import FailingBackend, HangingBackend, RecordingBackend
@@ -83,7 +85,7 @@ def test_kill_serves_the_arms_units_by_control_and_revive_restores_them(
 def test_a_raising_arm_falls_back_to_control_and_its_write_is_undone(
     engine: Engine, make_router: MakeRouter
 ) -> None:
-    """The failing arm's row is rolled back to the savepoint; control serves; the error is an event."""
+    """The failing arm's row is rolled back; control serves; the error is an event between the others."""
     router = make_router(backends={"pgboss": FailingBackend("pgboss", engine)})
     sub = router.submit(request(key_for(router, "pgboss")))
     assert (sub.assigned_arm, sub.served_arm, sub.reason) == ("pgboss", "legacy", "fallback")
@@ -93,6 +95,10 @@ def test_a_raising_arm_falls_back_to_control_and_its_write_is_undone(
     [event] = rows(engine, "SELECT detail FROM bakeoff.job_events WHERE event = 'fallback'")
     assert event.detail["failed_arm"] == "pgboss" and "refused job" in event.detail["error"]
     assert event.detail["timed_out"] is False
+    events = rows(engine, "SELECT event, at, detail FROM bakeoff.job_events ORDER BY at, event_id")
+    assert [e.event for e in events] == ["submitted", "fallback", "enqueued"]
+    assert events[0].detail == {"assigned_arm": "pgboss", "reason": "hash"}
+    assert events[0].at == row.submitted_at < events[1].at < events[2].at == row.enqueued_at
 
 
 @pytest.mark.parametrize(
@@ -181,3 +187,29 @@ def test_a_recording_arm_is_a_job_backend(engine: Engine) -> None:
     backend = RecordingBackend("legacy", engine)
     assert isinstance(backend, JobBackend)
     assert backend.health().ok
+
+
+class CommitTrapBackend(RecordingBackend):
+    """An arm whose enqueue breaks a deferred constraint, so the router's COMMIT itself fails."""
+
+    def submit(self, request: ImportRequest, *, trial_job_id: UUID, conn: Connection) -> str:
+        conn.execute(
+            text(
+                "CREATE TEMP TABLE commit_trap (id int UNIQUE DEFERRABLE INITIALLY DEFERRED) ON COMMIT DROP;"
+            )
+        )
+        conn.execute(text("INSERT INTO commit_trap VALUES (1), (1)"))
+        return super().submit(request, trial_job_id=trial_job_id, conn=conn)
+
+
+def test_a_commit_that_fails_is_read_back_and_reported_as_not_taken(
+    engine: Engine, make_router: MakeRouter
+) -> None:
+    """COMMIT raises: the router reads the trial job back, finds nothing, and raises SubmitFailed."""
+    router = make_router(backends={"pgboss": CommitTrapBackend("pgboss", engine)})
+    with pytest.raises(SubmitFailed, match="commit_trap"):
+        router.submit(request(key_for(router, "pgboss")))
+    for table in ("bakeoff.trial_jobs", "bakeoff.job_events", "public.router_fake_jobs"):
+        assert count(engine, table) == 0, table
+    # The connection went back to the pool in a usable state: the next submit goes through.
+    assert router.submit(request(key_for(router, "legacy"))).served_arm == "legacy"
