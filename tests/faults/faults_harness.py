@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -69,9 +70,13 @@ RECOVERY_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
-def build_backend(arm: str, engine: Engine, import_settings: ImportSettings | None) -> JobBackend:
+def build_backend(
+    arm: str, engine: Engine, import_settings: ImportSettings | None, **overrides: Any
+) -> JobBackend:
     """The arm built with short recovery settings (worker processes and the router use the same)."""
-    return create_backend(arm, engine, import_settings=import_settings, **RECOVERY_OPTIONS[arm])
+    return create_backend(
+        arm, engine, import_settings=import_settings, **{**RECOVERY_OPTIONS[arm], **overrides}
+    )
 
 
 def close_backends(backends: Sequence[JobBackend]) -> None:
@@ -101,6 +106,9 @@ class FaultFigures:
     submit_failures: int = 0
     reaped: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    """Accounting rules broken (each is also a problem)."""
+    remarks: tuple[str, ...] = field(default_factory=tuple)
+    """What the run was (workload, shares, timings): shown in the notes column, never a problem."""
 
     def problems(self) -> list[str]:
         """Every accounting rule this run broke (empty when the arm kept every job)."""
@@ -144,31 +152,69 @@ def wait_until(check: Callable[[], bool], *, timeout: float, interval: float = 0
     return check()
 
 
+def progress(message: str) -> None:
+    """A progress line on stderr (the long benchmark runs are otherwise silent for many minutes)."""
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+def wait_all_terminal(
+    engine: Engine, experiment: str, *, timeout: float, label: str, interval: float = 1.0
+) -> bool:
+    """Until no trial job of ``experiment`` is open (True) or ``timeout`` passes; progress each minute."""
+    started = time.monotonic()
+    report_at = started + 60.0
+
+    def done() -> bool:
+        nonlocal report_at
+        numbers = counts(engine, experiment)
+        if time.monotonic() >= report_at:
+            report_at += 60.0
+            progress(
+                f"{label}: {numbers['terminal']}/{numbers['trial_jobs']} terminal "
+                f"after {time.monotonic() - started:.0f} s"
+            )
+        return numbers["open"] == 0
+
+    return wait_until(done, timeout=timeout, interval=interval)
+
+
 # -------------------------------------------------------------------------------------- workers
 
 
-def _worker_main(database_url: str, arm: str, allow_hosts: str, concurrency: int, ready: Any) -> None:
+def _worker_main(
+    database_url: str, arm: str, allow_hosts: str, concurrency: int, ready: Any, overrides: dict[str, Any]
+) -> None:
     """Body of a forked worker process: what ``bakeoff worker --arms ARM`` does, with short recovery."""
     os.setsid()  # its own process group: a kill takes the legacy arm's children too
     os.environ["BAKEOFF_IMPORT_ALLOW_HOSTS"] = allow_hosts
     engine = make_engine(database_url, pool_size=concurrency + 4)  # never the parent's connections
-    backend = build_backend(arm, engine, ImportSettings.from_env())
+    backend = build_backend(arm, engine, ImportSettings.from_env(), **overrides)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     ready.set()
     backend.run_workers(concurrency=concurrency, stop=stop)
 
 
-def start_worker(database_url: str, arm: str, *, allow_hosts: str, concurrency: int) -> WorkerProcess:
+def start_worker(
+    database_url: str,
+    arm: str,
+    *,
+    allow_hosts: str,
+    concurrency: int,
+    overrides: dict[str, Any] | None = None,
+) -> WorkerProcess:
     """A worker process for ``arm`` in its own process group; returns once it is running.
 
     Forked rather than spawned: on a loaded 2-core machine a fresh interpreter takes 10 s to import
     the arms, which would dwarf the recovery being measured. The child builds its own engine.
+    ``overrides`` are backend options on top of :data:`RECOVERY_OPTIONS`.
     """
     context = multiprocessing.get_context("fork")
     ready = context.Event()
     process = context.Process(
-        target=_worker_main, args=(database_url, arm, allow_hosts, concurrency, ready), daemon=False
+        target=_worker_main,
+        args=(database_url, arm, allow_hosts, concurrency, ready, overrides or {}),
+        daemon=False,
     )
     process.start()
     if not ready.wait(60):
@@ -310,10 +356,11 @@ def _wait_for_recovery(
     def settled() -> bool:
         if arm == "pgboss":
             backend.boss.supervise(PGBOSS_QUEUE)  # type: ignore[attr-defined]
-        open_jobs = query(engine, "open_trial_jobs", experiment=experiment)
         if arm == "legacy":
-            return all(backend.state(r["backend_job_id"]).value != "queued" for r in open_jobs)
-        return not open_jobs
+            # One statement, not backend.state() per open job: 500 round trips a second on a loaded
+            # machine slowed the very run they watched. A PENDING row is what state() calls queued.
+            return int(query(engine, "legacy_queued", experiment=experiment)[0]["queued"]) == 0
+        return counts(engine, experiment)["open"] == 0
 
     if not wait_until(settled, timeout=deadline, interval=1.0):
         logger.warning("%s: jobs still open after %ss", experiment, deadline)
@@ -463,7 +510,7 @@ def run_restart_trial(
                         failures += 1
                     time.sleep(1.0 / rate)
                 restarter.join(timeout=120)
-                wait_until(lambda: counts(engine, experiment)["open"] == 0, timeout=deadline, interval=0.5)
+                wait_all_terminal(engine, experiment, timeout=deadline, label="pg_restart", interval=0.5)
             router.close()
             close_backends(list(backends.values()))
             assert restart_at is not None
@@ -528,20 +575,34 @@ def run_burst(
     concurrency: int = 8,
     deadline: float = 300.0,
     cheap_jobs: bool = False,
+    small_page: bool = False,
+    worker_processes: bool = False,
+    legacy_in_process: bool = False,
 ) -> FaultFigures:
     """``submits`` submits from ``threads`` threads at once, then every job worked to the end.
 
     ``serve_all_with`` serves every arm by one backend (an A/A layout), which keeps the small test
     run fast; the benchmark passes None so each arm works its own share. ``cheap_jobs`` points every
     import at a 404 (a terminal ``http_4xx`` failure at once, no retries) for when only the
-    router's and queue's accounting is under test, not the import.
+    router's and queue's accounting is under test, not the import. ``small_page`` serves corpus
+    page 0 (2.3 KB, the page the kill and restart runs import) for every URL instead of the
+    500-page mix (median 26 KB, mean 85 KB, up to 2.4 MB): a real fetch, extraction and save per job
+    at a CPU cost 10,000 jobs can pay on two cores. ``worker_processes`` runs each arm's workers in
+    its own forked process (what ``bakeoff worker --arms ARM`` per arm does) instead of threads of
+    this process, so the arms do not share one interpreter lock with each other and the submitters.
+    ``legacy_in_process`` runs the legacy arm's jobs in its worker process (the arm's existing
+    ``spawn_per_job=False`` switch, ``bakeoff legacy loop --in-process``): the job table, claims,
+    polling and verdict writes stay, the fresh Python process per job (~0.8 s CPU each) does not.
     """
     from bakeoff.trial.runner import run_arm_workers
 
+    if worker_processes and serve_all_with is not None:
+        raise ValueError("worker_processes runs each arm's own workers; pass serve_all_with=None")
+    legacy: dict[str, Any] = {"spawn_per_job": False} if legacy_in_process else {}
     engine = make_engine(database_url, pool_size=threads + 12)
     experiment = f"faults-burst-{time.time_ns()}"
     try:
-        with ArticleServer(profile="none") as server:
+        with ArticleServer(profile="none", corpus_size=1 if small_page else 500) as server:
             settings = server.import_settings()
             if serve_all_with is not None:
                 options = {"retry_limit": 0} if cheap_jobs and serve_all_with == "pgboss" else {}
@@ -553,7 +614,10 @@ def run_burst(
                 )
                 backends = dict.fromkeys(arms, shared)
             else:
-                backends = {arm: build_backend(arm, engine, settings) for arm in arms}
+                backends = {
+                    arm: build_backend(arm, engine, settings, **(legacy if arm == "legacy" else {}))
+                    for arm in arms
+                }
             router = Router(
                 engine,
                 experiment=Experiment(name=experiment, arms=tuple(arms), control=arms[0]),
@@ -564,8 +628,28 @@ def run_burst(
             started = time.monotonic()
             submissions, failures = submit_all(router, urls, threads=threads)
             submit_seconds = time.monotonic() - started
-            with run_arm_workers(backends, concurrency=concurrency, stop=threading.Event()):
-                wait_until(lambda: counts(engine, experiment)["open"] == 0, timeout=deadline, interval=0.5)
+            progress(f"burst: {len(submissions)} submits in {submit_seconds:.0f} s; working them off")
+            work_started = time.monotonic()
+            if worker_processes:
+                workers = [
+                    start_worker(
+                        database_url,
+                        arm,
+                        allow_hosts=server.allow_hosts_value,
+                        concurrency=concurrency,
+                        overrides=legacy if arm == "legacy" else None,
+                    )
+                    for arm in dict.fromkeys(arms)
+                ]
+                try:
+                    wait_all_terminal(engine, experiment, timeout=deadline, label="burst")
+                finally:
+                    for worker in workers:
+                        stop_gracefully(worker)
+            else:
+                with run_arm_workers(backends, concurrency=concurrency, stop=threading.Event()):
+                    wait_all_terminal(engine, experiment, timeout=deadline, label="burst")
+            work_seconds = time.monotonic() - work_started
             router.close()
             close_backends(list(backends.values()))
             figures = _account(engine, "+".join(arms), "burst", experiment, urls, submissions, 0, None)
@@ -573,6 +657,16 @@ def run_burst(
             notes = list(figures.notes)
             if int(events["submitted"]) != len(submissions):
                 notes.append(f"{events['submitted']} exposure events for {len(submissions)} submissions")
+            served = Counter(s.served_arm for s in submissions)
+            remarks = [
+                "jobs per arm " + ", ".join(f"{arm} {served[arm]}" for arm in dict.fromkeys(arms)),
+                f"{int(events['submitted'])} exposure events",
+                f"all terminal {work_seconds:.0f} s after the last submit",
+            ]
+            if small_page:
+                remarks.append(f"every import fetches a {_page_kib(server)} KiB page")
+            if legacy_in_process and "legacy" in arms:
+                remarks.append("legacy jobs run in its worker process, not a child each")
             return FaultFigures(
                 **{
                     **figures.__dict__,
@@ -580,10 +674,17 @@ def run_burst(
                     "faults": submits,
                     "recovery_seconds": round(submit_seconds, 2),
                     "notes": tuple(notes),
+                    "remarks": tuple(remarks),
                 }
             )
     finally:
         engine.dispose()
+
+
+def _page_kib(server: ArticleServer) -> str:
+    from bakeoff.workload.corpus import render_page
+
+    return f"{len(render_page(server.seed, 0).body) / 1024:.1f}"
 
 
 # ------------------------------------------------------------------------ connection-loss run
@@ -694,6 +795,7 @@ def format_table(rows: Sequence[FaultFigures]) -> str:
         if r.submit_failures:
             extra.append(f"{r.submit_failures} submits raised SubmitFailed")
         extra.extend(r.notes)
+        extra.extend(r.remarks)
         lines.append(
             " | ".join(
                 (

@@ -20,6 +20,14 @@ FROM bakeoff.trial_jobs
 WHERE experiment = :experiment AND outcome IS NULL
 ORDER BY submitted_at
 
+-- name: legacy_queued
+-- Open trial jobs of one experiment whose legacy.job row is still PENDING (not yet claimed), in one
+-- round trip: the kill run's wait polls this every second while hundreds of jobs are open.
+SELECT count(*) AS queued
+FROM bakeoff.trial_jobs t
+JOIN legacy.job j ON j.id = t.backend_job_id::uuid
+WHERE t.experiment = :experiment AND t.outcome IS NULL AND j.status = 'PENDING'
+
 -- name: in_flight
 -- Trial jobs of one experiment that have started and not finished (what a kill interrupts).
 SELECT trial_job_id
