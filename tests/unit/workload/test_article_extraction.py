@@ -56,6 +56,14 @@ def test_published_date_is_found_where_the_page_declares_it() -> None:
     assert extract_article(_as_fetched(page)).published == page.published
 
 
+def test_pages_without_a_date_extract_none_not_the_copyright_year() -> None:
+    """Dates come from the markup only: the footer's "Copyright 2024" is not a publication date."""
+    pages = [render_page(SEED, i) for i in range(60)]
+    pages = [p for p in pages if p.published is None and len(p.body) < 60_000]
+    assert len(pages) >= 5
+    assert [extract_article(_as_fetched(p)).published for p in pages] == [None] * len(pages)
+
+
 def test_non_english_page_keeps_its_language_and_accents() -> None:
     page = next(
         p for p in (render_page(SEED, i) for i in range(200)) if p.language != "en" and len(p.body) < 60_000
