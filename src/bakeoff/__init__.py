@@ -7,7 +7,6 @@ The public API: the :class:`Router` shim and its :class:`Experiment`, and the co
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from bakeoff.contract import (
@@ -22,11 +21,6 @@ from bakeoff.contract import (
     Submission,
     SubmitFailed,
 )
-
-try:
-    __version__ = version("bakeoff")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
 
 _LAZY = {"Router": "bakeoff.router", "Experiment": "bakeoff.router"}
 
@@ -47,7 +41,19 @@ __all__ = [
 ]
 
 
+def _version() -> str:
+    # Read on first use: importlib.metadata is a noticeable part of a spawned child's start-up.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bakeoff")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        return _version()
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'bakeoff' has no attribute {name!r}")

@@ -1,9 +1,17 @@
-"""Database access: which PostgreSQL to use (embedded by default), engines, migrations and named SQL."""
+"""Database access: which PostgreSQL to use (embedded by default), engines, migrations and named SQL.
+
+The names below load on first use, so a light module (``bakeoff.db.sql``, which a spawned legacy
+child needs) does not pull SQLAlchemy in through this package.
+"""
 
 from __future__ import annotations
 
-from bakeoff.db.engine import check_connection, connect_raw, make_engine, resolve_database_url
-from bakeoff.db.urls import libpq_url, mask_url, sqlalchemy_url, with_database
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bakeoff.db.engine import check_connection, connect_raw, make_engine, resolve_database_url
+    from bakeoff.db.urls import libpq_url, mask_url, sqlalchemy_url, with_database
 
 __all__ = [
     "check_connection",
@@ -15,3 +23,20 @@ __all__ = [
     "sqlalchemy_url",
     "with_database",
 ]
+
+_LAZY = {
+    "check_connection": "bakeoff.db.engine",
+    "connect_raw": "bakeoff.db.engine",
+    "make_engine": "bakeoff.db.engine",
+    "resolve_database_url": "bakeoff.db.engine",
+    "libpq_url": "bakeoff.db.urls",
+    "mask_url": "bakeoff.db.urls",
+    "sqlalchemy_url": "bakeoff.db.urls",
+    "with_database": "bakeoff.db.urls",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bakeoff.db' has no attribute {name!r}")

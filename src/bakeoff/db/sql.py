@@ -11,8 +11,12 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-__all__ = ["load_queries", "parse_queries", "to_pyformat"]
+__all__ = ["load_queries", "parse_queries", "pyformat", "to_pyformat"]
 
+# SQLAlchemy's own rules for text(): ``:name`` is a parameter unless preceded by ``:``, a word
+# character or a backslash (``::type`` casts, ``\:literal``), and ``\:`` escapes a colon.
+_BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?![:\w])", re.UNICODE)
+_BIND_ESCAPE = re.compile(r"\x5c(:\w*)(?![:\w])", re.UNICODE)
 _HEADER = re.compile(r"^--\s*name:\s*(?P<name>[a-z_][a-z0-9_]*)\s*$", re.M)
 
 
@@ -53,3 +57,13 @@ def to_pyformat(sql: str) -> str:
 
     dialect = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
     return str(text(sql).compile(dialect=dialect))
+
+
+def pyformat(sql: str) -> str:
+    """What :func:`to_pyformat` returns, without importing SQLAlchemy (for a spawned legacy child).
+
+    ``%`` is doubled, then every ``:name`` becomes ``%(name)s`` and ``\\:`` becomes ``:``, exactly
+    as SQLAlchemy compiles ``text(sql)`` for psycopg (a unit test compares the two on every query).
+    """
+    doubled = sql.replace("%", "%%")
+    return _BIND_ESCAPE.sub(lambda m: m.group(1), _BIND.sub(lambda m: f"%({m.group(1)})s", doubled))

@@ -1,7 +1,8 @@
 """Metrics: one lifecycle record per job, measured the same way for every arm on the database clock.
 
-The export functions load pandas, so they are imported on first use: the router and the workers,
-which only record, start without it.
+Every name loads on first use: the export functions load pandas, which the router and the workers
+(they only record) do without, and the recorder loads SQLAlchemy, which a spawned legacy child does
+without (it records its attempt with :mod:`bakeoff.metrics.attempts` on a psycopg connection).
 """
 
 from __future__ import annotations
@@ -9,11 +10,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from bakeoff.metrics.instrument import Instrumentation, error_kind_of
-from bakeoff.metrics.recorder import FinishResult, Recorder
-
 if TYPE_CHECKING:
     from bakeoff.metrics.export import export_trial, load_trial, read_export
+    from bakeoff.metrics.instrument import Instrumentation, error_kind_of
+    from bakeoff.metrics.recorder import FinishResult, Recorder
 
 __all__ = [
     "FinishResult",
@@ -25,10 +25,18 @@ __all__ = [
     "read_export",
 ]
 
-_LAZY = {"export_trial", "load_trial", "read_export"}
+_LAZY = {
+    "export_trial": "bakeoff.metrics.export",
+    "load_trial": "bakeoff.metrics.export",
+    "read_export": "bakeoff.metrics.export",
+    "Instrumentation": "bakeoff.metrics.instrument",
+    "error_kind_of": "bakeoff.metrics.instrument",
+    "FinishResult": "bakeoff.metrics.recorder",
+    "Recorder": "bakeoff.metrics.recorder",
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(import_module("bakeoff.metrics.export"), name)
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'bakeoff.metrics' has no attribute {name!r}")

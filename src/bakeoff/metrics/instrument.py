@@ -11,23 +11,19 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 from uuid import UUID
 
-from sqlalchemy.exc import OperationalError
+from bakeoff.metrics.attempts import contained, error_kind_of, record_attempt
 
-from bakeoff.metrics.recorder import FinishResult, Recorder
+if TYPE_CHECKING:
+    from bakeoff.metrics.recorder import FinishResult, Recorder
 
 __all__ = ["Instrumentation", "error_kind_of"]
 
 logger = logging.getLogger(__name__)
 TERMINAL_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 """Pauses between attempts to record an outcome while the database is unreachable (~15 s)."""
-
-
-def error_kind_of(exc: BaseException) -> str:
-    """The stable ``error_kind`` of an exception (``ImportFailed`` carries one), else ``internal_error``."""
-    kind = getattr(exc, "error_kind", None)
-    return kind if isinstance(kind, str) and kind else "internal_error"
 
 
 class Instrumentation:
@@ -39,24 +35,8 @@ class Instrumentation:
     @contextmanager
     def attempt(self, trial_job_id: UUID | None, attempt: int) -> Iterator[None]:
         """Record the start and the end of one attempt; the handler's own exception propagates."""
-        if trial_job_id is None:
+        with record_attempt(self.recorder, trial_job_id, attempt):
             yield
-            return
-        self._contained("attempt_started", self.recorder.attempt_started, trial_job_id, attempt)
-        try:
-            yield
-        except BaseException as exc:
-            self._contained(
-                "attempt_finished",
-                self.recorder.attempt_finished,
-                trial_job_id,
-                attempt,
-                ok=False,
-                error_kind=error_kind_of(exc),
-                error_message=f"{type(exc).__name__}: {exc}",
-            )
-            raise
-        self._contained("attempt_finished", self.recorder.attempt_finished, trial_job_id, attempt, ok=True)
 
     def terminal(
         self,
@@ -68,6 +48,10 @@ class Instrumentation:
         document_id: UUID | None = None,
     ) -> FinishResult | None:
         """Record the job's terminal outcome; None when recording failed (logged)."""
+        from sqlalchemy.exc import OperationalError
+
+        from bakeoff.metrics.recorder import FinishResult
+
         if trial_job_id is None:
             return None
         # The outcome is the one record the analysis cannot do without, and recording it is
@@ -97,8 +81,4 @@ class Instrumentation:
 
     @staticmethod
     def _contained(hook: str, fn: object, *args: object, **kwargs: object) -> object:
-        try:
-            return fn(*args, **kwargs)  # type: ignore[operator]
-        except Exception:
-            logger.exception("metrics hook %s failed; the job goes on", hook, extra={"hook": hook})
-            return None
+        return contained(hook, fn, *args, **kwargs)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, text
 
 from bakeoff.contract import InvalidRequest
 from bakeoff.db.sql import load_queries, to_pyformat
+from bakeoff.metrics.attempts import MAX_ERROR_MESSAGE, attempt_finished_detail
 from bakeoff.metrics.columns import ASSIGNMENT_REASONS, OUTCOMES
 
 __all__ = ["FinishResult", "Recorder"]
@@ -32,7 +33,6 @@ STATEMENTS = {name: text(sql) for name, sql in QUERIES.items()}
 """Parsed once: ``text()`` costs measurable time on the submit hot path."""
 ROUTED_JOB_SQL = to_pyformat(QUERIES["insert_routed_job"])
 """The router's one write per submit, run on the driver's connection as a prepared statement."""
-MAX_ERROR_MESSAGE = 4000
 
 
 class FinishResult(StrEnum):
@@ -205,11 +205,9 @@ class Recorder:
         conn: Connection | None = None,
     ) -> None:
         """An attempt ended (the job itself may still retry)."""
-        payload: dict[str, Any] = {"ok": ok, **(detail or {})}
-        if error_kind:
-            payload["error_kind"] = error_kind
-        if error_message:
-            payload["error_message"] = error_message[:MAX_ERROR_MESSAGE]
+        payload = attempt_finished_detail(
+            ok=ok, error_kind=error_kind, error_message=error_message, detail=detail
+        )
         with self._connection(conn) as c:
             self._event(c, trial_job_id, "attempt_finished", attempt, payload)
 

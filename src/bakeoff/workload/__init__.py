@@ -3,24 +3,31 @@
 ``import_article`` (fetch -> extract -> save) is the job under test; its phases and errors live in
 :mod:`bakeoff.workload.articles`. :class:`~bakeoff.workload.article_server.ArticleServer` serves a
 seeded synthetic corpus on loopback under a fault profile.
+
+The names below load on first use, so a phase module (``bakeoff.workload.fetch``, ``.extract``)
+can be imported without the save phase's SQLAlchemy (a spawned legacy child saves with psycopg).
 """
 
 from __future__ import annotations
 
-from bakeoff.workload.articles import (
-    ERROR_KINDS,
-    RETRYABLE_KINDS,
-    ExtractedArticle,
-    FetchedPage,
-    ImportedDocument,
-    ImportFailed,
-    ImportSettings,
-    extract_article,
-    fetch_page,
-    import_article,
-    import_failed,
-    save_document,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bakeoff.workload.articles import (
+        ERROR_KINDS,
+        RETRYABLE_KINDS,
+        ExtractedArticle,
+        FetchedPage,
+        ImportedDocument,
+        ImportFailed,
+        ImportSettings,
+        extract_article,
+        fetch_page,
+        import_article,
+        import_failed,
+        save_document,
+    )
 
 __all__ = [
     "ERROR_KINDS",
@@ -36,3 +43,9 @@ __all__ = [
     "import_failed",
     "save_document",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(import_module("bakeoff.workload.articles"), name)
+    raise AttributeError(f"module 'bakeoff.workload' has no attribute {name!r}")

@@ -10,9 +10,8 @@ the metrics record; ``retryable`` tells a backend whether another attempt is wor
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 from uuid import UUID
-
-from sqlalchemy import Engine
 
 from bakeoff.workload.errors import (
     ERROR_KINDS,
@@ -36,6 +35,9 @@ from bakeoff.workload.extract import extract_article
 from bakeoff.workload.fetch import fetch_page
 from bakeoff.workload.models import ExtractedArticle, FetchedPage, ImportedDocument, ImportSettings
 from bakeoff.workload.store import save_document
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 __all__ = [
     "ERROR_KINDS",

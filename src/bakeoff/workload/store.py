@@ -5,23 +5,33 @@ same row. The unique constraints on those columns enforce it, not this code: the
 ``ON CONFLICT DO NOTHING RETURNING``; when it returns nothing, another delivery got there first
 (PostgreSQL made this one wait for it to commit) and its row is read back. A stored row whose
 content differs from this delivery's is a ``save_conflict``: one key must not name two documents.
+
+:func:`save_document` runs on a SQLAlchemy engine; :func:`save_document_psycopg` runs the same logic
+and the same named SQL on a plain psycopg connection, for the spawned legacy child (which would
+otherwise spend a large part of its start-up importing SQLAlchemy).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Engine, text
-
-from bakeoff.db.sql import load_queries
+from bakeoff.db.sql import load_queries, pyformat
 from bakeoff.workload.errors import SaveConflict
 from bakeoff.workload.models import ExtractedArticle, ImportedDocument
 
-__all__ = ["content_sha256", "get_document", "queries", "save_document"]
+if TYPE_CHECKING:
+    import psycopg
+    from sqlalchemy import Engine
+
+__all__ = ["content_sha256", "get_document", "queries", "save_document", "save_document_psycopg"]
+
+Run = Callable[[str, Mapping[str, Any]], list[Mapping[Any, Any]]]
+"""Runs one named workload query inside the caller's transaction; its rows as mappings."""
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +55,38 @@ def save_document(
     idempotency_key: str | None = None,
 ) -> ImportedDocument:
     """Insert ``article`` once; a repeat delivery returns the first row with ``created=False``."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+
+        def run(name: str, params: Mapping[str, Any]) -> list[Mapping[Any, Any]]:
+            return list(conn.execute(text(queries()[name]), dict(params)).mappings().all())
+
+        return _save(run, article, trial_job_id=trial_job_id, idempotency_key=idempotency_key)
+
+
+def save_document_psycopg(
+    conn: psycopg.Connection[Any],
+    article: ExtractedArticle,
+    *,
+    trial_job_id: UUID | None = None,
+    idempotency_key: str | None = None,
+) -> ImportedDocument:
+    """:func:`save_document` on a plain psycopg connection, in one transaction of its own."""
+    from psycopg.rows import dict_row
+
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cursor:
+
+        def run(name: str, params: Mapping[str, Any]) -> list[Mapping[Any, Any]]:
+            cursor.execute(pyformat(queries()[name]), params)
+            return list(cursor.fetchall())
+
+        return _save(run, article, trial_job_id=trial_job_id, idempotency_key=idempotency_key)
+
+
+def _save(
+    run: Run, article: ExtractedArticle, *, trial_job_id: UUID | None, idempotency_key: str | None
+) -> ImportedDocument:
     digest = content_sha256(article)
     params = {
         **article.to_dict(),
@@ -52,31 +94,23 @@ def save_document(
         "idempotency_key": idempotency_key,
         "content_sha256": digest,
     }
-    with engine.begin() as conn:
-        row = conn.execute(text(queries()["insert_document"]), params).mappings().first()
-        if row is not None:
-            return _document(row, created=True)
-        if trial_job_id is None and idempotency_key is None:
-            raise SaveConflict(f"insert of {article.url} returned no row and has no key", url=article.url)
-        return _existing(conn, article, digest, trial_job_id, idempotency_key)
+    rows = run("insert_document", params)
+    if rows:
+        return _document(rows[0], created=True)
+    if trial_job_id is None and idempotency_key is None:
+        raise SaveConflict(f"insert of {article.url} returned no row and has no key", url=article.url)
+    return _existing(run, article, digest, trial_job_id, idempotency_key)
 
 
 def _existing(
-    conn: Connection,
+    run: Run,
     article: ExtractedArticle,
     digest: str,
     trial_job_id: UUID | None,
     idempotency_key: str | None,
 ) -> ImportedDocument:
     """The row an earlier delivery saved, checked to be the same document."""
-    rows = (
-        conn.execute(
-            text(queries()["find_saved_document"]),
-            {"trial_job_id": trial_job_id, "idempotency_key": idempotency_key},
-        )
-        .mappings()
-        .all()
-    )
+    rows = run("find_saved_document", {"trial_job_id": trial_job_id, "idempotency_key": idempotency_key})
     if len(rows) != 1 or rows[0]["content_sha256"] != digest:
         raise SaveConflict(
             f"trial_job_id={trial_job_id} idempotency_key={idempotency_key!r} already names "
@@ -99,6 +133,8 @@ def _document(row: Any, *, created: bool) -> ImportedDocument:
 
 def get_document(engine: Engine, document_id: UUID) -> dict[str, Any] | None:
     """A saved document as a dict, or None."""
+    from sqlalchemy import text
+
     with engine.connect() as conn:
         row = conn.execute(text(queries()["get_document"]), {"document_id": document_id}).mappings().first()
     return dict(row) if row is not None else None

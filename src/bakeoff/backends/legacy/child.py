@@ -9,6 +9,10 @@ from what it parses.
 
 Exit codes: 0 after success, 1 after a failure -- and 1 after success too under
 ``--crash-after-complete``, which reproduces the seed's "workers crash after completing (exit 1)".
+
+The process per job stays (it is the pain point under test), but the child imports only what it
+uses: its three statements (read the job, record the attempt, save the document) run on one plain
+psycopg connection with the same named SQL the SQLAlchemy code runs, so it never imports SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -19,14 +23,17 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from uuid import UUID
 
-from sqlalchemy import Engine
-
-from bakeoff.backends.legacy.handlers import HandlerContext, parse_handler
+from bakeoff.backends.legacy.handlers import HandlerContext, SaveDocument, parse_handler
+from bakeoff.backends.legacy.jobs import LegacyJob
 from bakeoff.backends.legacy.protocol import MessageKind, format_message
-from bakeoff.backends.legacy.store import JobStore, LegacyJob
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from bakeoff.metrics.attempts import AttemptRecorder
 
 __all__ = ["EXIT_CRASHED_AFTER_COMPLETE", "EXIT_FAILED", "EXIT_OK", "execute_job", "main"]
 
@@ -36,24 +43,33 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CRASHED_AFTER_COMPLETE = 1
 EXIT_USAGE = 2
+CONNECT_TIMEOUT_SECONDS = 10
 
 Emit = Callable[[str], None]
 
 
-def execute_job(job: LegacyJob, *, engine: Engine, emit_stdout: Emit, emit_stderr: Emit) -> bool:
-    """Run ``job``'s handler as one measured attempt and report it over the protocol; True on success."""
-    # Imported here so `python -m ...child --help` and the adapter's import stay light.
-    from bakeoff.metrics.instrument import Instrumentation
-    from bakeoff.metrics.recorder import Recorder
+def execute_job(
+    job: LegacyJob,
+    *,
+    attempts: AttemptRecorder,
+    save_document: SaveDocument,
+    emit_stdout: Emit,
+    emit_stderr: Emit,
+) -> bool:
+    """Run ``job``'s handler as one measured attempt and report it over the protocol; True on success.
+
+    ``attempts`` records the attempt (the shared :func:`~bakeoff.metrics.attempts.record_attempt`,
+    as every arm's instrumentation does) and ``save_document`` is the import's save phase.
+    """
+    from bakeoff.metrics.attempts import record_attempt
 
     started = {"job_id": str(job.id), "pid": os.getpid(), "attempt": job.attempt}
     emit_stdout(format_message(MessageKind.STARTED, started))
-    instrumentation = Instrumentation(Recorder(engine))
-    context = HandlerContext(job=job, engine=engine, emit_stdout=emit_stdout)
+    context = HandlerContext(job=job, save_document=save_document, emit_stdout=emit_stdout)
     try:
         handler = parse_handler(job.handler)
         emit_stdout(format_message(MessageKind.PROGRESS, {"message": f"running {job.handler}"}))
-        with instrumentation.attempt(job.trial_job_id, job.attempt):
+        with record_attempt(attempts, job.trial_job_id, job.attempt):
             result = handler(context)
     except Exception as exc:
         _report_error(exc, emit_stderr)
@@ -63,7 +79,7 @@ def execute_job(job: LegacyJob, *, engine: Engine, emit_stdout: Emit, emit_stder
 
 
 def _report_error(exc: Exception, emit_stderr: Emit) -> None:
-    from bakeoff.metrics.instrument import error_kind_of
+    from bakeoff.metrics.attempts import error_kind_of
 
     for line in traceback.format_exception(exc)[-6:]:
         for part in line.rstrip().splitlines():
@@ -94,6 +110,25 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _connect(url: str) -> psycopg.Connection[Any]:
+    import psycopg
+
+    return psycopg.connect(
+        url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name="bakeoff"
+    )
+
+
+def _get_job(conn: psycopg.Connection[Any], job_id: UUID) -> LegacyJob | None:
+    from psycopg.rows import dict_row
+
+    from bakeoff.db.sql import load_queries, pyformat
+
+    sql = pyformat(load_queries("bakeoff.backends.legacy")["get_job"])
+    with conn.cursor(row_factory=dict_row) as cursor:
+        row = cursor.execute(sql, {"id": job_id}).fetchone()
+    return LegacyJob.from_mapping(row) if row is not None else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one job; returns the process exit code."""
     args = _parse_args(argv)
@@ -103,17 +138,29 @@ def main(argv: list[str] | None = None) -> int:
     if not url:
         emit_stderr("BAKEOFF_DATABASE_URL is not set; the child cannot read its job")
         return EXIT_USAGE
-    from bakeoff.db.engine import make_engine
+    # httpx imports its command-line client when click/rich/pygments are installed (they are, for
+    # bakeoff's own CLI); a failed import makes it skip that, and the child never runs it.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    from functools import partial
 
-    engine = make_engine(url, pool_size=1, max_overflow=2)
+    from bakeoff.metrics.attempts import PsycopgAttempts
+    from bakeoff.workload.store import save_document_psycopg
+
+    conn = _connect(url)
     try:
-        job = JobStore(engine).get(args.job_id)
+        job = _get_job(conn, args.job_id)
         if job is None:
             emit_stderr(f"no legacy job {args.job_id}")
             return EXIT_FAILED
-        ok = execute_job(job, engine=engine, emit_stdout=_print_to(sys.stdout), emit_stderr=emit_stderr)
+        ok = execute_job(
+            job,
+            attempts=PsycopgAttempts(conn),
+            save_document=partial(save_document_psycopg, conn),
+            emit_stdout=_print_to(sys.stdout),
+            emit_stderr=emit_stderr,
+        )
     finally:
-        engine.dispose()
+        conn.close()
     if not ok:
         return EXIT_FAILED
     return EXIT_CRASHED_AFTER_COMPLETE if args.crash_after_complete else EXIT_OK

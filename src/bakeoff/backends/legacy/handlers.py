@@ -19,21 +19,21 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+from uuid import UUID
 
-from sqlalchemy import Engine
-
-from bakeoff.backends.legacy.store import LegacyJob
+from bakeoff.backends.legacy.jobs import LegacyJob
 from bakeoff.contract import BakeoffError, InvalidRequest
 
 if TYPE_CHECKING:
-    from bakeoff.workload.models import ImportSettings
+    from bakeoff.workload.models import ExtractedArticle, ImportedDocument, ImportSettings
 
 __all__ = [
     "HANDLER_SPECS",
     "IMPORT_LIMITS_ENV",
     "Handler",
     "HandlerContext",
+    "SaveDocument",
     "SimulatedFailure",
     "import_limits_json",
     "parse_handler",
@@ -63,12 +63,21 @@ class SimulatedFailure(BakeoffError):
         self.retryable = True
 
 
+class SaveDocument(Protocol):
+    """The import's save phase on the runner's database: ``save_document`` bound to an engine, or
+    ``save_document_psycopg`` bound to the spawned child's connection (same SQL, same logic)."""
+
+    def __call__(
+        self, article: ExtractedArticle, *, trial_job_id: UUID | None, idempotency_key: str | None
+    ) -> ImportedDocument: ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class HandlerContext:
-    """What a handler gets: the job, the database, and a way to print a raw stdout line."""
+    """What a handler gets: the job, the save phase, and a way to print a raw stdout line."""
 
     job: LegacyJob
-    engine: Engine
+    save_document: SaveDocument
     emit_stdout: Callable[[str], None]
 
 
@@ -129,7 +138,7 @@ def import_limits_json(settings: ImportSettings) -> str:
 
 def _child_import_settings() -> ImportSettings:
     """The parent's ImportSettings, rebuilt from the environment it gave this child."""
-    from bakeoff.workload.articles import ImportSettings
+    from bakeoff.workload.models import ImportSettings
 
     settings = ImportSettings.from_env()  # the allowlist: BAKEOFF_IMPORT_ALLOW_HOSTS
     raw = os.environ.get(IMPORT_LIMITS_ENV)
@@ -140,15 +149,16 @@ def _child_import_settings() -> ImportSettings:
 
 
 def _import_article(context: HandlerContext) -> dict[str, Any]:
+    """``import_article``'s three phases, saving through the context (psycopg in a spawned child)."""
     # Imported here: the workload pulls in HTML extraction, which a noop child should not pay for.
-    from bakeoff.workload.articles import import_article
+    from bakeoff.workload.extract import extract_article
+    from bakeoff.workload.fetch import fetch_page
 
     job = context.job
-    document = import_article(
-        job.url,
-        engine=context.engine,
+    page = fetch_page(job.url, settings=_child_import_settings())
+    document = context.save_document(
+        extract_article(page),
         trial_job_id=job.trial_job_id,
         idempotency_key=job.payload.get("idempotency_key"),
-        settings=_child_import_settings(),
     )
     return {"document_id": str(document.document_id), "url": job.url}

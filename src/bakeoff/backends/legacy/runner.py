@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import IO, Any
 from uuid import UUID
 
@@ -45,6 +46,7 @@ from bakeoff.contract import InvalidRequest
 from bakeoff.db.urls import libpq_url
 from bakeoff.metrics.instrument import Instrumentation
 from bakeoff.metrics.recorder import Recorder
+from bakeoff.workload.store import save_document
 
 __all__ = ["JobRunner", "RunnerOptions", "worker_id"]
 
@@ -182,7 +184,8 @@ class JobRunner:
         report = ChildReport(mode=self.options.stdout_protocol)
         execute_job(
             job,
-            engine=self.engine,
+            attempts=self.instrumentation.recorder,
+            save_document=partial(save_document, self.engine),
             emit_stdout=lambda line: self._on_message(job, report.feed_stdout(line)),
             emit_stderr=report.feed_stderr,
         )

@@ -12,13 +12,13 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Engine, Row, text
+from sqlalchemy import Connection, Engine, text
 
+from bakeoff.backends.legacy.jobs import JobStatus, LegacyJob
 from bakeoff.contract import InvalidRequest
 from bakeoff.db.sql import load_queries
 
@@ -29,49 +29,6 @@ logger = logging.getLogger(__name__)
 QUERIES = load_queries("bakeoff.backends.legacy")
 MAX_ERROR_TEXT = 4000
 MAX_PROGRESS_TEXT = 500
-
-
-class JobStatus(StrEnum):
-    """The four statuses of the current system's ``Job`` table."""
-
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class LegacyJob:
-    """One row of ``legacy.job``."""
-
-    id: UUID
-    status: JobStatus
-    handler: str
-    payload: dict[str, Any]
-    trial_job_id: UUID | None
-    attempt: int
-    original_job_id: UUID | None
-    worker_id: str | None = None
-    pid: int | None = None
-    exit_code: int | None = None
-    progress: str | None = None
-    result: dict[str, Any] | None = None
-    error_kind: str | None = None
-    error: str | None = None
-    created_at: datetime | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-
-    @classmethod
-    def from_row(cls, row: Row[Any]) -> LegacyJob:
-        """Build a job from a row selected with the columns of ``get_job``."""
-        values = dict(row._mapping)
-        values["status"] = JobStatus(values["status"])
-        return cls(**values)
-
-    @property
-    def url(self) -> str:
-        return str(self.payload.get("url", ""))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
