@@ -52,3 +52,11 @@ SELECT version FROM __SCHEMA__.version
 -- name: db_now
 -- The database clock.
 SELECT now() AS now
+
+-- name: plan_cache_mode
+-- The plan_cache_mode of the session that runs this.
+SELECT current_setting('plan_cache_mode') AS mode
+
+-- name: prepared_plans
+-- The statements prepared on this session and how often each ran with a generic or a custom plan.
+SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements

@@ -46,6 +46,14 @@ logger = logging.getLogger(__name__)
 
 QUEUE_CACHE_SECONDS = 60.0
 IdArg = str | Job | Sequence[str | Job]
+_FETCH_QUERIES = {
+    "singleton": "fetch_singleton",
+    "stately": "fetch_singleton",
+    "key_strict_fifo": "fetch_key_strict_fifo",
+}
+_GENERIC_PLAN_QUERIES = frozenset({"complete_jobs", "fail_jobs", "touch_jobs"})
+"""A worker's settling statements: their generic plans are sound (pkey lookups), so they run with
+plan reuse (see ``Database``) instead of being planned on every call."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -109,7 +117,12 @@ class PgBoss:
             "flow_interval_seconds": flow_interval_seconds,
             "notify_polling_interval_seconds": notify_polling_interval_seconds,
         }
-        self.db = Database(database_url, max_size=max_connections, application_name=application_name)
+        self.db = Database(
+            database_url,
+            max_size=max_connections,
+            application_name=application_name,
+            plan_modes=(self.queries.sql("plan_cache_generic"), self.queries.sql("plan_cache_default")),
+        )
         self._queue_cache: dict[str, _QueueInfo] = {}
         self._workers: dict[str, list[Worker]] = {}
         self._lock = threading.RLock()
@@ -381,11 +394,11 @@ class PgBoss:
         if min_priority is not None and max_priority is not None and min_priority > max_priority:
             raise PgBossInputError("min_priority must be <= max_priority")
         info = self._queue_info(name, conn)
-        query = {"singleton": "fetch_singleton", "stately": "fetch_singleton"}.get(
-            info.policy, "fetch_standard"
-        )
-        if info.policy == "key_strict_fifo":
-            query = "fetch_key_strict_fifo"
+        query = _FETCH_QUERIES.get(info.policy, "fetch_standard")
+        # One job at a time (a worker's default) takes the statement with a reusable generic plan.
+        single = batch_size == 1 and query == "fetch_standard"
+        if single:
+            query = "fetch_standard_single"
         sql = self.queries.sql(query, table=info.table, metadata=include_metadata)
         params = {
             "name": name,
@@ -394,8 +407,10 @@ class PgBoss:
             "min_priority": min_priority,
             "max_priority": max_priority,
         }
+        # Priority bounds are index conditions only in a plan made for their values: plan those per call.
+        generic = single and min_priority is None and max_priority is None
         try:
-            rows = self.db.rows(sql, params, conn=conn)
+            rows = self.db.rows(sql, params, conn=conn, generic=generic)
         except pg_errors.UniqueViolation:
             # A policy index refused the claim (pg-boss swallows 23505 and returns no jobs).
             return []
@@ -410,7 +425,8 @@ class PgBoss:
         id_list, attempts = _ids_and_attempts(ids, call)
         info = self._queue_info(name, conn)
         values = {"name": name, "ids": id_list, "attempts": attempts, **params}
-        row = self.db.one(self.queries.sql(query, table=info.table), values, conn=conn)
+        sql = self.queries.sql(query, table=info.table)
+        row = self.db.one(sql, values, conn=conn, generic=query in _GENERIC_PLAN_QUERIES)
         affected = int(row["affected"]) if row else 0
         return CommandResult(jobs=tuple(id_list), requested=len(id_list), affected=affected)
 

@@ -26,6 +26,12 @@ logger = logging.getLogger(__name__)
 Row = dict[str, Any]
 
 
+class PooledConnection(psycopg.Connection[Row]):
+    """A pool connection that remembers whether its session reuses generic plans (``plan_cache_mode``)."""
+
+    generic_plans: bool = False
+
+
 def driver_connection(conn: object) -> psycopg.Connection[Any]:
     """The psycopg connection behind ``conn`` (itself, or a SQLAlchemy Connection's driver connection)."""
     if isinstance(conn, psycopg.Connection):
@@ -40,13 +46,30 @@ def driver_connection(conn: object) -> psycopg.Connection[Any]:
 
 
 class Database:
-    """A small pool of autocommit connections with server-side prepared statements."""
+    """A small pool of autocommit connections with server-side prepared statements.
 
-    def __init__(self, url: str, *, max_size: int = 10, application_name: str = "pgboss") -> None:
+    Every statement is prepared on its connection, and the server then picks a custom or a
+    generic plan per call. The hot statements (``generic=True``: a single fetch, complete, fail, touch),
+    whose generic plans are sound, run with ``plan_cache_mode = force_generic_plan`` so the server
+    reuses their plan instead of planning each call (about half their server time); the setting is
+    switched per connection only when a connection changes between hot and other work, and every
+    other statement runs under the server's default plan choice. ``plan_modes`` is the pair of
+    statements ``(set generic, reset)``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_size: int = 10,
+        application_name: str = "pgboss",
+        plan_modes: tuple[str, str] | None = None,
+    ) -> None:
         self.url = libpq_url(url)
         self.max_size = max_size
         self._application_name = application_name
-        self._pool: ConnectionPool[psycopg.Connection[Row]] | None = None
+        self._plan_modes = plan_modes
+        self._pool: ConnectionPool[PooledConnection] | None = None
 
     def open(self) -> None:
         if self._pool is not None:
@@ -62,7 +85,7 @@ class Database:
                 "application_name": self._application_name,
                 "connect_timeout": 10,
             },
-            connection_class=psycopg.Connection[Row],
+            connection_class=PooledConnection,
             name=f"pgboss:{mask_url(self.url)}",
             open=False,
         )
@@ -82,28 +105,50 @@ class Database:
         return self._pool is not None
 
     @contextmanager
-    def connection(self, conn: object | None = None) -> Iterator[psycopg.Connection[Any]]:
-        """The caller's connection when given, else one from the pool."""
+    def connection(
+        self, conn: object | None = None, *, generic: bool = False
+    ) -> Iterator[psycopg.Connection[Any]]:
+        """The caller's connection when given (left as it is), else one from the pool.
+
+        A pooled connection is switched to reusing generic plans when ``generic``, and back to the
+        server's default otherwise, each only if its session is not in that mode already.
+        """
         if conn is not None:
             yield driver_connection(conn)
             return
         if self._pool is None:
             raise BackendError("pg-boss is not started: call start() first")
         with self._pool.connection(timeout=30) as pooled:
+            if pooled.generic_plans != generic and self._plan_modes is not None:
+                pooled.execute(self._plan_modes[0 if generic else 1], prepare=False)
+                pooled.generic_plans = generic
             yield pooled
 
     def rows(
-        self, sql: str, params: dict[str, Any] | None = None, *, conn: object | None = None
+        self,
+        sql: str,
+        params: dict[str, Any] | None = None,
+        *,
+        conn: object | None = None,
+        generic: bool = False,
     ) -> list[Row]:
         """Run one statement; return its rows as dicts (empty when it returns none)."""
-        with self.connection(conn) as connection, connection.cursor(row_factory=dict_row) as cur:
+        with (
+            self.connection(conn, generic=generic) as connection,
+            connection.cursor(row_factory=dict_row) as cur,
+        ):
             cur.execute(sql, params)
             return cur.fetchall() if cur.description else []
 
     def one(
-        self, sql: str, params: dict[str, Any] | None = None, *, conn: object | None = None
+        self,
+        sql: str,
+        params: dict[str, Any] | None = None,
+        *,
+        conn: object | None = None,
+        generic: bool = False,
     ) -> Row | None:
-        rows = self.rows(sql, params, conn=conn)
+        rows = self.rows(sql, params, conn=conn, generic=generic)
         return rows[0] if rows else None
 
     def locked(

@@ -633,6 +633,32 @@ FROM next
 WHERE name = %(name)s AND j.id = next.id
 RETURNING __COLUMNS__
 
+-- name: fetch_standard_single
+-- fetch_standard for batch_size 1 (one row, so no order to keep): the claimed id reaches the UPDATE as
+-- an uncorrelated array InitPlan (pg-boss's own shape for group concurrency), so the statement has a
+-- sound generic plan (i11 scan, pkey lookup) and is run on a connection that reuses it, without
+-- re-planning per call. Same rows locked, same state changes.
+WITH next AS (
+  SELECT j.id
+  FROM __SCHEMA__.__TABLE__ j
+  WHERE j.name = %(name)s
+    AND j.state < 'active'
+    AND NOT j.blocked
+    AND j.start_after <= __SCHEMA__.job_now()
+    AND (%(min_priority)s::int IS NULL OR j.priority >= %(min_priority)s::int)
+    AND (%(max_priority)s::int IS NULL OR j.priority <= %(max_priority)s::int)
+  ORDER BY j.priority DESC, j.created_on
+  LIMIT 1
+  FOR UPDATE OF j SKIP LOCKED
+)
+UPDATE __SCHEMA__.__TABLE__ j SET
+  state = 'active',
+  started_on = __SCHEMA__.job_now(),
+  heartbeat_on = __SCHEMA__.job_now(),
+  retry_count = CASE WHEN started_on IS NOT NULL THEN retry_count + 1 ELSE retry_count END
+WHERE name = %(name)s AND j.id = ANY (ARRAY(SELECT id FROM next))
+RETURNING __COLUMNS__
+
 -- name: fetch_singleton
 -- Claim for singleton/stately queues: skip keys already active, one job per key per batch.
 WITH next AS (
@@ -1092,6 +1118,14 @@ WITH parents AS (
   UPDATE __SCHEMA__.job j SET blocking = false FROM parents p WHERE j.name = p.name AND j.id = p.id
 )
 SELECT count(*)::int AS unblocked FROM unblocked
+
+-- name: plan_cache_generic
+-- Session setting for a worker's statements (single fetch, complete, fail, touch): reuse their generic plans.
+SET plan_cache_mode = force_generic_plan
+
+-- name: plan_cache_default
+-- Back to the server's own plan choice before a pooled connection runs any other statement.
+RESET plan_cache_mode
 
 -- name: listen
 -- Subscribe the listener connection to this schema's pg-boss notification channel (hex name, rendered).
