@@ -54,17 +54,6 @@ INSERT INTO bakeoff.job_events (trial_job_id, at, event, attempt, detail)
 SELECT trial_job_id, clock_timestamp(), 'enqueued', NULL, CAST(:detail AS jsonb) FROM job
 RETURNING trial_job_id
 
--- name: mark_fallback
--- The assigned arm failed or timed out: the control arm serves the job; record why, in one statement.
-WITH job AS (
-    UPDATE bakeoff.trial_jobs SET assignment_reason = 'fallback'
-    WHERE trial_job_id = :trial_job_id
-    RETURNING trial_job_id
-)
-INSERT INTO bakeoff.job_events (trial_job_id, at, event, attempt, detail)
-SELECT trial_job_id, clock_timestamp(), 'fallback', NULL, CAST(:detail AS jsonb) FROM job
-RETURNING trial_job_id
-
 -- name: mark_attempt_started
 -- An attempt began, with its event: started_at is the first attempt's start; attempts only grows.
 WITH job AS (

@@ -171,15 +171,6 @@ class Recorder:
             if c.execute(STATEMENTS["mark_enqueued"], params).first() is None:
                 logger.warning("enqueued() for unknown trial job %s", trial_job_id)
 
-    def fell_back(
-        self, trial_job_id: UUID, detail: Mapping[str, Any], *, conn: Connection | None = None
-    ) -> None:
-        """The assigned arm could not take the job; the control arm serves it (reason ``fallback``)."""
-        params = {"trial_job_id": trial_job_id, "detail": json.dumps(detail, default=str)}
-        with self._connection(conn) as c:
-            if c.execute(STATEMENTS["mark_fallback"], params).first() is None:
-                logger.warning("fell_back() for unknown trial job %s", trial_job_id)
-
     def attempt_started(self, trial_job_id: UUID, attempt: int, *, conn: Connection | None = None) -> bool:
         """An attempt (1-based) began running the handler. False when the trial job is unknown."""
         if attempt < 1:
