@@ -150,12 +150,14 @@ def _child_import_settings() -> ImportSettings:
 
 def _import_article(context: HandlerContext) -> dict[str, Any]:
     """``import_article``'s three phases, saving through the context (psycopg in a spawned child)."""
-    # Imported here: the workload pulls in HTML extraction, which a noop child should not pay for.
-    from bakeoff.workload.extract import extract_article
+    # Imported here, each phase's module when it is reached: a noop child never pays for HTML
+    # extraction, and neither does a job whose fetch failed (trafilatura is most of the imports).
     from bakeoff.workload.fetch import fetch_page
 
     job = context.job
     page = fetch_page(job.url, settings=_child_import_settings())
+    from bakeoff.workload.extract import extract_article
+
     document = context.save_document(
         extract_article(page),
         trial_job_id=job.trial_job_id,
