@@ -18,7 +18,8 @@ def test_burst_of_1000_submits_from_8_threads_gives_one_trial_job_each_all_termi
 
     The three arms are served by one pgboss backend (an A/A layout) and every import is a 404 that
     fails at once without retries, so the run stays within the suite's budget while still proving the
-    accounting; benchmarks/faults_report.py runs 10,000 real imports with each arm working its share.
+    accounting; benchmarks/faults_report.py runs 10,000 real imports (of a small page) with each arm
+    working its share in its own worker process.
     """
     figures = run_burst(
         database_url, submits=BURST_SUBMITS, threads=BURST_THREADS, serve_all_with="pgboss", cheap_jobs=True
