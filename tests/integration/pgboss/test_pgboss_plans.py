@@ -1,4 +1,4 @@
-"""Plan reuse on the worker's statements: a single fetch, complete, fail and touch run with generic
+"""Plan reuse on the job statements: send, a single fetch, complete, fail and touch run with generic
 plans on a pooled connection, and every other statement on it runs under the server's default choice."""
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def test_worker_statements_reuse_generic_plans_and_the_rest_keeps_the_default(
     assert _plans(boss, "state = 'completed',") == (3, 0)
     assert _plans(boss, "SET heartbeat_on") == (3, 0)
     assert _plans(boss, "deleted_jobs AS") == (1, 0)
+    assert _plans(boss, "pg_notify") == (4, 0)  # send: a JSON recordset, so no value-dependent plan
 
     # Back on ordinary statements the session runs under the server's own choice again.
     assert boss.db.rows(SQL["plan_cache_mode"])[0]["mode"] == default_mode

@@ -334,7 +334,9 @@ class PgBoss:
         query = "insert_jobs_notify" if self.use_listen_notify and info.notify else "insert_jobs"
         params = {"name": name, "jobs": opt.dumps(jobs), "channel": self.queries.channel}
         try:
-            return self.db.rows(self.queries.sql(query, table=info.table), params, conn=conn)
+            # Its plan does not depend on the values (a JSON recordset and one queue row): reuse it.
+            sql = self.queries.sql(query, table=info.table)
+            return self.db.rows(sql, params, conn=conn, generic=True)
         except pg_errors.ForeignKeyViolation as exc:
             self._queue_cache.pop(name, None)
             raise QueueNotFound(name) from exc

@@ -49,12 +49,12 @@ class Database:
     """A small pool of autocommit connections with server-side prepared statements.
 
     Every statement is prepared on its connection, and the server then picks a custom or a
-    generic plan per call. The hot statements (``generic=True``: a single fetch, complete, fail, touch),
-    whose generic plans are sound, run with ``plan_cache_mode = force_generic_plan`` so the server
-    reuses their plan instead of planning each call (about half their server time); the setting is
-    switched per connection only when a connection changes between hot and other work, and every
-    other statement runs under the server's default plan choice. ``plan_modes`` is the pair of
-    statements ``(set generic, reset)``.
+    generic plan per call. The hot statements (``generic=True``: send/insert, a single fetch,
+    complete, fail, touch), whose generic plans are sound, run with ``plan_cache_mode =
+    force_generic_plan`` so the server reuses their plan instead of planning each call (about half
+    their server time); the setting is switched per connection only when a connection changes
+    between hot and other work, and every other statement runs under the server's default plan
+    choice. ``plan_modes`` is the pair of statements ``(set generic, reset)``.
     """
 
     def __init__(

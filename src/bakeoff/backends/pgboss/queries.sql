@@ -1120,7 +1120,7 @@ WITH parents AS (
 SELECT count(*)::int AS unblocked FROM unblocked
 
 -- name: plan_cache_generic
--- Session setting for a worker's statements (single fetch, complete, fail, touch): reuse their generic plans.
+-- Session setting for the job statements (send/insert, single fetch, complete, fail, touch): reuse generic plans.
 SET plan_cache_mode = force_generic_plan
 
 -- name: plan_cache_default
