@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bakeoff.contract import ConfigurationError
-from bakeoff.db.sql import load_queries, parse_queries, to_pyformat
+from bakeoff.db.sql import load_queries, parse_queries
 from bakeoff.db.urls import libpq_url, mask_url, sqlalchemy_url, with_database
 from bakeoff.settings import Settings
 
@@ -48,13 +48,6 @@ def test_parse_queries_reads_names_and_drops_comments() -> None:
 def test_parse_queries_rejects_duplicates_and_empty(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_queries(text)
-
-
-def test_to_pyformat_turns_named_parameters_into_psycopg_placeholders() -> None:
-    """``:name`` becomes ``%(name)s``, literal ``%`` is doubled, and ``::`` casts are left alone."""
-    sql = "SELECT CAST(:a AS text[]), '50%' LIKE :b, x::int FROM t WHERE y = :a"
-    expected = "SELECT CAST(%(a)s AS text[]), '50%%' LIKE %(b)s, x::int FROM t WHERE y = %(a)s"
-    assert to_pyformat(sql) == expected
 
 
 def test_metrics_queries_load_by_name() -> None:

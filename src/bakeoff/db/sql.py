@@ -2,7 +2,7 @@
 
 A file holds queries under headers of the form ``-- name: claim_next_jobs`` followed by a one-line
 description comment; :func:`load_queries` returns them as a ``dict[str, str]`` keyed by name.
-Queries use SQLAlchemy's ``:name`` parameters; :func:`to_pyformat` turns one into psycopg's
+Queries use SQLAlchemy's ``:name`` parameters; :func:`pyformat` turns one into psycopg's
 ``%(name)s`` form for the few hot paths that run on the driver's connection directly.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-__all__ = ["load_queries", "parse_queries", "pyformat", "to_pyformat"]
+__all__ = ["load_queries", "parse_queries", "pyformat"]
 
 # SQLAlchemy's own rules for text(): ``:name`` is a parameter unless preceded by ``:``, a word
 # character or a backslash (``::type`` casts, ``\:literal``), and ``\:`` escapes a colon.
@@ -46,24 +46,14 @@ def load_queries(package: str, filename: str = "queries.sql") -> dict[str, str]:
     return parse_queries(resources.files(package).joinpath(filename).read_text(encoding="utf-8"))
 
 
-def to_pyformat(sql: str) -> str:
+def pyformat(sql: str) -> str:
     """``sql`` with its ``:name`` parameters as psycopg's ``%(name)s`` (and literal ``%`` doubled).
 
-    For statements run on the raw psycopg connection with ``prepare=True``: a hot path then skips
-    SQLAlchemy's per-execute work, while the SQL itself stays in the part's ``queries.sql``.
-    """
-    from sqlalchemy import text
-    from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
-
-    dialect = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
-    return str(text(sql).compile(dialect=dialect))
-
-
-def pyformat(sql: str) -> str:
-    """What :func:`to_pyformat` returns, without importing SQLAlchemy (for a spawned legacy child).
-
-    ``%`` is doubled, then every ``:name`` becomes ``%(name)s`` and ``\\:`` becomes ``:``, exactly
-    as SQLAlchemy compiles ``text(sql)`` for psycopg (a unit test compares the two on every query).
+    For statements run on the raw psycopg connection (the router's and recorder's hot path, as
+    prepared statements, and a spawned legacy child that does not import SQLAlchemy), while the SQL
+    itself stays in the part's ``queries.sql``. Every ``:name`` becomes ``%(name)s`` and ``\\:``
+    becomes ``:``, exactly as SQLAlchemy compiles ``text(sql)`` for psycopg (a unit test compares
+    the two on every query).
     """
     doubled = sql.replace("%", "%%")
     return _BIND_ESCAPE.sub(lambda m: m.group(1), _BIND.sub(lambda m: f"%({m.group(1)})s", doubled))

@@ -20,7 +20,7 @@ from uuid import UUID
 from sqlalchemy import Connection, Engine, text
 
 from bakeoff.contract import InvalidRequest
-from bakeoff.db.sql import load_queries, to_pyformat
+from bakeoff.db.sql import load_queries, pyformat
 from bakeoff.metrics.attempts import MAX_ERROR_MESSAGE, attempt_finished_detail
 from bakeoff.metrics.columns import ASSIGNMENT_REASONS, OUTCOMES
 
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 QUERIES = load_queries("bakeoff.metrics")
 STATEMENTS = {name: text(sql) for name, sql in QUERIES.items()}
 """Parsed once: ``text()`` costs measurable time on the submit hot path."""
-ROUTED_JOB_SQL = to_pyformat(QUERIES["insert_routed_job"])
+ROUTED_JOB_SQL = pyformat(QUERIES["insert_routed_job"])
 """The router's one write per submit, run on the driver's connection as a prepared statement."""
 
 

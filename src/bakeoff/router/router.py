@@ -46,7 +46,7 @@ from bakeoff.contract import (
     SubmitFailed,
 )
 from bakeoff.db.engine import make_engine
-from bakeoff.db.sql import to_pyformat
+from bakeoff.db.sql import pyformat
 from bakeoff.db.urls import mask_url
 from bakeoff.metrics import Recorder
 from bakeoff.router.experiment import Decision, Experiment, ExperimentState, check_arm, check_unit_key
@@ -62,7 +62,7 @@ IDEMPOTENCY_CONSTRAINT = "trial_jobs_idempotency_key"
 MAX_ERROR_DETAIL = 1000
 CANCEL_TIMEOUT = 1.0
 MAX_DUPLICATE_RETRIES = 3
-ROUTE_STATE_SQL = to_pyformat(QUERIES["route_state"])
+ROUTE_STATE_SQL = pyformat(QUERIES["route_state"])
 """Every submit's first statement, run on the driver's connection as a prepared statement."""
 
 
