@@ -16,29 +16,47 @@ INSERT INTO bakeoff.job_events (trial_job_id, at, event, attempt, detail)
 SELECT trial_job_id, submitted_at, 'submitted', NULL, CAST(:detail AS jsonb) FROM job
 
 -- name: insert_routed_job
--- The router's whole record of one routed import, written once the served arm has enqueued it:
--- the trial job with its exposure (submitted_at, read from the database clock when routing began)
--- and its enqueue, plus the 'submitted', 'fallback' (when the assigned arm failed) and 'enqueued'
--- events, in one statement on the hot path of every submit.
-WITH job AS (
+-- The router's whole record of one routed import, written once the served arm has enqueued it: the
+-- trial job with its exposure and its enqueue, plus the 'submitted', 'fallback' (when the assigned arm
+-- failed) and 'enqueued' events, in one statement on the hot path of every submit. It is written only
+-- while the routing rule the router decided under (phase, salt, killed arms, this unit's override) is
+-- still the stored one; otherwise it writes nothing and returns no row, and the router decides again.
+-- submitted_at defaults to the start of the transaction: the moment routing began.
+WITH rule AS (
+    SELECT e.name
+    FROM bakeoff.experiments e
+    WHERE e.name = :experiment
+      AND e.phase = :phase
+      AND e.salt = :salt
+      AND e.killed_arms @> CAST(:killed_arms AS text[])
+      AND e.killed_arms <@ CAST(:killed_arms AS text[])
+      AND (CAST(:override_given AS boolean)
+           OR (SELECT o.arm FROM bakeoff.unit_overrides o WHERE o.experiment = e.name AND o.unit_key = :unit_key)
+              IS NOT DISTINCT FROM CAST(:stored_override AS text))
+),
+job AS (
     INSERT INTO bakeoff.trial_jobs
         (trial_job_id, experiment, phase, unit_key, assigned_arm, served_arm, assignment_reason,
          url, idempotency_key, backend_job_id, submitted_at, enqueued_at)
-    VALUES
-        (:trial_job_id, :experiment, :phase, :unit_key, :assigned_arm, :served_arm, :assignment_reason,
-         :url, :idempotency_key, :backend_job_id, CAST(:submitted_at AS timestamptz), clock_timestamp())
+    SELECT CAST(:trial_job_id AS uuid), rule.name, :phase, :unit_key, :assigned_arm, :served_arm,
+           :assignment_reason, :url, :idempotency_key, :backend_job_id,
+           coalesce(CAST(:submitted_at AS timestamptz), transaction_timestamp()), clock_timestamp()
+    FROM rule
     RETURNING trial_job_id, submitted_at, enqueued_at
+),
+events AS (
+    INSERT INTO bakeoff.job_events (trial_job_id, at, event, attempt, detail)
+    SELECT job.trial_job_id, step.at, step.event, NULL, step.detail
+    FROM job
+    CROSS JOIN LATERAL (
+        VALUES (1, job.submitted_at, 'submitted', CAST(:submitted_detail AS jsonb)),
+               (2, CAST(:fallback_at AS timestamptz), 'fallback', CAST(:fallback_detail AS jsonb)),
+               (3, job.enqueued_at, 'enqueued', CAST(:enqueued_detail AS jsonb))
+    ) AS step (position, at, event, detail)
+    WHERE step.at IS NOT NULL
+    ORDER BY step.position
 )
-INSERT INTO bakeoff.job_events (trial_job_id, at, event, attempt, detail)
-SELECT job.trial_job_id, step.at, step.event, NULL, step.detail
-FROM job
-CROSS JOIN LATERAL (
-    VALUES (1, job.submitted_at, 'submitted', CAST(:submitted_detail AS jsonb)),
-           (2, CAST(:fallback_at AS timestamptz), 'fallback', CAST(:fallback_detail AS jsonb)),
-           (3, job.enqueued_at, 'enqueued', CAST(:enqueued_detail AS jsonb))
-) AS step (position, at, event, detail)
-WHERE step.at IS NOT NULL
-ORDER BY step.position
+SELECT trial_job_id FROM job
 
 -- name: mark_enqueued
 -- The backend accepted the job (first call wins), with its 'enqueued' event, in one statement.

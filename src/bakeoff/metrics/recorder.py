@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
@@ -98,6 +98,10 @@ class Recorder:
         trial_job_id: UUID,
         experiment: str,
         phase: int,
+        salt: str,
+        killed_arms: Collection[str],
+        stored_override: str | None,
+        override_given: bool,
         unit_key: str,
         assigned_arm: str,
         served_arm: str,
@@ -105,33 +109,43 @@ class Recorder:
         url: str,
         idempotency_key: str | None,
         backend_job_id: str,
-        submitted_at: datetime,
         conn: Connection,
+        submitted_at: datetime | None = None,
         fallback_at: datetime | None = None,
         fallback_detail: Mapping[str, Any] | None = None,
         decided_reason: str | None = None,
-    ) -> None:
+    ) -> bool:
         """Record a routed import once its arm has enqueued it: exposure, enqueue and their events.
 
-        The router's single write per submit, inside its transaction. ``submitted_at`` is the
-        database clock read when routing began, so the exposure time does not include the arm's
-        enqueue. On a fallback, ``assignment_reason`` is ``"fallback"``, ``decided_reason`` the
-        reason the router first decided on (kept in the 'submitted' event), and ``fallback_at`` and
-        ``fallback_detail`` say when and why the control arm took over. It runs on ``conn``'s
-        psycopg connection as a prepared statement (this is every submit's hot path), so a failure
-        raises psycopg's own error, e.g. ``psycopg.errors.UniqueViolation``.
+        The router's single write per submit, inside its transaction, and its check that it routed
+        by the stored rule: the row is written only while the experiment still has ``phase``,
+        ``salt`` and ``killed_arms``, and the unit's stored override is ``stored_override`` (unless
+        ``override_given``: an explicit override wins over the stored one). Returns False, writing
+        nothing, when the rule changed; the router then decides again from the stored state.
+
+        ``submitted_at`` defaults to the start of the transaction, when routing began, so the
+        exposure time does not include the arm's enqueue. On a fallback, ``assignment_reason`` is
+        ``"fallback"``, ``decided_reason`` the reason first decided on (kept in the 'submitted'
+        event), and ``fallback_at`` and ``fallback_detail`` say when and why the control arm took
+        over. It runs on ``conn``'s psycopg connection as a prepared statement (every submit's hot
+        path), so a failure raises psycopg's own error, e.g. ``psycopg.errors.UniqueViolation``.
         """
         if assignment_reason not in ASSIGNMENT_REASONS:
             raise InvalidRequest(
                 f"assignment_reason must be one of {ASSIGNMENT_REASONS}, not {assignment_reason!r}"
             )
         driver_connection: Any = conn.connection.dbapi_connection
-        driver_connection.cursor().execute(
+        cursor = driver_connection.cursor()
+        cursor.execute(
             ROUTED_JOB_SQL,
             {
                 "trial_job_id": trial_job_id,
                 "experiment": experiment,
                 "phase": phase,
+                "salt": salt,
+                "killed_arms": list(killed_arms),
+                "stored_override": stored_override,
+                "override_given": override_given,
                 "unit_key": unit_key,
                 "assigned_arm": assigned_arm,
                 "served_arm": served_arm,
@@ -151,6 +165,7 @@ class Recorder:
             },
             prepare=True,
         )
+        return cursor.fetchone() is not None
 
     def enqueued(
         self,

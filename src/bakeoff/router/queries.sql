@@ -29,17 +29,15 @@ WHERE e.name = :name
 FOR UPDATE OF e
 
 -- name: route_state
--- First step of a submit: live state, the unit's override, a committed earlier submit under the same
--- idempotency key (so a repeat costs one query), the transaction's statement budget, and the database
--- clock at the moment of routing (the exposure's submitted_at).
+-- A submit whose cached rule was out of date reads the live state, the unit's override, a committed
+-- earlier submit under the same idempotency key, and the database clock (the exposure's submitted_at).
 SELECT clock_timestamp() AS routed_at, e.name, e.arms, e.weights, e.control, e.salt, e.phase, e.killed_arms,
        (SELECT p.salt FROM bakeoff.experiment_phases p WHERE p.experiment = e.name AND p.phase = 1) AS base_salt,
        (SELECT o.arm FROM bakeoff.unit_overrides o WHERE o.experiment = e.name AND o.unit_key = :unit_key)
            AS override_arm,
        t.trial_job_id AS existing_trial_job_id, t.phase AS existing_phase, t.assigned_arm AS existing_assigned_arm,
        t.served_arm AS existing_served_arm, t.assignment_reason AS existing_reason,
-       t.backend_job_id AS existing_backend_job_id, t.url AS existing_url,
-       set_config('statement_timeout', :statement_timeout, true) AS statement_timeout
+       t.backend_job_id AS existing_backend_job_id, t.url AS existing_url
 FROM bakeoff.experiments e
 LEFT JOIN bakeoff.trial_jobs t
        ON t.experiment = e.name AND t.idempotency_key = CAST(:idempotency_key AS text)
@@ -90,8 +88,6 @@ WHERE experiment = :experiment AND idempotency_key = :idempotency_key
 -- Read back one trial job after its COMMIT failed: was it taken all the same?
 SELECT trial_job_id FROM bakeoff.trial_jobs WHERE trial_job_id = :trial_job_id
 
--- name: restart_budget
--- After a failed arm's transaction is rolled back: the statement budget again, for the control arm,
--- and the database clock at the moment of the fallback.
-SELECT set_config('statement_timeout', :statement_timeout, true) AS statement_timeout,
-       clock_timestamp() AS fell_back_at
+-- name: fallback_clock
+-- After a failed arm's transaction is rolled back: the database clock at the moment of the fallback.
+SELECT clock_timestamp() AS fell_back_at

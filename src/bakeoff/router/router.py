@@ -1,22 +1,23 @@
 """The Router: the shim in the import path that assigns an arm, records the exposure and enqueues.
 
-``submit`` runs as ONE transaction on one connection::
+``submit`` runs as ONE transaction on one connection of the router's own pool, whose sessions carry
+the submit budget as their ``statement_timeout``::
 
-    route_state      live experiment state, this unit's override, an earlier submit under the same
-                     idempotency key, SET LOCAL statement_timeout, and the clock (submitted_at)
-    backend.submit   the served arm enqueues on the same connection, under the time budget
-      on error/timeout: ROLLBACK (only the arm's work was written), BEGIN, the budget again,
+    decide           from the routing rule last seen (phase, salt, killed arms): no I/O
+    backend.submit   the served arm enqueues on the connection, under the time budget
+      on error/timeout: ROLLBACK (only the arm's work was written), BEGIN, read the clock,
                         and the control arm enqueues instead
-    routed           the exposure, the enqueue and their events in one statement (metrics Recorder)
+    routed           the exposure, the enqueue and their events in one statement (metrics Recorder),
+                     written only if the stored rule is still the one decided under
     COMMIT
 
-That is two statements of the router's own around the arm's enqueue, which is what the shim adds to
-an import's latency. The exposure row is written last but stamped with the clock read first.
-
-so an exposure without its job (or a job without its exposure) can never be committed. If the
-control arm fails too, everything rolls back and :class:`~bakeoff.contract.SubmitFailed` is raised.
-Reading the state inside every submit means a kill switch or a new phase applies to the very next
-submit in every process; :meth:`Router.assign` answers from the last state seen, without I/O.
+so an exposure without its job (or a job without its exposure) can never be committed, and the
+router adds one statement to the arm's own. When ``routed`` finds the rule changed (a kill switch, a
+new phase or an override set by any process), it writes nothing: the transaction rolls back, the
+router reads the live state (``route_state``) and routes again in a new transaction. A change
+therefore applies to the very next submit in every process. If the control arm fails too,
+everything rolls back and :class:`~bakeoff.contract.SubmitFailed` is raised.
+:meth:`Router.assign` answers from the last rule seen, without I/O.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from types import TracebackType
 from typing import Any
@@ -61,7 +62,8 @@ DEFAULT_SUBMIT_TIMEOUT = 2.0
 IDEMPOTENCY_CONSTRAINT = "trial_jobs_idempotency_key"
 MAX_ERROR_DETAIL = 1000
 CANCEL_TIMEOUT = 1.0
-MAX_DUPLICATE_RETRIES = 3
+MAX_ROUTING_ATTEMPTS = 4
+SUBMIT_POOL_SIZE = 10
 ROUTE_STATE_SQL = pyformat(QUERIES["route_state"])
 """Every submit's first statement, run on the driver's connection as a prepared statement."""
 
@@ -75,7 +77,13 @@ class _Fallback:
     """When and why the assigned arm could not take a job (the control arm served it)."""
 
     at: datetime
+    """The database clock when the control arm took over."""
+    monotonic_at: float
     detail: dict[str, Any]
+
+    def started_ago(self, started: float) -> float:
+        """Seconds from ``started`` (a ``time.monotonic()`` reading) to the fallback."""
+        return max(0.0, self.monotonic_at - started)
 
 
 class _Duplicate(Exception):
@@ -104,21 +112,29 @@ class Router:
         self.submit_timeout = float(submit_timeout)
         self.store = ExperimentStore(self.engine)
         self._recorder = Recorder(self.engine)
+        # The budget as a session setting of a pool of our own: it costs no statement per submit,
+        # and does not leak into other users of the caller's engine.
+        self._submit_engine = make_engine(
+            self.engine.url,
+            pool_size=SUBMIT_POOL_SIZE,
+            connect_args={"options": f"-c statement_timeout={max(1, round(self.submit_timeout * 1000))}"},
+        )
         try:
             self._state = self._load_state(experiment, backends)
         except OperationalError as exc:
-            self._dispose_own_engine()
+            self._dispose_engines()
             raise DatabaseUnavailable(
                 f"the router cannot read experiment state from {mask_url(self.engine.url)}: {_describe(exc)}"
             ) from exc
         except BaseException:
-            self._dispose_own_engine()
+            self._dispose_engines()
             raise
         self._backends = backends
         self._watchdog = Watchdog()
         self._closed = False
 
-    def _dispose_own_engine(self) -> None:
+    def _dispose_engines(self) -> None:
+        self._submit_engine.dispose()
         if self._owns_engine:
             self.engine.dispose()
 
@@ -198,14 +214,19 @@ class Router:
         if override_arm is not None:
             check_arm(self._state.arms, override_arm, field_name="override_arm")
         try:
-            for _ in range(MAX_DUPLICATE_RETRIES):
+            fresh = False  # the first attempt routes by the rule last seen
+            for _ in range(MAX_ROUTING_ATTEMPTS):
                 try:
-                    return self._submit_once(request, override_arm)
+                    submission = self._submit_once(request, override_arm, fresh=fresh)
                 except _Duplicate as duplicate:
                     first = duplicate.first or self._existing(request)
                     if first is not None:
                         return first
                     # The first submit's row vanished between our conflict and our read: route afresh.
+                    submission = None
+                if submission is not None:
+                    return submission
+                fresh = True  # the rule changed (or the key's first row vanished): read it live
         except (DBAPIError, psycopg.Error) as exc:
             # The router's own statements failed (database gone, connection lost): the transaction
             # rolled back, so the caller learns that this job was not taken.
@@ -213,23 +234,64 @@ class Router:
                 f"the router could not record the job ({_describe(exc)}); nothing was written"
             ) from exc
         raise SubmitFailed(
-            f"idempotency key {request.idempotency_key!r} kept conflicting; nothing was written"
+            f"the experiment's state or idempotency key {request.idempotency_key!r} kept changing under "
+            f"{MAX_ROUTING_ATTEMPTS} attempts to route; nothing was written"
         )
 
-    def _submit_once(self, request: ImportRequest, override_arm: str | None) -> Submission:
+    def _submit_once(
+        self, request: ImportRequest, override_arm: str | None, *, fresh: bool
+    ) -> Submission | None:
+        """One routing transaction; None when the stored rule was not the one decided under."""
         trial_job_id = uuid4()
-        with self.engine.connect() as conn:
+        started = time.monotonic()
+        with self._submit_engine.connect() as conn:
             conn.begin()  # _serve may roll back and begin again, so commit through the connection
             try:
-                state, stored_override, routed_at = self._route_state(conn, request)
-                decision = state.decide(request.effective_unit_key, override_arm or stored_override)
+                if fresh:
+                    state, stored_override, submitted_at = self._route_state(conn, request)
+                else:
+                    state, stored_override, submitted_at = self._state, None, None
+                unit_override = override_arm or _usable(state, stored_override)
+                decision = state.decide(request.effective_unit_key, unit_override)
                 served, backend_job_id, fallback = self._serve(conn, state, decision, request, trial_job_id)
-                self._record(
-                    conn, state, decision, request, trial_job_id, served, backend_job_id, routed_at, fallback
+                if fallback is not None and submitted_at is None:
+                    # The first transaction (and its start time) was rolled back: date the exposure
+                    # by the database clock at the fallback, less the time the failed arm took.
+                    submitted_at = fallback.at - timedelta(seconds=fallback.started_ago(started))
+                recorded = self._recorder.routed(
+                    trial_job_id=trial_job_id,
+                    experiment=state.name,
+                    phase=state.phase,
+                    salt=state.salt,
+                    killed_arms=sorted(state.killed_arms),
+                    stored_override=stored_override,
+                    override_given=override_arm is not None,
+                    unit_key=request.effective_unit_key,
+                    assigned_arm=decision.assigned_arm,
+                    served_arm=served,
+                    assignment_reason="fallback" if fallback is not None else decision.reason,
+                    decided_reason=decision.reason,
+                    url=request.url,
+                    idempotency_key=request.idempotency_key,
+                    backend_job_id=backend_job_id,
+                    submitted_at=submitted_at,
+                    fallback_at=None if fallback is None else fallback.at,
+                    fallback_detail=None if fallback is None else fallback.detail,
+                    conn=conn,
                 )
+            except psycopg.errors.UniqueViolation as exc:
+                _abandon(conn)
+                # A concurrent submit committed the same idempotency key first: ours (and the arm's
+                # enqueue) rolls back, and the caller gets the first Submission.
+                if exc.diag.constraint_name == IDEMPOTENCY_CONSTRAINT:
+                    raise _Duplicate from exc
+                raise
             except BaseException:
                 _abandon(conn)
                 raise
+            if not recorded:
+                _abandon(conn)  # the arm's enqueue goes with it
+                return None
             try:
                 conn.commit()
             except DBAPIError as exc:
@@ -248,19 +310,12 @@ class Router:
             experiment=state.name,
         )
 
-    def _statement_budget(self) -> str:
-        return str(max(1, round(self.submit_timeout * 1000)))  # 0 would mean "no limit"
-
     def _route_state(
         self, conn: Connection, request: ImportRequest
     ) -> tuple[ExperimentState, str | None, datetime]:
+        """The live rule, this unit's stored override (as stored) and the database clock."""
         unit_key = request.effective_unit_key
-        params = {
-            "name": self.name,
-            "unit_key": unit_key,
-            "idempotency_key": request.idempotency_key,
-            "statement_timeout": self._statement_budget(),
-        }
+        params = {"name": self.name, "unit_key": unit_key, "idempotency_key": request.idempotency_key}
         driver_connection: Any = conn.connection.dbapi_connection
         cursor = driver_connection.cursor(row_factory=namedtuple_row)
         row = cursor.execute(ROUTE_STATE_SQL, params, prepare=True).fetchone()
@@ -272,11 +327,7 @@ class Router:
         # Rebuild the snapshot (and its layout) only when the stored rule changed.
         if (row.phase, row.salt, frozenset(row.killed_arms)) != (state.phase, state.salt, state.killed_arms):
             state = self._state = ExperimentState.from_row(row)
-        override: str | None = row.override_arm
-        if override is not None and override not in state.arms:
-            logger.warning("ignoring override of unit %r to unknown arm %r", unit_key, override)
-            override = None
-        return state, override, row.routed_at
+        return state, row.override_arm, row.routed_at
 
     def _serve(
         self,
@@ -300,12 +351,9 @@ class Router:
         # aborted the transaction anyway) and start again for the control arm.
         conn.rollback()
         conn.begin()
-        fell_back_at = (
-            conn.execute(STATEMENTS["restart_budget"], {"statement_timeout": self._statement_budget()})
-            .one()
-            .fell_back_at
-        )
-        fallback = _Fallback(fell_back_at, self._fallback_detail(arm, failure, elapsed))
+        fell_back_at = conn.execute(STATEMENTS["fallback_clock"]).one().fell_back_at
+        detail = self._fallback_detail(arm, failure, elapsed)
+        fallback = _Fallback(fell_back_at, time.monotonic(), detail)
         logger.warning(
             "arm %s failed to take trial job %s; the control arm serves it: %s",
             arm,
@@ -321,44 +369,6 @@ class Router:
                 f"failed too ({_describe(exc)}); nothing was written"
             ) from exc
         return state.control, backend_job_id, fallback
-
-    def _record(
-        self,
-        conn: Connection,
-        state: ExperimentState,
-        decision: Decision,
-        request: ImportRequest,
-        trial_job_id: UUID,
-        served: str,
-        backend_job_id: str,
-        routed_at: datetime,
-        fallback: _Fallback | None,
-    ) -> None:
-        """The exposure, the enqueue and their events, in the router's one write."""
-        try:
-            self._recorder.routed(
-                trial_job_id=trial_job_id,
-                experiment=state.name,
-                phase=state.phase,
-                unit_key=request.effective_unit_key,
-                assigned_arm=decision.assigned_arm,
-                served_arm=served,
-                assignment_reason="fallback" if fallback is not None else decision.reason,
-                decided_reason=decision.reason,
-                url=request.url,
-                idempotency_key=request.idempotency_key,
-                backend_job_id=backend_job_id,
-                submitted_at=routed_at,
-                fallback_at=None if fallback is None else fallback.at,
-                fallback_detail=None if fallback is None else fallback.detail,
-                conn=conn,
-            )
-        except psycopg.errors.UniqueViolation as exc:
-            # A concurrent submit committed the same idempotency key first: ours (and the arm's
-            # enqueue) rolls back, and the caller gets the first Submission.
-            if exc.diag.constraint_name == IDEMPOTENCY_CONSTRAINT:
-                raise _Duplicate from exc
-            raise
 
     def _call_backend(self, conn: Connection, arm: str, request: ImportRequest, trial_job_id: UUID) -> str:
         """The arm's submit under the budget; a late answer counts as a timeout and is discarded."""
@@ -448,7 +458,7 @@ class Router:
         """Stop the watchdog and dispose of an engine this router created."""
         self._closed = True
         self._watchdog.close()
-        self._dispose_own_engine()
+        self._dispose_engines()
 
     def __enter__(self) -> Router:
         return self
@@ -495,3 +505,11 @@ def _describe(exc: BaseException) -> str:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     text_ = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     return text_[:MAX_ERROR_DETAIL]
+
+
+def _usable(state: ExperimentState, stored_override: str | None) -> str | None:
+    """A stored override, unless it names an arm the experiment no longer has (then it is ignored)."""
+    if stored_override is not None and stored_override not in state.arms:
+        logger.warning("ignoring an override to unknown arm %r", stored_override)
+        return None
+    return stored_override

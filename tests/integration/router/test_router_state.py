@@ -85,6 +85,11 @@ def test_a_change_made_by_one_router_applies_to_the_next_submit_of_another(
     assert router_a.state.killed_arms == {"pgboss"}
     router_b.set_weights({"legacy": 1, "pgboss": 1, "inngest": 2})
     assert router_a.submit(ImportRequest(url="https://articles.example/y")).phase == 2
+    # Router A first enqueued by its stale rule; that attempt rolled back whole, its job with it.
+    jobs = rows(engine, "SELECT arm, trial_job_id FROM public.router_fake_jobs ORDER BY job_id")
+    trial = rows(engine, "SELECT served_arm, trial_job_id FROM bakeoff.trial_jobs ORDER BY submitted_at")
+    assert [(j.arm, j.trial_job_id) for j in jobs] == [(t.served_arm, t.trial_job_id) for t in trial]
+    assert jobs[0].arm == "legacy"
 
 
 def test_a_stored_experiment_with_other_arms_control_or_salt_is_refused(

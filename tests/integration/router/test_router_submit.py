@@ -213,3 +213,26 @@ def test_a_commit_that_fails_is_read_back_and_reported_as_not_taken(
         assert count(engine, table) == 0, table
     # The connection went back to the pool in a usable state: the next submit goes through.
     assert router.submit(request(key_for(router, "legacy"))).served_arm == "legacy"
+
+
+class BudgetReportingBackend(RecordingBackend):
+    """An arm that notes the statement_timeout its submit runs under."""
+
+    seen: list[str]
+
+    def submit(self, request: ImportRequest, *, trial_job_id: UUID, conn: Connection) -> str:
+        self.seen.append(str(conn.execute(text("SHOW statement_timeout")).scalar_one()))
+        return super().submit(request, trial_job_id=trial_job_id, conn=conn)
+
+
+def test_the_submit_budget_bounds_the_arms_statements_and_not_the_callers_engine(
+    engine: Engine, make_router: MakeRouter
+) -> None:
+    """The arm's statements run under the budget; the engine passed in keeps its own settings."""
+    arm = BudgetReportingBackend("pgboss", engine)
+    arm.seen = []
+    router = make_router(backends={"pgboss": arm}, submit_timeout=1.5)
+    router.submit(request(key_for(router, "pgboss")))
+    assert arm.seen == ["1500ms"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "0"

@@ -86,7 +86,7 @@ def test_router_queries_load_by_name() -> None:
         "delete_override",
         "select_overrides",
         "select_submission",
-        "restart_budget",
+        "fallback_clock",
         "select_trial_job_id",
     }
     assert set(QUERIES) == expected
