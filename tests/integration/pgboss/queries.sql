@@ -60,3 +60,12 @@ SELECT current_setting('plan_cache_mode') AS mode
 -- name: prepared_plans
 -- The statements prepared on this session and how often each ran with a generic or a custom plan.
 SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements
+
+-- name: inserted_rows
+-- Every column of a queue's jobs that does not name the job or its moment, plus how its clocks relate.
+SELECT data, priority, state, retry_limit, retry_count, retry_delay, retry_backoff, retry_delay_max,
+  expire_seconds, deletion_seconds, singleton_key, singleton_on, group_id, group_tier, policy,
+  dead_letter, heartbeat_seconds, blocked, blocking, pending_dependencies, started_on, completed_on,
+  output, source_name, source_id, upsert_by_key, heartbeat_on,
+  keep_until - start_after AS kept_for, start_after = created_on AS starts_when_created
+FROM __SCHEMA__.job WHERE name = %(name)s ORDER BY data::text NULLS FIRST, id

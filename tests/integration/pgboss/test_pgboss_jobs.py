@@ -202,6 +202,59 @@ def test_insert_many_returns_ids_and_refuses_duplicate_ids(boss: PgBoss, queue: 
     assert boss.get_queue_stats(queue).queued_count == 3
 
 
+@pytest.mark.parametrize("notify", [True, False])
+def test_insert_of_data_only_jobs_makes_the_rows_the_general_statement_makes(
+    boss: PgBoss, queue: str, probe: Probe, notify: bool
+) -> None:
+    """Jobs with nothing but data take insert_data_body; their rows equal the recordset insert's.
+
+    The second queue gets the same jobs with an explicit default priority, which sends them through
+    the general json_to_recordset statement; every column but the job's name, id and clocks must match,
+    the queue's own settings included (the jobs name none, so each falls back to the queue's).
+    """
+    settings = dict(
+        retry_limit=4, retry_delay=3, retry_backoff=True, retry_delay_max=60, expire_in_seconds=120,
+        retention_seconds=3600, delete_after_seconds=60, heartbeat_seconds=30, notify=notify,
+    )  # fmt: skip
+    boss.create_queue(f"{queue}-dlq")
+    fast, general = f"{queue}-fast", f"{queue}-general"
+    for name in (fast, general):
+        boss.create_queue(name, dead_letter=f"{queue}-dlq", **settings)
+    jobs = [{"data": {"i": 1}}, {"data": None}, {}, {"data": "text"}, {"data": [1, 2.5]}, {"data": 7}]
+    jobs.append({"name": "ignored", "data": {"nested": {"x": True}}})
+    assert boss.insert(fast, jobs) is None
+    assert boss.insert(general, [{**job, "priority": 0} for job in jobs]) is None
+    fast_rows = probe.rows("inserted_rows", name=fast)
+    general_rows = probe.rows("inserted_rows", name=general)
+    assert len(fast_rows) == len(jobs)
+    assert fast_rows == general_rows
+    assert [row["data"] for row in fast_rows].count(None) == 2
+    assert all(row["starts_when_created"] and row["kept_for"] == timedelta(hours=1) for row in fast_rows)
+    row = fast_rows[-1]
+    retry = (row["retry_limit"], row["retry_delay"], row["retry_backoff"], row["retry_delay_max"])
+    assert retry == (4, 3, True, 60)
+    assert (row["expire_seconds"], row["deletion_seconds"], row["heartbeat_seconds"]) == (120, 60, 30)
+    assert (row["dead_letter"], row["policy"], row["state"]) == (f"{queue}-dlq", "standard", "created")
+    ids = boss.insert(fast, [{"data": {"i": 2}}, {}], return_id=True)
+    assert ids is not None and len(ids) == 2
+    found = [boss.get_job_by_id(fast, job_id) for job_id in ids]
+    assert sorted(repr(job.data) for job in found if job is not None) == ["None", "{'i': 2}"]
+    assert boss.insert(fast, [], return_id=True) == []
+
+
+def test_insert_of_data_only_jobs_checks_queue_data_and_policy(boss: PgBoss, queue: str) -> None:
+    """The data-only path keeps insert()'s refusals: unknown queue, unserialisable data, key_strict_fifo."""
+    with pytest.raises(ValueError, match="does not exist"):
+        boss.insert(f"{queue}-missing", [{"data": 1}])
+    boss.create_queue(queue)
+    with pytest.raises(ValueError, match="data must be JSON-serialisable"):
+        boss.insert(queue, [{"data": {1, 2}}])
+    boss.create_queue(f"{queue}-fifo", policy="key_strict_fifo")
+    with pytest.raises(ValueError, match="key_strict_fifo queues require a singleton_key"):
+        boss.insert(f"{queue}-fifo", [{"data": 1}])
+    assert boss.get_queue_stats(queue).total_count == 0
+
+
 def test_get_job_by_id_find_jobs_and_queue_stats(boss: PgBoss, queue: str) -> None:
     """Reads return full metadata; find_jobs filters by key, data subset and queued state."""
     boss.create_queue(queue)

@@ -40,6 +40,25 @@ def test_rendered_sql_names_the_schema_and_table_and_no_placeholders() -> None:
     assert "myboss.job_common" in queries.expire_sql("timed_out_predicate", table="job_common")
 
 
+def test_insert_statements_pick_body_and_returning() -> None:
+    """insert_sql: recordset or data-array body; rows back only when asked (notify keeps its CTE)."""
+    queries = PgBossQueries("myboss")
+    for data_only in (True, False):
+        for notify in (True, False):
+            for returning in (True, False):
+                text = queries.insert_sql(
+                    table="job_common", data_only=data_only, notify=notify, returning=returning
+                )
+                assert "__" not in text and "INSERT INTO myboss.job_common" in text
+                assert ("json_array_elements" in text) == data_only
+                assert ("json_to_recordset" in text) != data_only
+                assert ("pg_notify" in text) == notify
+                if notify:
+                    assert text.endswith(">= 0" if returning else "< 0")
+                else:
+                    assert text.endswith("RETURNING id, start_after") == returning
+
+
 def test_install_script_is_pg_boss_construction_plan_for_the_schema() -> None:
     """The DDL carries pg-boss's tables, enum order, policy indexes and functions, for our schema only."""
     ddl = PgBossQueries("other").install_script()

@@ -45,6 +45,8 @@ __all__ = ["PgBoss"]
 logger = logging.getLogger(__name__)
 
 QUEUE_CACHE_SECONDS = 60.0
+_DATA_ONLY_KEYS = frozenset({"data", "name"})
+"""The keys of an insert() job with no options (``name`` is ignored there, as pg-boss ignores it)."""
 IdArg = str | Job | Sequence[str | Job]
 _FETCH_QUERIES = {
     "singleton": "fetch_singleton",
@@ -329,13 +331,23 @@ class PgBoss:
         return None
 
     def _insert(
-        self, name: str, info: _QueueInfo, jobs: list[dict[str, Any]], conn: object | None
+        self,
+        name: str,
+        info: _QueueInfo,
+        jobs: list[Any],
+        conn: object | None,
+        *,
+        data_only: bool = False,
+        returning: bool = True,
     ) -> list[dict[str, Any]]:
-        query = "insert_jobs_notify" if self.use_listen_notify and info.notify else "insert_jobs"
+        """Insert ``jobs`` (payloads, or bare data values when ``data_only``); the rows if ``returning``."""
         params = {"name": name, "jobs": opt.dumps(jobs), "channel": self.queries.channel}
+        notify = self.use_listen_notify and info.notify
         try:
             # Its plan does not depend on the values (a JSON recordset and one queue row): reuse it.
-            sql = self.queries.sql(query, table=info.table)
+            sql = self.queries.insert_sql(
+                table=info.table, data_only=data_only, notify=notify, returning=returning
+            )
             return self.db.rows(sql, params, conn=conn, generic=True)
         except pg_errors.ForeignKeyViolation as exc:
             self._queue_cache.pop(name, None)
@@ -349,8 +361,23 @@ class PgBoss:
         return_id: bool = False,
         conn: object | None = None,
     ) -> list[str] | None:
-        """Insert many jobs in one statement (conflicting ones are skipped); ids only with ``return_id``."""
+        """Insert many jobs in one statement (conflicting ones are skipped); ids only with ``return_id``.
+
+        Jobs that carry nothing but ``data`` (the common bulk case) have no options to check: they go
+        to the server as one JSON array of their data values, expanded by ``insert_data_body`` into the
+        same rows the general statement makes of them. Without ``return_id`` the statement hands back
+        no rows, as pg-boss's does.
+        """
         opt.check_queue_name(name)
+        if all(job.keys() <= _DATA_ONLY_KEYS for job in jobs):
+            info = self._queue_info(name, conn)
+            if not jobs:
+                return [] if return_id else None
+            if info.policy == "key_strict_fifo":
+                raise PgBossInputError("key_strict_fifo queues require a singleton_key")
+            data = [job.get("data") for job in jobs]
+            rows = self._insert(name, info, data, conn, data_only=True, returning=return_id)
+            return [str(row["id"]) for row in rows] if return_id else None
         payloads = []
         seen: set[str] = set()
         for job in jobs:
@@ -368,7 +395,7 @@ class PgBoss:
             raise PgBossInputError("key_strict_fifo queues require a singleton_key")
         if not payloads:
             return [] if return_id else None
-        rows = self._insert(name, info, payloads, conn)
+        rows = self._insert(name, info, payloads, conn, returning=return_id)
         return [str(row["id"]) for row in rows] if return_id else None
 
     def _insert_slotted(self, name: str, jobs: list[dict[str, Any]]) -> None:

@@ -69,12 +69,12 @@ class PgBossQueries:
             text = self._cache[key] = self._render(name, table, metadata)
         return text
 
-    def _render(self, name: str, table: str, metadata: bool) -> str:
+    def _render(self, name: str, table: str, metadata: bool, insert: str = "insert_jobs_body") -> str:
         if not _TABLE_NAME.match(table):
             raise ValueError(f"table: not a pg-boss job table name: {table!r}")
         raw = _raw()
         text = raw[name]
-        text = text.replace("__INSERT__", raw["insert_jobs"])
+        text = text.replace("__INSERT__", raw[insert])
         if "__FAIL_BODY__" in text:
             text = text.replace("__FAIL_BODY__", raw["fail_jobs_body"])
             where = (
@@ -91,6 +91,20 @@ class PgBossQueries:
             .replace("__TABLE__", table)
             .replace("__CHANNEL__", self.channel)
         )
+
+    def insert_sql(self, *, table: str, data_only: bool, notify: bool, returning: bool) -> str:
+        """The job insert for ``table``: ``insert_jobs`` or ``insert_jobs_notify`` (``_quiet``: no rows
+        back) around the recordset body, or around ``insert_data_body`` when every job carries only data.
+        """
+        name = "insert_jobs_notify" if notify else "insert_jobs"
+        if not returning:
+            name += "_quiet"
+        key = (f"{name}:{'data' if data_only else 'jobs'}", table, False)
+        text = self._cache.get(key)
+        if text is None:
+            body = "insert_data_body" if data_only else "insert_jobs_body"
+            text = self._cache[key] = self._render(name, table, False, insert=body)
+        return text
 
     def expire_sql(self, predicate: str, *, table: str) -> str:
         """The expiry sweep with ``predicate`` (``timed_out_predicate`` or ``heartbeat_lost_predicate``)."""

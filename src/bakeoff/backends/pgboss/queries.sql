@@ -545,8 +545,8 @@ j.priority, j.retry_limit, j.retry_delay, j.retry_backoff, j.retry_delay_max, j.
 j.singleton_key, j.singleton_on, j.deletion_seconds, j.heartbeat_on, j.created_on, j.completed_on, j.keep_until,
 j.dead_letter, j.blocked, j.output, j.source_name, j.source_id, j.source_created_on, j.source_retry_count
 
--- name: insert_jobs
--- Insert a JSON array of jobs (one round trip); conflicting rows are skipped (policy or throttle).
+-- name: insert_jobs_body
+-- Fragment: insert a JSON array of jobs (one round trip); conflicting rows are skipped (policy or throttle).
 INSERT INTO __SCHEMA__.__TABLE__ (
   id, name, data, priority, start_after, created_on, singleton_key, singleton_on, group_id,
   group_tier, expire_seconds, deletion_seconds, keep_until, retry_limit, retry_delay, retry_backoff,
@@ -597,17 +597,74 @@ FROM (
 ) j
 LEFT JOIN __SCHEMA__.queue q ON q.name = %(name)s
 ON CONFLICT DO NOTHING
+
+-- name: insert_data_body
+-- Fragment: insert_jobs_body for jobs that carry only data (a JSON array of the data values), the bulk
+-- insert's common case. Same rows as insert_jobs_body gives such jobs (every option falls back to the
+-- queue's setting or pg-boss's default, start_after = now), without expanding 22 recordset columns.
+INSERT INTO __SCHEMA__.__TABLE__ (
+  id, name, data, priority, start_after, created_on, singleton_key, singleton_on, group_id,
+  group_tier, expire_seconds, deletion_seconds, keep_until, retry_limit, retry_delay, retry_backoff,
+  retry_delay_max, policy, dead_letter, heartbeat_seconds, blocked, blocking, pending_dependencies
+)
+SELECT
+  gen_random_uuid(),
+  %(name)s,
+  CASE WHEN json_typeof(x.value) = 'null' THEN NULL ELSE x.value::jsonb END,
+  0,
+  __SCHEMA__.job_now(),
+  __SCHEMA__.job_now(),
+  NULL,
+  NULL,
+  NULL,
+  NULL,
+  COALESCE(q.expire_seconds, 900),
+  COALESCE(q.deletion_seconds, 604800),
+  __SCHEMA__.job_now() + (COALESCE(q.retention_seconds, 1209600) * interval '1s'),
+  COALESCE(q.retry_limit, 2),
+  COALESCE(q.retry_delay, 0),
+  COALESCE(q.retry_backoff, false),
+  q.retry_delay_max,
+  q.policy,
+  q.dead_letter,
+  q.heartbeat_seconds,
+  false,
+  false,
+  0
+FROM json_array_elements(%(jobs)s::text::json) AS x
+LEFT JOIN __SCHEMA__.queue q ON q.name = %(name)s
+ON CONFLICT DO NOTHING
+
+-- name: insert_jobs
+-- Insert jobs (__INSERT__: insert_jobs_body or insert_data_body); the rows inserted, for their ids.
+__INSERT__
 RETURNING id, start_after
+
+-- name: insert_jobs_quiet
+-- Insert jobs without handing back a row per job (insert() without return_id, as pg-boss does).
+__INSERT__
 
 -- name: insert_jobs_notify
 -- insert_jobs plus one pg_notify in the same statement when a row is runnable now (pg-boss notify).
 WITH ins AS (
   __INSERT__
+  RETURNING id, start_after
 ),
 notified AS (
   SELECT pg_notify(%(channel)s, %(name)s) FROM ins WHERE start_after <= __SCHEMA__.job_now() LIMIT 1
 )
 SELECT id, start_after FROM ins WHERE (SELECT count(*) FROM notified) >= 0
+
+-- name: insert_jobs_notify_quiet
+-- insert_jobs_notify returning no rows (pg-boss's `< 0` comparator when ids are not asked for).
+WITH ins AS (
+  __INSERT__
+  RETURNING id, start_after
+),
+notified AS (
+  SELECT pg_notify(%(channel)s, %(name)s) FROM ins WHERE start_after <= __SCHEMA__.job_now() LIMIT 1
+)
+SELECT id FROM ins WHERE (SELECT count(*) FROM notified) < 0
 
 -- name: fetch_standard
 -- Claim the next jobs: priority first, then creation order, SKIP LOCKED; retry_count counts re-fetches.
