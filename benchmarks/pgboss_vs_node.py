@@ -17,20 +17,23 @@ test server (``BAKEOFF_TEST_DATABASE_URL`` or the embedded PostgreSQL):
 Prints a table with each figure and the ratio ours/theirs (target: throughput ratio >= 1.0, latency
 ratio <= 1.0). Usage::
 
-    python benchmarks/pgboss_vs_node.py [--jobs 10000] [--samples 30]
+    python benchmarks/pgboss_vs_node.py [--jobs 10000] [--samples 30] [--only insert [--only send ...]]
+
+``--only`` runs just the named workloads (send, insert, drain1, drain100, pickup), each still on both sides.
+The load average (1, 5, 15 min) is printed before and after the run, since the figures move with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
 import statistics
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,17 +46,6 @@ from pgboss_node import ensure_runtime, node_connection, run_script
 
 QUEUES = ("send", "insert", "drain1", "drain100", "pickup")
 PICKUP_TIMEOUT_SECONDS = 30.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class Figures:
-    """One implementation's results."""
-
-    send_per_s: float
-    insert_per_s: float
-    drain_batch_1_per_s: float
-    drain_batch_100_per_s: float
-    pickup_ms: list[float]
 
 
 def _rate(jobs: int, work: Callable[[], object]) -> float:
@@ -99,6 +91,9 @@ def _pickup_latencies(boss: PgBoss, samples: int) -> list[float]:
 WORKLOADS = ("send_per_s", "insert_per_s", "drain_batch_1_per_s", "drain_batch_100_per_s", "pickup_ms")
 """The five figures, in the order they are measured."""
 
+SHORT_NAMES = dict(zip(QUEUES, WORKLOADS, strict=True))
+"""``--only`` names: the workload's queue name."""
+
 
 def _ours(boss: PgBoss, workload: str, jobs: int, samples: int) -> Any:
     payloads = [{"data": {"i": i}} for i in range(jobs)]
@@ -124,7 +119,9 @@ def _theirs(url: str, workload: str, jobs: int, samples: int) -> Any:
     return run_script(ensure_runtime(), "bench.mjs", payload, timeout=1800)[workload]
 
 
-def run_both(url: str, jobs: int, samples: int) -> tuple[Figures, Figures]:
+def run_both(
+    url: str, jobs: int, samples: int, workloads: tuple[str, ...] = WORKLOADS
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Each workload on the real pg-boss, then at once on our port, so drifting load hits both alike."""
     boss = PgBoss(url, schema="bench_ours", supervise=False, schedule=False, use_listen_notify=True)
     boss.start()
@@ -133,43 +130,48 @@ def run_both(url: str, jobs: int, samples: int) -> tuple[Figures, Figures]:
     try:
         for queue in QUEUES:
             boss.create_queue(queue, notify=True)
-        for workload in WORKLOADS:
+        for workload in workloads:
             theirs[workload] = _theirs(url, workload, jobs, samples)
             ours[workload] = _ours(boss, workload, jobs, samples)
     finally:
         boss.stop(graceful=True, timeout=5)
-    return Figures(**ours), Figures(**theirs)
+    return ours, theirs
 
 
 def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def _rows(ours: Figures, theirs: Figures) -> list[tuple[str, float, float, str]]:
-    rows = [
-        ("send one-by-one (jobs/s)", ours.send_per_s, theirs.send_per_s, ">= 1.0"),
-        ("insert bulk (jobs/s)", ours.insert_per_s, theirs.insert_per_s, ">= 1.0"),
-        ("fetch+complete batch 1 (jobs/s)", ours.drain_batch_1_per_s, theirs.drain_batch_1_per_s, ">= 1.0"),
-        (
-            "fetch+complete batch 100 (jobs/s)",
-            ours.drain_batch_100_per_s,
-            theirs.drain_batch_100_per_s,
-            ">= 1.0",
-        ),
-    ]
-    for q in (50, 95):
-        rows.append(
-            (
-                f"pickup latency p{q} (ms)",
-                _percentile(ours.pickup_ms, q),
-                _percentile(theirs.pickup_ms, q),
-                "<= 1.0",
+RATE_LABELS = {
+    "send_per_s": "send one-by-one (jobs/s)",
+    "insert_per_s": "insert bulk (jobs/s)",
+    "drain_batch_1_per_s": "fetch+complete batch 1 (jobs/s)",
+    "drain_batch_100_per_s": "fetch+complete batch 100 (jobs/s)",
+}
+
+
+def _rows(ours: dict[str, Any], theirs: dict[str, Any]) -> list[tuple[str, float, float, str]]:
+    rows = [(label, ours[key], theirs[key], ">= 1.0") for key, label in RATE_LABELS.items() if key in ours]
+    if "pickup_ms" in ours:
+        for q in (50, 95):
+            rows.append(
+                (
+                    f"pickup latency p{q} (ms)",
+                    _percentile(ours["pickup_ms"], q),
+                    _percentile(theirs["pickup_ms"], q),
+                    "<= 1.0",
+                )
             )
-        )
     return rows
 
 
-def print_table(ours: Figures, theirs: Figures, *, jobs: int, samples: int, pgboss_version: str) -> None:
+def _load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def print_table(
+    ours: dict[str, Any], theirs: dict[str, Any], *, jobs: int, samples: int, pgboss_version: str
+) -> None:
     """The figures and ratios, one row per workload."""
     print(f"pg-boss {pgboss_version} (Node) vs bakeoff's port; {jobs} jobs a workload, {samples} pickups")
     print(f"{'workload':<36} {'ours':>12} {'pg-boss':>12} {'ours/theirs':>12}  target")
@@ -181,17 +183,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument("--only", action="append", choices=QUEUES, help="run only this workload (repeatable)")
     args = parser.parse_args()
+    workloads = tuple(SHORT_NAMES[name] for name in QUEUES if name in (args.only or QUEUES))
     logging.basicConfig(level=logging.WARNING)
     databases = TestDatabases()
     url = databases.create()
+    load_before = _load()
     try:
-        ours, theirs = run_both(url, args.jobs, args.samples)
+        ours, theirs = run_both(url, args.jobs, args.samples, workloads)
     finally:
         databases.drop(url)
         databases.close()
     version = ensure_runtime().pgboss_version
     print_table(ours, theirs, jobs=args.jobs, samples=args.samples, pgboss_version=version)
+    print(f"load average (1/5/15 min): {load_before} before, {_load()} after")
 
 
 if __name__ == "__main__":
