@@ -69,3 +69,7 @@ SELECT data, priority, state, retry_limit, retry_count, retry_delay, retry_backo
   output, source_name, source_id, upsert_by_key, heartbeat_on,
   keep_until - start_after AS kept_for, start_after = created_on AS starts_when_created
 FROM __SCHEMA__.job WHERE name = %(name)s ORDER BY data::text NULLS FIRST, id
+
+-- name: set_queue_policy
+-- Change a queue's policy behind an instance's back (as another instance deleting and re-creating it would).
+UPDATE __SCHEMA__.queue SET policy = %(policy)s WHERE name = %(name)s

@@ -242,6 +242,24 @@ def test_insert_of_data_only_jobs_makes_the_rows_the_general_statement_makes(
     assert boss.insert(fast, [], return_id=True) == []
 
 
+def test_insert_of_data_only_jobs_skips_conflicts_when_the_cached_policy_is_stale(
+    boss: PgBoss, queue: str, probe: Probe, shared_database: str
+) -> None:
+    """A standard queue's data-only insert runs without ON CONFLICT; a policy changed under the cache
+    makes it meet a unique index, and the skipping form then gives pg-boss's result (short: one queued).
+    In a caller's transaction the skipping form runs from the start, so the transaction survives."""
+    boss.create_queue(queue)
+    assert boss.insert(queue, [{"data": 0}]) is None  # caches the queue as standard
+    boss.delete_job(queue, [str(j["id"]) for j in probe.jobs(queue)])
+    probe.rows("set_queue_policy", name=queue, policy="short")
+    assert boss.insert(queue, [{"data": 1}, {"data": 2}, {"data": 3}]) is None
+    assert [j["data"] for j in probe.jobs(queue)] == [1]
+    with psycopg.connect(libpq_url(shared_database)) as conn:
+        assert boss.insert(queue, [{"data": 4}], return_id=True, conn=conn) == []
+        conn.execute("SELECT 1")  # the transaction is still usable
+    assert [j["data"] for j in probe.jobs(queue)] == [1]
+
+
 def test_insert_of_data_only_jobs_checks_queue_data_and_policy(boss: PgBoss, queue: str) -> None:
     """The data-only path keeps insert()'s refusals: unknown queue, unserialisable data, key_strict_fifo."""
     with pytest.raises(ValueError, match="does not exist"):

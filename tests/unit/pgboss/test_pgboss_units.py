@@ -57,6 +57,12 @@ def test_insert_statements_pick_body_and_returning() -> None:
                     assert text.endswith(">= 0" if returning else "< 0")
                 else:
                     assert text.endswith("RETURNING id, start_after") == returning
+                assert "ON CONFLICT DO NOTHING" in text
+                plain = queries.insert_sql(
+                    table="job_common", data_only=data_only, notify=notify, returning=returning,
+                    skip_conflicts=False,
+                )  # fmt: skip
+                assert ("ON CONFLICT" in plain) != data_only  # only the data-only body drops it
 
 
 def test_install_script_is_pg_boss_construction_plan_for_the_schema() -> None:

@@ -92,18 +92,25 @@ class PgBossQueries:
             .replace("__CHANNEL__", self.channel)
         )
 
-    def insert_sql(self, *, table: str, data_only: bool, notify: bool, returning: bool) -> str:
+    def insert_sql(
+        self, *, table: str, data_only: bool, notify: bool, returning: bool, skip_conflicts: bool = True
+    ) -> str:
         """The job insert for ``table``: ``insert_jobs`` or ``insert_jobs_notify`` (``_quiet``: no rows
-        back) around the recordset body, or around ``insert_data_body`` when every job carries only data.
+        back) around the recordset body, or around ``insert_data_body`` when every job carries only data;
+        that one without ``ON CONFLICT DO NOTHING`` unless ``skip_conflicts`` (the recordset body keeps it).
         """
         name = "insert_jobs_notify" if notify else "insert_jobs"
         if not returning:
             name += "_quiet"
-        key = (f"{name}:{'data' if data_only else 'jobs'}", table, False)
+        body = "insert_jobs_body"
+        if data_only:
+            body = "insert_data_body" if skip_conflicts else "insert_data_body:plain"
+        key = (f"{name}:{body}", table, False)
         text = self._cache.get(key)
         if text is None:
-            body = "insert_data_body" if data_only else "insert_jobs_body"
-            text = self._cache[key] = self._render(name, table, False, insert=body)
+            text = self._render(name, table, False, insert=body.split(":")[0])
+            on_conflict = "ON CONFLICT DO NOTHING" if skip_conflicts else ""
+            text = self._cache[key] = text.replace("__ON_CONFLICT__", on_conflict)
         return text
 
     def expire_sql(self, predicate: str, *, table: str) -> str:

@@ -602,6 +602,8 @@ ON CONFLICT DO NOTHING
 -- Fragment: insert_jobs_body for jobs that carry only data (a JSON array of the data values), the bulk
 -- insert's common case. Same rows as insert_jobs_body gives such jobs (every option falls back to the
 -- queue's setting or pg-boss's default, start_after = now), without expanding 22 recordset columns.
+-- __ON_CONFLICT__ is ON CONFLICT DO NOTHING, or nothing on a standard queue, where such rows cannot
+-- conflict (see PgBoss.insert: a unique violation there falls back to the skipping form).
 INSERT INTO __SCHEMA__.__TABLE__ (
   id, name, data, priority, start_after, created_on, singleton_key, singleton_on, group_id,
   group_tier, expire_seconds, deletion_seconds, keep_until, retry_limit, retry_delay, retry_backoff,
@@ -633,7 +635,7 @@ SELECT
   0
 FROM json_array_elements(%(jobs)s::text::json) AS x
 LEFT JOIN __SCHEMA__.queue q ON q.name = %(name)s
-ON CONFLICT DO NOTHING
+__ON_CONFLICT__
 
 -- name: insert_jobs
 -- Insert jobs (__INSERT__: insert_jobs_body or insert_data_body); the rows inserted, for their ids.
