@@ -159,7 +159,8 @@ class Router:
 
     @property
     def state(self) -> ExperimentState:
-        """The last experiment state this router saw (refreshed by every submit and change)."""
+        """The last experiment state this router saw (refreshed by its own changes, by :meth:`refresh`,
+        and by a submit that finds the stored rule changed)."""
         return self._state
 
     def refresh(self) -> ExperimentState:
