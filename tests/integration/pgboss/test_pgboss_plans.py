@@ -1,5 +1,5 @@
 """Plan reuse on the job statements: send, a single fetch, complete, fail and touch run with generic
-plans on a pooled connection, and every other statement on it runs under the server's default choice."""
+plans on the generic pool's session, and every other statement runs under the server's default choice."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .conftest import SQL, Probe
 
 @pytest.fixture
 def one_connection_boss(shared_database: str, fresh_schema: str) -> Iterator[PgBoss]:
-    """An instance whose pool holds one connection, so every statement shares one session."""
+    """An instance whose two pools hold one connection each: one session per plan mode."""
     instance = PgBoss(
         shared_database, schema=fresh_schema, supervise=False, schedule=False, max_connections=1
     ).start()
@@ -22,9 +22,10 @@ def one_connection_boss(shared_database: str, fresh_schema: str) -> Iterator[PgB
     instance.stop(timeout=1)
 
 
-def _plans(boss: PgBoss, marker: str) -> tuple[int, int]:
-    """(generic, custom) plan counts of the one prepared statement whose text holds ``marker``."""
-    rows = [r for r in boss.db.rows(SQL["prepared_plans"]) if marker in r["statement"]]
+def _plans(boss: PgBoss, marker: str, *, generic: bool = True) -> tuple[int, int]:
+    """(generic, custom) plan counts of the one prepared statement whose text holds ``marker``, in the
+    session of the generic pool or of the default one (prepared statements belong to a session)."""
+    rows = [r for r in boss.db.rows(SQL["prepared_plans"], generic=generic) if marker in r["statement"]]
     assert len(rows) == 1, [r["statement"][:80] for r in rows]
     return rows[0]["generic_plans"], rows[0]["custom_plans"]
 
@@ -52,13 +53,13 @@ def test_worker_statements_reuse_generic_plans_and_the_rest_keeps_the_default(
     assert _plans(boss, "deleted_jobs AS") == (1, 0)
     assert _plans(boss, "pg_notify") == (4, 0)  # send: a JSON recordset, so no value-dependent plan
 
-    # Back on ordinary statements the session runs under the server's own choice again.
-    assert boss.db.rows(SQL["plan_cache_mode"])[0]["mode"] == default_mode
+    # Ordinary statements run in the other pool's session, under the server's own choice.
+    assert boss.db.rows(SQL["plan_cache_mode"])[0]["mode"] == default_mode != "force_generic_plan"
     assert boss.db.rows(SQL["plan_cache_mode"], generic=True)[0]["mode"] == "force_generic_plan"
     boss.send(queue, {"i": 9})
     batch = boss.fetch(queue, 2)  # the batch statement, planned for its values: the retry and the new job
     assert sorted((j.data["i"], j.retry_count) for j in batch) == [(3, 1), (9, 0)]
-    assert _plans(boss, "FROM next\nWHERE name") == (0, 1)
+    assert _plans(boss, "FROM next\nWHERE name", generic=False) == (0, 1)
     assert boss.complete(queue, batch).affected == 2
 
 

@@ -123,7 +123,6 @@ class PgBoss:
             database_url,
             max_size=max_connections,
             application_name=application_name,
-            plan_modes=(self.queries.sql("plan_cache_generic"), self.queries.sql("plan_cache_default")),
         )
         self._queue_cache: dict[str, _QueueInfo] = {}
         self._workers: dict[str, list[Worker]] = {}

@@ -1178,14 +1178,6 @@ WITH parents AS (
 )
 SELECT count(*)::int AS unblocked FROM unblocked
 
--- name: plan_cache_generic
--- Session setting for the job statements (send/insert, single fetch, complete, fail, touch): reuse generic plans.
-SET plan_cache_mode = force_generic_plan
-
--- name: plan_cache_default
--- Back to the server's own plan choice before a pooled connection runs any other statement.
-RESET plan_cache_mode
-
 -- name: listen
 -- Subscribe the listener connection to this schema's pg-boss notification channel (hex name, rendered).
 LISTEN __CHANNEL__
