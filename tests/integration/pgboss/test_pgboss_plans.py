@@ -59,7 +59,7 @@ def test_worker_statements_reuse_generic_plans_and_the_rest_keeps_the_default(
     boss.send(queue, {"i": 9})
     batch = boss.fetch(queue, 2)  # the batch statement, planned for its values: the retry and the new job
     assert sorted((j.data["i"], j.retry_count) for j in batch) == [(3, 1), (9, 0)]
-    assert _plans(boss, "FROM next\nWHERE name", generic=False) == (0, 1)
+    assert _plans(boss, "SELECT claimed.* FROM claimed", generic=False) == (0, 1)
     assert boss.complete(queue, batch).affected == 2
 
 
