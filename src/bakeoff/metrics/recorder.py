@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, text
 
 from bakeoff.contract import InvalidRequest
 from bakeoff.db.sql import load_queries, pyformat
-from bakeoff.metrics.attempts import MAX_ERROR_MESSAGE, attempt_finished_detail
+from bakeoff.metrics.attempts import MAX_ERROR_MESSAGE, attempt_finished_detail, check_attempt
 from bakeoff.metrics.columns import ASSIGNMENT_REASONS, OUTCOMES
 
 __all__ = ["FinishResult", "Recorder"]
@@ -188,8 +188,7 @@ class Recorder:
 
     def attempt_started(self, trial_job_id: UUID, attempt: int, *, conn: Connection | None = None) -> bool:
         """An attempt (1-based) began running the handler. False when the trial job is unknown."""
-        if attempt < 1:
-            raise InvalidRequest(f"attempt must be >= 1, not {attempt}")
+        check_attempt(attempt)
         with self._connection(conn) as c:
             row = c.execute(
                 STATEMENTS["mark_attempt_started"], {"trial_job_id": trial_job_id, "attempt": attempt}
