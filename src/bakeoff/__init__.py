@@ -6,9 +6,9 @@ The public API: the :class:`Router` shim and its :class:`Experiment`, and the co
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
+from bakeoff._lazy import lazy_attributes
 from bakeoff.contract import (
     BakeoffError,
     ConfigurationError,
@@ -22,7 +22,7 @@ from bakeoff.contract import (
     SubmitFailed,
 )
 
-_LAZY = {"Router": "bakeoff.router", "Experiment": "bakeoff.router"}
+_lazy_getattr = lazy_attributes(__name__, {"Router": "bakeoff.router", "Experiment": "bakeoff.router"})
 
 __all__ = [
     "BakeoffError",
@@ -54,6 +54,4 @@ def _version() -> str:
 def __getattr__(name: str) -> Any:
     if name == "__version__":
         return _version()
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'bakeoff' has no attribute {name!r}")
+    return _lazy_getattr(name)

@@ -6,8 +6,9 @@ child needs) does not pull SQLAlchemy in through this package.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bakeoff._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from bakeoff.db.engine import check_connection, connect_raw, make_engine, resolve_database_url
@@ -36,7 +37,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'bakeoff.db' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -7,8 +7,9 @@ without (it records its attempt with :mod:`bakeoff.metrics.attempts` on a psycop
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bakeoff._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from bakeoff.metrics.export import export_trial, load_trial, read_export
@@ -36,7 +37,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'bakeoff.metrics' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

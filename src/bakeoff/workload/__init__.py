@@ -10,8 +10,9 @@ can be imported without the save phase's SQLAlchemy (a spawned legacy child save
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bakeoff._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from bakeoff.workload.articles import (
@@ -45,7 +46,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        return getattr(import_module("bakeoff.workload.articles"), name)
-    raise AttributeError(f"module 'bakeoff.workload' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, dict.fromkeys(__all__, "bakeoff.workload.articles"))
