@@ -129,6 +129,30 @@ def test_retryable_failure_uses_the_step_retries_then_fails(
     assert len(fetch_attempts) == 2
 
 
+def test_retry_interval_waits_the_fixed_interval_instead_of_the_table(
+    module_engine: Engine, server: ArticleServer
+) -> None:
+    """retry_interval=1 (the server's --retry-interval): the retry comes ~1 s later, not after 15-45 s."""
+    arm = create_backend(
+        "inngest", module_engine, import_settings=server.import_settings(), retries=1, retry_interval=1
+    )
+    assert isinstance(arm, InngestBackend)
+    stop = threading.Event()
+    thread = threading.Thread(target=arm.run_workers, kwargs={"concurrency": 1, "stop": stop}, daemon=True)
+    thread.start()
+    try:
+        trial_job_id, run_id = submit_as_router(module_engine, arm, server.url("/test/status/503"))
+        row = finished_row(module_engine, trial_job_id, timeout=30)
+        first, second = [a for a in arm.client.get_run(run_id).attempts if a.step_key == "fetch"]
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        arm.client.close()
+    assert (row["outcome"], row["attempts"]) == ("failed", 2)
+    wait = (second.started_at - first.ended_at).total_seconds()
+    assert 1.0 <= wait < 15.0, wait
+
+
 def test_cancel_before_start_records_cancelled(
     backend: InngestBackend, module_engine: Engine, server: ArticleServer
 ) -> None:

@@ -12,6 +12,7 @@ from bakeoff.backends.inngest import (
     Concurrency,
     Debounce,
     Event,
+    Inngest,
     InvalidEvent,
     InvalidFunction,
     Limits,
@@ -19,7 +20,7 @@ from bakeoff.backends.inngest import (
 from bakeoff.backends.inngest.adapter import run_state
 from bakeoff.backends.inngest.cron import next_fire, parse_cron
 from bakeoff.backends.inngest.db import Sql
-from bakeoff.backends.inngest.executor import inngest_backoff
+from bakeoff.backends.inngest.executor import inngest_backoff, linear_backoff
 from bakeoff.backends.inngest.expressions import compile_expression
 from bakeoff.backends.inngest.function import Function, FunctionOptions
 from bakeoff.backends.inngest.models import TriggerCron, TriggerEvent
@@ -107,6 +108,24 @@ def test_default_backoff_follows_inngest_table_with_jitter() -> None:
     """15 s, 30 s, 1 min ... capped at 2 h, each plus up to 30 s of jitter."""
     for attempt, base in [(0, 15), (1, 30), (2, 60), (4, 300), (9, 7200), (15, 7200)]:
         assert base <= inngest_backoff(attempt) <= base + 30
+
+
+def test_retry_interval_is_a_fixed_wait_of_whole_seconds() -> None:
+    """--retry-interval N: every retry N s later, no jitter; N is whole seconds, 1 or above."""
+    wait = linear_backoff(5)
+    assert {wait(attempt) for attempt in range(12)} == {5.0}
+    for bad in (0, -3, 1.5, True, "5"):
+        with pytest.raises(InvalidFunction, match="retry_interval"):
+            linear_backoff(bad)  # type: ignore[arg-type]
+
+
+def test_client_takes_a_retry_interval_or_a_backoff_not_both() -> None:
+    """The client's retry schedule: Inngest's table by default, linear with retry_interval."""
+    url = "postgresql://nobody@127.0.0.1:1/none"  # the constructor does not connect
+    assert Inngest("app", database_url=url).backoff is inngest_backoff
+    assert Inngest("app", database_url=url, retry_interval=2).backoff(7) == 2.0
+    with pytest.raises(InvalidFunction, match="not both"):
+        Inngest("app", database_url=url, retry_interval=2, backoff=lambda attempt: 1.0)
 
 
 def test_run_status_maps_onto_job_state() -> None:

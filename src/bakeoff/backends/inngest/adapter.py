@@ -64,6 +64,7 @@ class InngestBackend:
         import_settings: ImportSettings | None = None,
         retries: int = 4,
         backoff: Callable[[int], float] | None = None,
+        retry_interval: int | None = None,
         lease: timedelta = timedelta(seconds=60),
         poll_interval: float = 1.0,
     ) -> None:
@@ -74,6 +75,7 @@ class InngestBackend:
             app_id="bakeoff",
             database_url=libpq_url(engine.url),
             backoff=backoff,
+            retry_interval=retry_interval,
             lease=lease,
             poll_interval=poll_interval,
         )

@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool
 
 from bakeoff.backends.inngest.db import Conn, Sql
 from bakeoff.backends.inngest.errors import InvalidFunction, RunTimeout
-from bakeoff.backends.inngest.executor import Backoff, Executor, inngest_backoff
+from bakeoff.backends.inngest.executor import Backoff, Executor, inngest_backoff, linear_backoff
 from bakeoff.backends.inngest.function import Function, FunctionOptions, Handler
 from bakeoff.backends.inngest.models import (
     Attempt,
@@ -65,6 +65,7 @@ class Inngest:
         schema: str = "inngest",
         limits: Limits | None = None,
         backoff: Backoff | None = None,
+        retry_interval: int | None = None,
         lease: timedelta = DEFAULT_LEASE,
         poll_interval: float = 1.0,
         synchronous_commit: bool = True,
@@ -78,7 +79,12 @@ class Inngest:
         self.database_url = libpq_url(database_url)
         self.sql = Sql(schema)
         self.limits = limits or Limits()
-        self.backoff = backoff or inngest_backoff
+        if backoff is not None and retry_interval is not None:
+            raise InvalidFunction("give backoff or retry_interval, not both")
+        # retry_interval is the server's --retry-interval (linear); the default is Inngest's table.
+        self.backoff = (
+            linear_backoff(retry_interval) if retry_interval is not None else backoff or inngest_backoff
+        )
         self.lease_ms = int(lease / timedelta(milliseconds=1))
         self.poll_interval = poll_interval
         # False trades the durability of the last few commits on a database crash (not a worker

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bakeoff.backends.inngest.db import Conn, Sql, json_size, jsonb
+from bakeoff.backends.inngest.errors import InvalidFunction
 from bakeoff.backends.inngest.expressions import compile_expression
 from bakeoff.backends.inngest.function import Function
 from bakeoff.backends.inngest.models import Event, Limits
@@ -37,7 +38,7 @@ from bakeoff.backends.inngest.protocol import (
 from bakeoff.backends.inngest.sdk import execute
 from bakeoff.backends.inngest.triggers import FUNCTION_FAILED, Dispatcher, FinishedRun
 
-__all__ = ["Backoff", "Executor", "Item", "inngest_backoff"]
+__all__ = ["Backoff", "Executor", "Item", "inngest_backoff", "linear_backoff"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,18 @@ LIVE = ("queued", "running")
 def inngest_backoff(attempt: int) -> float:
     """Inngest's default: 15 s, 30 s, 1 m, 2 m, 5 m, 10 m, 20 m, 40 m, 1 h, then 2 h; + 0-30 s jitter."""
     return _BACKOFF_TABLE[min(attempt, len(_BACKOFF_TABLE) - 1)] + random.uniform(0, 30)
+
+
+def linear_backoff(interval_seconds: int) -> Backoff:
+    """The server's ``--retry-interval N`` (``inngest dev`` and ``inngest start``): every retry N s later.
+
+    Inngest's ``GetLinearBackoffFunc``: a fixed wait, no jitter, whatever the attempt. The flag takes
+    whole seconds and must be 1 or above; Inngest Cloud has no such setting.
+    """
+    if isinstance(interval_seconds, bool) or not isinstance(interval_seconds, int) or interval_seconds < 1:
+        raise InvalidFunction(f"retry_interval must be whole seconds, 1 or above; got {interval_seconds!r}")
+    wait = float(interval_seconds)
+    return lambda attempt: wait
 
 
 def step_limit_error(limit: int) -> dict[str, Any]:
