@@ -91,7 +91,12 @@ def test_demo_routes_every_import_to_a_terminal_state_and_writes_the_report(
     assert sum(arm["assigned"] for arm in body["arms"].values()) == 60
     html = (out / "report.html").read_text()
     assert html.lstrip().lower().startswith("<!doctype html") and "data:image/png;base64" in html
-    assert (out / "report.md").read_text().startswith("# ")
+    markdown = (out / "report.md").read_text()
+    assert markdown.startswith("# ")
+    # The inngest arm ran on `inngest dev --retry-interval 5`; the report says so beside the numbers.
+    [note] = summary["notes"]
+    assert "--retry-interval 5" in note
+    assert body["notes"][-1] == note and note in markdown
 
 
 def test_aa_demo_finds_no_winner(fresh_embedded: dict[str, str], tmp_path: Path) -> None:
@@ -99,6 +104,7 @@ def test_aa_demo_finds_no_winner(fresh_embedded: dict[str, str], tmp_path: Path)
     assert summary["all_terminal"] is True
     assert summary["verdict"]["status"] in ("no_difference", "insufficient_data")
     assert summary["verdict"]["winner"] is None
+    assert summary["notes"] == []  # served by pgboss alone: no inngest retry setting to report
 
 
 def test_auditor_stress_gives_the_same_synthesis_on_every_arm(database_url: str) -> None:

@@ -16,8 +16,8 @@ from rich.table import Table
 
 from bakeoff.cli import CliContext, pass_cli
 from bakeoff.contract import ARM_NAMES
-
-PROFILES = ("none", "realistic", "flaky", "hostile")
+from bakeoff.trial import DEMO_INNGEST_RETRY_INTERVAL
+from bakeoff.workload.faults import PROFILES
 
 
 def _arms_option(value: str) -> tuple[str, ...]:
@@ -88,6 +88,14 @@ def _summary_table(rows: list[dict[str, Any]]) -> Table:
     "--aa", is_flag=True, help="A/A run: all three arms served by one backend; must find no winner."
 )
 @click.option("--aa-backend", type=click.Choice(ARM_NAMES), default="pgboss", show_default=True)
+@click.option(
+    "--inngest-retry-interval",
+    type=click.IntRange(0, 86_400),
+    default=DEMO_INNGEST_RETRY_INTERVAL,
+    show_default=True,
+    help="Seconds between the inngest arm's retries, as `inngest dev --retry-interval`; "
+    "0 keeps Inngest's default backoff (15 s, 30 s, 1 min, ... plus jitter).",
+)
 @click.option("--latency-scale", type=click.FloatRange(0.0, 10.0), default=1.0, hidden=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON instead of tables.")
 @pass_cli
@@ -102,6 +110,7 @@ def demo(
     deadline: float,
     aa: bool,
     aa_backend: str,
+    inngest_retry_interval: int,
     latency_scale: float,
     as_json: bool,
 ) -> None:
@@ -117,6 +126,7 @@ def demo(
         out=out,
         aa_backend=aa_backend if aa else None,
         latency_scale=latency_scale,
+        inngest_retry_interval=inngest_retry_interval or None,
     )
     console = Console(stderr=as_json)
     engine = cli.engine()
@@ -139,8 +149,8 @@ def _print_outcome(console: Console, result: Any) -> None:
     console.print(_summary_table(result.arms_summary))
     winner = f" ({verdict.get('winner')})" if verdict.get("winner") else ""
     console.print(f"[bold]verdict: {verdict.get('status')}{winner}[/bold]")
-    for reason in verdict.get("reasons", []):
-        console.print(f"  - {reason}")
+    for line in (*verdict.get("reasons", []), *result.notes):
+        console.print(f"  - {line}")
     if result.open_jobs:
         console.print(f"[yellow]{len(result.open_jobs)} jobs were not terminal at the deadline[/yellow]")
         for job in result.open_jobs[:10]:
@@ -158,9 +168,19 @@ def _print_outcome(console: Console, result: Any) -> None:
 @click.option(
     "--concurrency", type=click.IntRange(1, 256), default=4, show_default=True, help="Workers per arm."
 )
+@click.option(
+    "--inngest-retry-interval",
+    type=click.IntRange(0, 86_400),
+    default=0,
+    show_default=True,
+    help="Seconds between the inngest arm's retries, as a self-hosted `inngest start --retry-interval`; "
+    "0 keeps Inngest's default backoff, the only one Inngest Cloud has.",
+)
 @click.option("--log-interval", type=click.FloatRange(0.1, 60), default=1.0, hidden=True)
 @pass_cli
-def worker(cli: CliContext, arms: str, concurrency: int, log_interval: float) -> None:
+def worker(
+    cli: CliContext, arms: str, concurrency: int, inngest_retry_interval: int, log_interval: float
+) -> None:
     """Run the chosen arms' workers until SIGTERM or Ctrl-C; one JSON line per finished job."""
     from bakeoff.backends import create_backend
     from bakeoff.db.migrate import upgrade
@@ -171,7 +191,13 @@ def worker(cli: CliContext, arms: str, concurrency: int, log_interval: float) ->
     engine = cli.engine()
     upgrade(engine)
     import_settings = ImportSettings.from_env()
-    backends = {arm: create_backend(arm, engine, import_settings=import_settings) for arm in chosen}
+    inngest_options = {"retry_interval": inngest_retry_interval or None}
+    backends = {
+        arm: create_backend(
+            arm, engine, import_settings=import_settings, **(inngest_options if arm == "inngest" else {})
+        )
+        for arm in chosen
+    }
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo(

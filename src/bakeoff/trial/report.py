@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,14 @@ def _arms_summary(body: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_report(engine: Engine, experiment: str, out: Path, *, control: str = "legacy") -> ReportFiles:
+def write_report(
+    engine: Engine, experiment: str, out: Path, *, control: str = "legacy", notes: Sequence[str] = ()
+) -> ReportFiles:
     """Compare the arms of ``experiment`` and write the report files and plots to ``out``.
 
     The report is built exactly as ``bakeoff report`` builds it (newest phase, configured shares,
-    observations beside the numbers) and its JSON is stored in ``bakeoff.reports``.
+    observations beside the numbers) and its JSON is stored in ``bakeoff.reports``. ``notes`` (how
+    the run was set up, where that bears on the numbers) are listed under the verdict.
     """
     import matplotlib.pyplot as plt
 
@@ -59,6 +63,7 @@ def write_report(engine: Engine, experiment: str, out: Path, *, control: str = "
         shares=configured_shares(engine, experiment, phase) if phase is not None else None,
         observations=load_observations(engine, experiment),
     )
+    comparison = replace(comparison, notes=(*comparison.notes, *notes))
     body = json.loads(to_json(comparison))
     store_report(engine, body)
     paths = {"html": out / "report.html", "markdown": out / "report.md", "json": out / "report.json"}
