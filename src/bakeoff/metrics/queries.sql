@@ -86,7 +86,8 @@ SELECT trial_job_id, clock_timestamp(), 'attempt_started', :attempt, '{}'::jsonb
 RETURNING trial_job_id
 
 -- name: mark_finished
--- The first terminal outcome is final (a repeat matches nothing); recorded with its event.
+-- The first terminal outcome is final (a repeat matches nothing); recorded with its event. The job
+-- comes back as the process's one log line for it (see Recorder.finished).
 WITH job AS (
     UPDATE bakeoff.trial_jobs
     SET outcome = :outcome,
@@ -96,11 +97,15 @@ WITH job AS (
         error_message = :error_message,
         document_id = :document_id
     WHERE trial_job_id = :trial_job_id AND outcome IS NULL
-    RETURNING trial_job_id
+    RETURNING trial_job_id, experiment, served_arm, backend_job_id, outcome, error_kind, attempts,
+              extract(epoch FROM (started_at - submitted_at)) * 1000 AS queue_wait_ms,
+              extract(epoch FROM (finished_at - started_at)) * 1000 AS run_time_ms,
+              finished_at
+), event AS (
+    INSERT INTO bakeoff.job_events (trial_job_id, at, event, attempt, detail)
+    SELECT trial_job_id, clock_timestamp(), 'finished', NULL, CAST(:detail AS jsonb) FROM job
 )
-INSERT INTO bakeoff.job_events (trial_job_id, at, event, attempt, detail)
-SELECT trial_job_id, clock_timestamp(), 'finished', NULL, CAST(:detail AS jsonb) FROM job
-RETURNING trial_job_id
+SELECT * FROM job
 
 -- name: get_outcome
 -- The stored outcome of one trial job (to tell a repeat from a conflict).

@@ -4,6 +4,10 @@ Each operation stamps the database clock and is idempotent, so a retried or dupl
 cannot bend a measurement: ``attempt_started`` keeps the first start and the highest attempt number,
 ``finished`` keeps the first terminal outcome. A conflicting second terminal outcome is refused and
 logged (returned as :attr:`FinishResult.CONFLICT`), never written over the first.
+
+Every terminal outcome this process records is also logged, once, on the ``bakeoff.jobs`` logger
+(INFO, the job's fields as ``record.job``): ``bakeoff worker`` prints them as its per-job lines, so
+each worker process logs the jobs it finished, and no poll of the table can miss or repeat one.
 """
 
 from __future__ import annotations
@@ -24,15 +28,32 @@ from bakeoff.db.sql import load_queries, pyformat
 from bakeoff.metrics.attempts import MAX_ERROR_MESSAGE, attempt_finished_detail, check_attempt
 from bakeoff.metrics.columns import ASSIGNMENT_REASONS, OUTCOMES
 
-__all__ = ["FinishResult", "Recorder"]
+__all__ = ["JOB_LOGGER", "FinishResult", "Recorder"]
 
 logger = logging.getLogger(__name__)
+JOB_LOGGER = "bakeoff.jobs"
+job_log = logging.getLogger(JOB_LOGGER)
 
 QUERIES = load_queries("bakeoff.metrics")
 STATEMENTS = {name: text(sql) for name, sql in QUERIES.items()}
 """Parsed once: ``text()`` costs measurable time on the submit hot path."""
 ROUTED_JOB_SQL = pyformat(QUERIES["insert_routed_job"])
 """The router's one write per submit, run on the driver's connection as a prepared statement."""
+
+
+def _log_fields(job: Mapping[Any, Any]) -> dict[str, Any]:
+    """A finished job as JSON-safe fields: ids as text, durations in ms to 0.1, the time in ISO 8601."""
+
+    def safe(key: str, value: Any) -> Any:
+        if key.endswith("_ms"):
+            return None if value is None else round(float(value), 1)
+        if isinstance(value, UUID):
+            return str(value)
+        if isinstance(value, datetime):
+            return value.isoformat()
+        return value
+
+    return {str(key): safe(str(key), value) for key, value in job.items()}
 
 
 class FinishResult(StrEnum):
@@ -238,33 +259,42 @@ class Recorder:
             "detail": json.dumps({"outcome": outcome, "error_kind": error_kind}),
         }
         with self._connection(conn) as c:
-            if c.execute(STATEMENTS["mark_finished"], params).first() is not None:
-                return FinishResult.RECORDED
-            stored = c.execute(STATEMENTS["get_outcome"], {"trial_job_id": trial_job_id}).first()
-            if stored is None:
-                logger.warning("finished() for unknown trial job %s", trial_job_id)
-                return FinishResult.UNKNOWN_JOB
-            if stored.outcome == outcome:
-                return FinishResult.REPEATED
-            logger.warning(
-                "refused conflicting outcome %r for trial job %s: %r was recorded first",
-                outcome,
-                trial_job_id,
-                stored.outcome,
-                extra={
-                    "trial_job_id": str(trial_job_id),
-                    "outcome": outcome,
-                    "stored_outcome": stored.outcome,
-                },
-            )
-            self._event(
-                c,
-                trial_job_id,
-                "conflicting_outcome_refused",
-                None,
-                {"refused": outcome, "kept": stored.outcome},
-            )
-            return FinishResult.CONFLICT
+            job = c.execute(STATEMENTS["mark_finished"], params).mappings().first()
+            if job is None:
+                return self._not_finished(c, trial_job_id, outcome)
+        # After the commit (when the transaction is ours), so a line never names an outcome that
+        # was rolled back.
+        if job_log.isEnabledFor(logging.INFO):
+            job_log.info("trial job %s %s", trial_job_id, outcome, extra={"job": _log_fields(job)})
+        return FinishResult.RECORDED
+
+    def _not_finished(self, c: Connection, trial_job_id: UUID, outcome: str) -> FinishResult:
+        """Why ``mark_finished`` changed nothing: an unknown job, a repeat, or a refused conflict."""
+        stored = c.execute(STATEMENTS["get_outcome"], {"trial_job_id": trial_job_id}).first()
+        if stored is None:
+            logger.warning("finished() for unknown trial job %s", trial_job_id)
+            return FinishResult.UNKNOWN_JOB
+        if stored.outcome == outcome:
+            return FinishResult.REPEATED
+        logger.warning(
+            "refused conflicting outcome %r for trial job %s: %r was recorded first",
+            outcome,
+            trial_job_id,
+            stored.outcome,
+            extra={
+                "trial_job_id": str(trial_job_id),
+                "outcome": outcome,
+                "stored_outcome": stored.outcome,
+            },
+        )
+        self._event(
+            c,
+            trial_job_id,
+            "conflicting_outcome_refused",
+            None,
+            {"refused": outcome, "kept": stored.outcome},
+        )
+        return FinishResult.CONFLICT
 
     def event(
         self,

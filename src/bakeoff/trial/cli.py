@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
+import sys
 import threading
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -176,11 +179,8 @@ def _print_outcome(console: Console, result: Any) -> None:
     help="Seconds between the inngest arm's retries, as a self-hosted `inngest start --retry-interval`; "
     "0 keeps Inngest's default backoff, the only one Inngest Cloud has.",
 )
-@click.option("--log-interval", type=click.FloatRange(0.1, 60), default=1.0, hidden=True)
 @pass_cli
-def worker(
-    cli: CliContext, arms: str, concurrency: int, inngest_retry_interval: int, log_interval: float
-) -> None:
+def worker(cli: CliContext, arms: str, concurrency: int, inngest_retry_interval: int) -> None:
     """Run the chosen arms' workers until SIGTERM or Ctrl-C; one JSON line per finished job."""
     from bakeoff.backends import create_backend
     from bakeoff.db.migrate import upgrade
@@ -203,33 +203,41 @@ def worker(
     click.echo(
         json.dumps({"event": "worker_started", "arms": list(chosen), "concurrency": concurrency}), err=True
     )
-    try:
-        with run_arm_workers(backends, concurrency=concurrency, stop=threading.Event()):
-            _log_finished_jobs(engine, chosen, stop, log_interval)
-    except KeyboardInterrupt:
-        stop.set()
+    with _job_lines_on_stdout():
+        try:
+            with run_arm_workers(backends, concurrency=concurrency, stop=threading.Event()):
+                while not stop.wait(0.5):
+                    pass
+        except KeyboardInterrupt:
+            stop.set()
+        # Jobs that finish while the workers drain are still logged: the handler is removed only here.
     click.echo(json.dumps({"event": "worker_stopped", "arms": list(chosen)}), err=True)
 
 
-def _log_finished_jobs(engine: Any, arms: tuple[str, ...], stop: threading.Event, interval: float) -> None:
-    from sqlalchemy import text
+class _JobLineFormatter(logging.Formatter):
+    """A ``bakeoff.jobs`` record as one JSON line: ``{"event": "job_finished", ...the job's fields}``."""
 
-    from bakeoff.trial.runner import QUERIES
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"event": "job_finished", **getattr(record, "job", {})}, default=str)
 
-    since = datetime.now(UTC)
-    while not stop.wait(interval):
-        with engine.connect() as conn:
-            rows = (
-                conn.execute(text(QUERIES["finished_since"]), {"arms": list(arms), "since": since})
-                .mappings()
-                .all()
-            )
-        for row in rows:
-            since = max(since, row["finished_at"])
-            line = {
-                k: (round(float(v), 1) if k.endswith("_ms") and v is not None else v) for k, v in row.items()
-            }
-            click.echo(json.dumps({"event": "job_finished", **line}, default=str))
+
+@contextmanager
+def _job_lines_on_stdout() -> Iterator[None]:
+    """Print every terminal outcome this process records (the recorder's job log) on stdout."""
+    from bakeoff.metrics.recorder import JOB_LOGGER
+
+    job_log = logging.getLogger(JOB_LOGGER)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(_JobLineFormatter())
+    saved = job_log.level, job_log.propagate
+    job_log.addHandler(handler)
+    job_log.setLevel(logging.INFO)
+    job_log.propagate = False  # the lines are the output, not diagnostics for stderr
+    try:
+        yield
+    finally:
+        job_log.removeHandler(handler)
+        job_log.level, job_log.propagate = saved
 
 
 @click.group()

@@ -19,17 +19,6 @@ FROM bakeoff.trial_jobs
 WHERE experiment = :experiment AND outcome IS NULL
 ORDER BY submitted_at
 
--- name: finished_since
--- Trial jobs of the given arms that finished after a point in time (the worker's per-job log lines).
-SELECT trial_job_id, experiment, served_arm, backend_job_id, outcome, error_kind, attempts,
-       extract(epoch FROM (started_at - submitted_at)) * 1000 AS queue_wait_ms,
-       extract(epoch FROM (finished_at - started_at)) * 1000 AS run_time_ms,
-       finished_at
-FROM bakeoff.trial_jobs
-WHERE served_arm = ANY(:arms) AND finished_at > :since
-ORDER BY finished_at
-LIMIT 1000
-
 -- name: documents_for_experiment
 -- Documents saved for the completed jobs of one experiment, and saved documents of failed ones (must be none).
 SELECT
