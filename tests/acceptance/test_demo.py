@@ -9,15 +9,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from report_contract import contract_problems
+from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
+
+from bakeoff.backends import create_backend
+from bakeoff.contract import ARM_NAMES, JobState
+from bakeoff.db.engine import make_engine
 
 pytestmark = pytest.mark.slow
 
@@ -105,6 +113,69 @@ def test_aa_demo_finds_no_winner(fresh_embedded: dict[str, str], tmp_path: Path)
     assert summary["verdict"]["status"] in ("no_difference", "insufficient_data")
     assert summary["verdict"]["winner"] is None
     assert summary["notes"] == []  # served by pgboss alone: no inngest retry setting to report
+
+
+def test_ctrl_c_drains_the_workers_leaves_nothing_running_and_writes_a_partial_report(
+    fresh_embedded: dict[str, str], tmp_path: Path
+) -> None:
+    """SIGINT to the demo's whole process group, as a terminal's Ctrl-C sends it (legacy children too)."""
+    out = tmp_path / "partial"
+    args = ["demo", "--imports", "400", "--rate", "10", "--latency-scale", "0.2", "--out", str(out), "--json"]
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "bakeoff", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **fresh_embedded},
+        start_new_session=True,
+    )
+    try:
+        url = bakeoff(["db", "url"], fresh_embedded).stdout.strip()
+        engine = make_engine(url)
+        count_started = text("SELECT count(*) FROM bakeoff.trial_jobs WHERE started_at IS NOT NULL")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with engine.connect() as conn:
+                    if conn.execute(count_started).scalar_one() >= 20:
+                        break
+            except ProgrammingError:  # the demo has not migrated the fresh database yet
+                pass
+            time.sleep(0.2)
+        os.killpg(demo.pid, signal.SIGINT)
+        stdout, stderr = demo.communicate(timeout=180)
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.communicate(timeout=30)
+
+    assert demo.returncode == 130, stderr[-2000:]
+    summary = json.loads(stdout)
+    assert summary["interrupted"] is True and summary["all_terminal"] is False
+    assert 20 <= summary["submitted"] < 400
+    assert summary["trial_jobs_by_arm"] == summary["submissions_by_arm"]
+    assert summary["documents"]["not_completed_with_document"] == 0
+    body = json.loads((out / "report.json").read_text())
+    assert contract_problems(body) == []
+    assert sum(arm["assigned"] for arm in body["arms"].values()) == summary["submitted"]
+    assert (out / "report.html").exists()
+
+    # Nothing was left running: every job not finished is still queued (or waiting for a retry).
+    open_jobs = text(
+        "SELECT served_arm, backend_job_id FROM bakeoff.trial_jobs "
+        "WHERE experiment = :experiment AND outcome IS NULL"
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(open_jobs, {"experiment": summary["experiment"]}).all()
+    assert len(rows) == summary["open_jobs"]
+    backends = {arm: create_backend(arm, engine) for arm in ARM_NAMES}
+    states = {backends[arm].state(job_id) for arm, job_id in rows}
+    assert JobState.RUNNING not in states, states
+    # The interrupt failed nothing: legacy children ignore the group's SIGINT and finish their job.
+    crashed = text("SELECT count(*) FROM bakeoff.trial_jobs WHERE error_kind = 'worker_crashed'")
+    with engine.connect() as conn:
+        assert conn.execute(crashed).scalar_one() == 0
+    engine.dispose()
 
 
 def test_auditor_stress_gives_the_same_synthesis_on_every_arm(database_url: str) -> None:

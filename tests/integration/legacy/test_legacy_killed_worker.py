@@ -1,4 +1,8 @@
-"""A processor killed mid-job leaves its row RUNNING until someone reaps it: the measured weakness."""
+"""A processor killed mid-job leaves its row RUNNING until someone reaps it: the measured weakness.
+
+A stop signal sent to the whole group (Ctrl-C, a service manager's SIGTERM) is another matter: the
+children ignore it and the processor decides when they stop, so an in-flight job still finishes.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 
 import pytest
@@ -59,3 +64,27 @@ def test_killed_loop_processor_leaves_a_running_row_until_reaped(engine: Engine,
     job = legacy.store.get(job_id)
     assert job is not None and (job.status, job.error_kind) == (JobStatus.FAILED, "worker_lost")
     assert trial_row(engine, trial_job_id)["error_kind"] == "worker_lost"
+
+
+def test_a_child_ignores_sigint_and_sigterm_so_its_job_finishes(engine: Engine) -> None:
+    """What a terminal's Ctrl-C or systemd's SIGTERM does to a running child: nothing; the job completes."""
+    legacy = backend(engine, handler="sleep:1500")
+    trial_job_id, job_id = submit_as_router(engine, legacy)
+    stop = threading.Event()
+    workers = threading.Thread(
+        target=legacy.run_workers, kwargs={"concurrency": 1, "stop": stop}, daemon=True
+    )
+    workers.start()
+    try:
+        wait_for(lambda: getattr(legacy.store.get(job_id), "pid", None) is not None, "the child to spawn")
+        job = legacy.store.get(job_id)
+        assert job is not None and job.pid is not None
+        os.kill(job.pid, signal.SIGINT)
+        os.kill(job.pid, signal.SIGTERM)
+        wait_for(lambda: trial_row(engine, trial_job_id)["outcome"] is not None, "the job to finish")
+    finally:
+        stop.set()
+        workers.join(timeout=30)
+    row = trial_row(engine, trial_job_id)
+    assert (row["outcome"], row["error_kind"]) == ("completed", None)
+    assert legacy.state(job_id) is JobState.COMPLETED

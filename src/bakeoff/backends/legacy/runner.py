@@ -55,6 +55,15 @@ RECORD_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 """Pauses between attempts to record a finished job while the database is unreachable (~15 s)."""
 
 CHILD_MODULE = "bakeoff.backends.legacy.child"
+IGNORING_STOP_SIGNALS = ("/bin/sh", "-c", 'trap "" INT TERM; exec "$0" "$@"')
+"""Prefix of the child's command: it runs with SIGINT and SIGTERM ignored from its first instruction.
+
+A terminal's Ctrl-C and a service manager's SIGTERM reach every process of the group (or cgroup),
+and a child they kill fails its job as ``worker_crashed``: a shutdown would count against the arm.
+The parent decides when a child stops instead: it drains, or SIGKILLs a child past ``job_timeout``.
+An ignored signal stays ignored across ``exec`` and Python keeps a SIGINT disposition its parent
+set, so unlike a handler installed by the child there is no window while the interpreter starts.
+"""
 KILL_WAIT_SECONDS = 10.0
 
 
@@ -131,7 +140,7 @@ class JobRunner:
         return env
 
     def _command(self, job: LegacyJob) -> list[str]:
-        command = [sys.executable, "-m", CHILD_MODULE, str(job.id)]
+        command = [*IGNORING_STOP_SIGNALS, sys.executable, "-m", CHILD_MODULE, str(job.id)]
         return [*command, "--crash-after-complete"] if self.options.crash_after_complete else command
 
     def _spawn(self, job: LegacyJob) -> tuple[Verdict, int | None]:
