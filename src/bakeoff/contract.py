@@ -195,3 +195,10 @@ class JobBackend(Protocol):
     def run_workers(self, *, concurrency: int, stop: threading.Event) -> None:
         """Run workers in the calling thread until ``stop`` is set, then drain and return."""
         ...
+
+    def close(self) -> None:
+        """Release what the arm opened in this process (pools, LISTEN sessions); idempotent.
+
+        Call it once the arm's workers have returned. The engine it was built on is the caller's.
+        """
+        ...

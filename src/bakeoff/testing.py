@@ -164,6 +164,9 @@ class RecordingBackend:
     def run_workers(self, *, concurrency: int, stop: threading.Event) -> None:
         stop.wait()  # fake jobs are never worked; they only prove the enqueue happened
 
+    def close(self) -> None:
+        """Nothing to release: every call uses the caller's engine."""
+
 
 class FailingBackend(RecordingBackend):
     """An arm that writes its row and then raises, so the router must undo the write and fall back."""

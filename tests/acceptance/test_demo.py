@@ -26,6 +26,7 @@ from sqlalchemy.exc import ProgrammingError
 from bakeoff.backends import create_backend
 from bakeoff.contract import ARM_NAMES, JobState
 from bakeoff.db.engine import make_engine
+from bakeoff.trial.runner import close_backends
 
 pytestmark = pytest.mark.slow
 
@@ -170,6 +171,7 @@ def test_ctrl_c_drains_the_workers_leaves_nothing_running_and_writes_a_partial_r
     assert len(rows) == summary["open_jobs"]
     backends = {arm: create_backend(arm, engine) for arm in ARM_NAMES}
     states = {backends[arm].state(job_id) for arm, job_id in rows}
+    close_backends(backends.values())
     assert JobState.RUNNING not in states, states
     # The interrupt failed nothing: legacy children ignore the group's SIGINT and finish their job.
     crashed = text("SELECT count(*) FROM bakeoff.trial_jobs WHERE error_kind = 'worker_crashed'")

@@ -25,6 +25,7 @@ from sqlalchemy import Engine, text
 from bakeoff import Experiment, ImportRequest, Router
 from bakeoff.backends import create_backend
 from bakeoff.contract import ARM_NAMES
+from bakeoff.trial.runner import close_backends
 from bakeoff.workload.article_server import ArticleServer
 
 pytestmark = pytest.mark.slow
@@ -45,13 +46,28 @@ class WorkerProcess:
             env={**os.environ, **env},
         )
         self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.stderr = ""
-        threading.Thread(target=self._read_stdout, daemon=True).start()
+        self.stderr_lines: list[str] = []
+        # Both pipes are read by threads only (never by communicate(), which would race them).
+        self.readers = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
+        for reader in self.readers:
+            reader.start()
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.stderr_lines)
 
     def _read_stdout(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.put(json.loads(line))
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr_lines.append(line)
 
     def finished_jobs(self) -> list[dict[str, Any]]:
         jobs = []
@@ -61,13 +77,15 @@ class WorkerProcess:
 
     def terminate(self, timeout: float = 120) -> int:
         self.process.send_signal(signal.SIGTERM)
-        _, self.stderr = self.process.communicate(timeout=timeout)
-        return self.process.returncode
+        code = self.process.wait(timeout=timeout)
+        for reader in self.readers:  # the pipes close when the process exits: every line is read
+            reader.join(timeout=30)
+        return code
 
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
-            self.process.communicate(timeout=30)
+            self.process.wait(timeout=30)
 
 
 @pytest.fixture
@@ -94,13 +112,10 @@ def test_two_workers_log_each_job_once_and_drain_in_flight_jobs_on_sigterm(
     database_url: str, engine: Engine, server: ArticleServer
 ) -> None:
     env = {"BAKEOFF_DATABASE_URL": database_url, "BAKEOFF_IMPORT_ALLOW_HOSTS": server.allow_hosts_value}
+    backends = {arm: create_backend(arm, engine) for arm in ARM_NAMES}
+    router = Router(engine, experiment=Experiment(name="worker-cli"), backends=backends)
     workers = [WorkerProcess(env), WorkerProcess(env)]
     try:
-        router = Router(
-            engine,
-            experiment=Experiment(name="worker-cli"),
-            backends={arm: create_backend(arm, engine) for arm in ARM_NAMES},
-        )
         urls = iter(server.article_urls(FAST_PER_ARM * len(ARM_NAMES)))
         fast = [
             router.submit(ImportRequest(url=next(urls)), override_arm=arm).trial_job_id
@@ -124,6 +139,8 @@ def test_two_workers_log_each_job_once_and_drain_in_flight_jobs_on_sigterm(
     finally:
         for worker in workers:
             worker.kill()
+        router.close()
+        close_backends(backends.values())
 
     assert exit_codes == [0, 0], [w.stderr[-2000:] for w in workers]
     for worker in workers:

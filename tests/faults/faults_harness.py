@@ -41,6 +41,7 @@ from bakeoff.contract import ImportRequest, JobBackend, Submission, SubmitFailed
 from bakeoff.db.engine import make_engine
 from bakeoff.db.sql import parse_queries
 from bakeoff.router import Experiment, Router
+from bakeoff.trial.runner import close_backends
 from bakeoff.workload.article_server import ArticleServer
 from bakeoff.workload.models import ImportSettings
 
@@ -77,17 +78,6 @@ def build_backend(
     return create_backend(
         arm, engine, import_settings=import_settings, **{**RECOVERY_OPTIONS[arm], **overrides}
     )
-
-
-def close_backends(backends: Sequence[JobBackend]) -> None:
-    """Stop what an arm started in this process (pg-boss's LISTEN connection, the step engine's pool)."""
-    for backend in {id(b): b for b in backends}.values():
-        boss = getattr(backend, "boss", None)
-        if boss is not None and boss.is_started:
-            boss.stop(graceful=False, timeout=5)
-        client = getattr(backend, "client", None)
-        if client is not None and hasattr(client, "close"):
-            client.close()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -184,7 +184,7 @@ def worker(cli: CliContext, arms: str, concurrency: int, inngest_retry_interval:
     """Run the chosen arms' workers until SIGTERM or Ctrl-C; one JSON line per finished job."""
     from bakeoff.backends import create_backend
     from bakeoff.db.migrate import upgrade
-    from bakeoff.trial.runner import run_arm_workers
+    from bakeoff.trial.runner import close_backends, run_arm_workers
     from bakeoff.workload.articles import ImportSettings
 
     chosen = _arms_option(arms)
@@ -211,6 +211,7 @@ def worker(cli: CliContext, arms: str, concurrency: int, inngest_retry_interval:
         except KeyboardInterrupt:
             stop.set()
         # Jobs that finish while the workers drain are still logged: the handler is removed only here.
+    close_backends(backends.values())
     click.echo(json.dumps({"event": "worker_stopped", "arms": list(chosen)}), err=True)
 
 

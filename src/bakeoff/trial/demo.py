@@ -25,6 +25,7 @@ from bakeoff.trial.runner import (
     ArmProgress,
     TrialConfig,
     TrialRun,
+    close_backends,
     document_consistency,
     experiment_name,
     run_arm_workers,
@@ -162,6 +163,8 @@ def run_demo(
         logger.info("demo: workers drained at %.1fs", _since(started))
         progress = run.progress()
         open_jobs = run.open_jobs()
+        router.close()
+        close_backends(backends.values())
     notes = report_notes(options)
     report = write_report(engine, name, options.out, notes=notes)
     logger.info("demo: report written at %.1fs", _since(started))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 from bakeoff.contract import ImportRequest, JobBackend, Submission
 from bakeoff.db.sql import load_queries
 
-__all__ = ["ArmProgress", "TrialConfig", "TrialRun", "run_arm_workers"]
+__all__ = ["ArmProgress", "TrialConfig", "TrialRun", "close_backends", "run_arm_workers"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,15 @@ def run_arm_workers(
             thread.join(timeout=max(0.1, deadline - time.monotonic()))
             if thread.is_alive():
                 logger.warning("workers of %s did not drain within %ss", thread.name, WORKER_JOIN_SECONDS)
+
+
+def close_backends(backends: Iterable[JobBackend]) -> None:
+    """Close each distinct backend once (an A/A run maps every arm to one), logging what fails."""
+    for backend in {id(b): b for b in backends}.values():
+        try:
+            backend.close()
+        except Exception:  # closing is cleanup: one arm's failure must not keep the others open
+            logger.warning("closing the %s arm failed", backend.name, exc_info=True)
 
 
 def _worker_main(backend: JobBackend, concurrency: int, stop: threading.Event) -> None:

@@ -130,6 +130,10 @@ class InngestBackend:
         finally:
             worker.stop(timeout=30)
 
+    def close(self) -> None:
+        """Close the step engine's connection pool (its workers close theirs when they stop)."""
+        self.client.close()
+
     def _reconcile(self, since: datetime) -> datetime:
         """Record outcomes of runs whose worker died after the run ended but before its listener ran.
 

@@ -196,6 +196,9 @@ class LegacyBackend:
         for thread in threads:
             thread.join(timeout=JOIN_TIMEOUT_SECONDS)
 
+    def close(self) -> None:
+        """Nothing to release: each call uses the caller's engine, and children end with their job."""
+
     def adaptive(self, max_workers: int | None = None) -> AdaptiveProcessor:
         """An adaptive processor on this backend (``max_workers`` overrides the configured cap)."""
         cap = max_workers if max_workers is not None else self.max_workers

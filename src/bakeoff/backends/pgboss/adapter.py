@@ -176,6 +176,11 @@ class PgBossBackend:
         boss.stop(graceful=True, timeout=30)
         self._contained_reconcile(since)
 
+    def close(self) -> None:
+        """Stop the pg-boss instance a submit started in this process: its pool and LISTEN session."""
+        if self.boss.is_started:
+            self.boss.stop(graceful=False, timeout=5)
+
     def _on_settled(self, how: str, jobs: list[Job], output: Any, affected: int) -> None:
         """Record the terminal outcome when the worker's complete()/fail() made it terminal."""
         if affected == 0:  # fenced out: the job was settled elsewhere (expiry, stop)
