@@ -150,7 +150,7 @@ def test_retry_interval_waits_the_fixed_interval_instead_of_the_table(
         arm.client.close()
     assert (row["outcome"], row["attempts"]) == ("failed", 2)
     wait = (second.started_at - first.ended_at).total_seconds()
-    assert 1.0 <= wait < 15.0, wait
+    assert 0.9 <= wait < 15.0, wait  # ~1 s (two clocks: the margin), where the table waits 15-45 s
 
 
 def test_cancel_before_start_records_cancelled(
