@@ -110,7 +110,8 @@ def _wait_sentence(days: float | None, rate: float) -> str:
             "no decision is in sight "
             "(the arms may differ by less than the margins can resolve)."
         )
+    whole_days = math.ceil(days)
     return (
-        f"Not enough data yet: about {math.ceil(days)} more days "
+        f"Not enough data yet: about {whole_days} more {'day' if whole_days == 1 else 'days'} "
         f"at the current {rate:.1f} jobs per arm per day."
     )

@@ -255,3 +255,10 @@ def test_degenerate_trials_are_insufficient_data_not_errors(spec: TrialSpec) -> 
     assert c.verdict.status == "insufficient_data"
     assert c.verdict.reasons[0].startswith("Not enough data yet")
     assert json.loads(to_json(c))["verdict"]["status"] == "insufficient_data"
+
+
+@pytest.mark.parametrize(("days", "phrase"), [(0.4, "about 1 more day at"), (1.2, "about 2 more days at")])
+def test_the_wait_is_counted_in_whole_days_in_good_english(days: float, phrase: str) -> None:
+    from bakeoff.analysis.verdict import _wait_sentence
+
+    assert phrase in _wait_sentence(days, 94.0)
