@@ -5,9 +5,12 @@ cannot bend a measurement: ``attempt_started`` keeps the first start and the hig
 ``finished`` keeps the first terminal outcome. A conflicting second terminal outcome is refused and
 logged (returned as :attr:`FinishResult.CONFLICT`), never written over the first.
 
-Every terminal outcome this process records is also logged, once, on the ``bakeoff.jobs`` logger
-(INFO, the job's fields as ``record.job``): ``bakeoff worker`` prints them as its per-job lines, so
-each worker process logs the jobs it finished, and no poll of the table can miss or repeat one.
+Every terminal outcome this process records in a transaction of its own is also logged, once and
+after the commit, on the ``bakeoff.jobs`` logger (INFO, the job's fields as ``record.job``).
+``bakeoff worker`` prints them as its per-job lines: each process logs the outcomes it recorded
+(normally the jobs it ran), with no poll of the table that could miss or repeat one. Not logged: an
+outcome written in a caller's transaction (``conn=``; that commit is the caller's), and one whose
+commit answer was lost, since the retry finds it recorded.
 """
 
 from __future__ import annotations
@@ -262,9 +265,8 @@ class Recorder:
             job = c.execute(STATEMENTS["mark_finished"], params).mappings().first()
             if job is None:
                 return self._not_finished(c, trial_job_id, outcome)
-        # After the commit (when the transaction is ours), so a line never names an outcome that
-        # was rolled back.
-        if job_log.isEnabledFor(logging.INFO):
+        # Only after our own commit, so a line never names an outcome that was rolled back.
+        if conn is None and job_log.isEnabledFor(logging.INFO):
             job_log.info("trial job %s %s", trial_job_id, outcome, extra={"job": _log_fields(job)})
         return FinishResult.RECORDED
 
