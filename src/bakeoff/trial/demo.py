@@ -141,25 +141,29 @@ def run_demo(
             if on_progress is not None:
                 on_progress(progress if progress is not None else run.progress(), len(run.submissions))
 
+        router_thread = threading.Thread(target=run.route, args=(urls, stop), name="router", daemon=True)
         try:
             with run_arm_workers(backends, concurrency=options.trial.concurrency, stop=threading.Event()):
-                router_thread = threading.Thread(
-                    target=run.route, args=(urls, stop), name="router", daemon=True
-                )
-                router_thread.start()
-                while router_thread.is_alive():
-                    router_thread.join(timeout=0.5)
-                    tick()
-                logger.info("demo: %d imports routed at %.1fs", len(run.submissions), _since(started))
-                # The report's imports (SciPy, pandas, matplotlib: seconds of CPU) load while the
-                # last jobs drain, which is mostly waiting, instead of after them.
-                threading.Thread(target=_preload_report_modules, name="report-preload", daemon=True).start()
-                all_terminal = run.wait_until_terminal(stop, on_tick=tick)
-                logger.info("demo: every job terminal=%s at %.1fs", all_terminal, _since(started))
-        except KeyboardInterrupt:
+                try:
+                    router_thread.start()
+                    while router_thread.is_alive():
+                        router_thread.join(timeout=0.5)
+                        tick()
+                    logger.info("demo: %d imports routed at %.1fs", len(run.submissions), _since(started))
+                    # The report's imports (SciPy, pandas, matplotlib: seconds of CPU) load while the
+                    # last jobs drain, which is mostly waiting, instead of after them.
+                    preload = threading.Thread(target=_preload_report_modules, name="preload", daemon=True)
+                    preload.start()
+                    all_terminal = run.wait_until_terminal(stop, on_tick=tick)
+                    logger.info("demo: every job terminal=%s at %.1fs", all_terminal, _since(started))
+                except KeyboardInterrupt:
+                    stop.set()  # routing stops before the workers drain, not after
+                    raise
+        except KeyboardInterrupt:  # the first Ctrl-C, or a second one that cut the drain short
             interrupted = True
-            stop.set()
             all_terminal = False
+        if router_thread.is_alive():  # a submit in flight ends within the router's budget
+            router_thread.join(timeout=10)
         logger.info("demo: workers drained at %.1fs", _since(started))
         progress = run.progress()
         open_jobs = run.open_jobs()
