@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -24,22 +25,25 @@ from sqlalchemy import Engine, text
 
 from bakeoff import Experiment, ImportRequest, Router
 from bakeoff.backends import create_backend
-from bakeoff.contract import ARM_NAMES
+from bakeoff.backends.legacy.adapter import LegacyBackend
+from bakeoff.contract import ARM_NAMES, JobState
 from bakeoff.trial.runner import close_backends
 from bakeoff.workload.article_server import ArticleServer
 
 pytestmark = pytest.mark.slow
 
 FAST_PER_ARM = 4
-SLOW_SECONDS = 4
+SLOW_SECONDS = 8
+"""Under the import's 10 s read timeout; legacy's slow job is started first, since a child's start-up
+can take seconds on a loaded machine and every slow job must still be running at SIGTERM."""
 
 
 class WorkerProcess:
     """One ``bakeoff worker`` subprocess; its stdout lines are collected as they come."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], arms: tuple[str, ...] = ARM_NAMES) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bakeoff", "worker", "--arms", ",".join(ARM_NAMES), "--concurrency", "2"],
+            [sys.executable, "-m", "bakeoff", "worker", "--arms", ",".join(arms), "--concurrency", "2"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -75,8 +79,11 @@ class WorkerProcess:
             jobs.append(self.lines.get_nowait())
         return jobs
 
-    def terminate(self, timeout: float = 120) -> int:
+    def terminate(self, timeout: float = 120, *, twice: bool = False) -> int:
         self.process.send_signal(signal.SIGTERM)
+        if twice:
+            time.sleep(1.0)  # the first signal has started the drain by now
+            self.process.send_signal(signal.SIGTERM)
         code = self.process.wait(timeout=timeout)
         for reader in self.readers:  # the pipes close when the process exits: every line is read
             reader.join(timeout=30)
@@ -102,10 +109,24 @@ def wait_for(condition: Any, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for its new parent to reap it is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
 def count(engine: Engine, where: str, ids: list[UUID]) -> int:
     with engine.connect() as conn:
         sql = f"SELECT count(*) FROM bakeoff.trial_jobs WHERE trial_job_id = ANY(:ids) AND {where}"
         return int(conn.execute(text(sql), {"ids": ids}).scalar_one())
+
+
+def submit_slow(router: Router, server: ArticleServer, arm: str) -> UUID:
+    url = server.url(f"/test/slow?seconds={SLOW_SECONDS}&arm={arm}")
+    return router.submit(ImportRequest(url=url), override_arm=arm).trial_job_id
 
 
 def test_two_workers_log_each_job_once_and_drain_in_flight_jobs_on_sigterm(
@@ -124,13 +145,9 @@ def test_two_workers_log_each_job_once_and_drain_in_flight_jobs_on_sigterm(
         ]
         wait_for(lambda: count(engine, "outcome IS NOT NULL", fast) == len(fast), 120, "the fast jobs")
 
-        slow = [
-            router.submit(
-                ImportRequest(url=server.url(f"/test/slow?seconds={SLOW_SECONDS}&arm={arm}")),
-                override_arm=arm,
-            ).trial_job_id
-            for arm in ARM_NAMES
-        ]
+        slow = [submit_slow(router, server, "legacy")]
+        wait_for(lambda: count(engine, "started_at IS NOT NULL", slow) == 1, 60, "the legacy slow job")
+        slow += [submit_slow(router, server, arm) for arm in ("pgboss", "inngest")]
         wait_for(
             lambda: count(engine, "started_at IS NOT NULL", slow) == len(slow), 60, "the slow jobs to start"
         )
@@ -144,7 +161,10 @@ def test_two_workers_log_each_job_once_and_drain_in_flight_jobs_on_sigterm(
 
     assert exit_codes == [0, 0], [w.stderr[-2000:] for w in workers]
     for worker in workers:
-        assert '"event": "worker_stopped"' in worker.stderr
+        assert (
+            '"event": "worker_stopped", "arms": ["legacy", "pgboss", "inngest"], "undrained": []'
+            in worker.stderr
+        )
 
     # Every job finished, the in-flight ones included, and each is logged once, by one process.
     lines = [line for worker in workers for line in worker.finished_jobs()]
@@ -159,3 +179,39 @@ def test_two_workers_log_each_job_once_and_drain_in_flight_jobs_on_sigterm(
     slow_lines = [line for line in lines if UUID(line["trial_job_id"]) in slow]
     assert all(line["run_time_ms"] >= SLOW_SECONDS * 1000 for line in slow_lines)
     assert count(engine, "outcome = 'completed' AND document_id IS NOT NULL", fast + slow) == len(fast + slow)
+
+
+def test_a_second_sigterm_cuts_the_drain_short_and_kills_the_legacy_child(
+    database_url: str, engine: Engine, server: ArticleServer
+) -> None:
+    """Exit 1 naming the undrained arm; the child (which ignores SIGTERM) dies; its row waits for reap."""
+    env = {"BAKEOFF_DATABASE_URL": database_url, "BAKEOFF_IMPORT_ALLOW_HOSTS": server.allow_hosts_value}
+    backends = {arm: create_backend(arm, engine) for arm in ARM_NAMES}
+    router = Router(engine, experiment=Experiment(name="worker-cli-forced"), backends=backends)
+    worker = WorkerProcess(env, arms=("legacy",))
+    try:
+        submission = router.submit(
+            ImportRequest(url=server.url("/test/slow?seconds=9")), override_arm="legacy"
+        )
+        legacy = backends["legacy"]
+        assert isinstance(legacy, LegacyBackend)
+
+        def child_pid() -> int | None:
+            job = legacy.store.get(submission.backend_job_id)
+            return None if job is None else job.pid
+
+        wait_for(lambda: child_pid() is not None, 60, "the legacy child to spawn")
+        exit_code = worker.terminate(twice=True)
+    finally:
+        worker.kill()
+        router.close()
+        close_backends(backends.values())
+
+    assert exit_code == 1, worker.stderr[-2000:]
+    assert '"undrained": ["workers-legacy"]' in worker.stderr
+    pid = child_pid()
+    assert pid is not None
+    # Killed at close: its page still had ~7 s to go, so a child merely left alone would outlive this.
+    wait_for(lambda: not running(pid), 3, "the child to die")
+    assert legacy.state(submission.backend_job_id) is JobState.RUNNING  # left to `bakeoff legacy reap`
+    assert count(engine, "outcome IS NULL", [submission.trial_job_id]) == 1

@@ -198,21 +198,32 @@ def worker(cli: CliContext, arms: str, concurrency: int, inngest_retry_interval:
         )
         for arm in chosen
     }
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop, abandon = threading.Event(), threading.Event()
+
+    def on_stop_signal(signum: int, frame: object) -> None:
+        (abandon if stop.is_set() else stop).set()  # a second SIGINT or SIGTERM cuts the drain short
+
+    signal.signal(signal.SIGTERM, on_stop_signal)
+    signal.signal(signal.SIGINT, on_stop_signal)
     click.echo(
         json.dumps({"event": "worker_started", "arms": list(chosen), "concurrency": concurrency}), err=True
     )
-    with _job_lines_on_stdout():
-        try:
-            with run_arm_workers(backends, concurrency=concurrency, stop=threading.Event()):
-                while not stop.wait(0.5):
-                    pass
-        except KeyboardInterrupt:
-            stop.set()
-        # Jobs that finish while the workers drain are still logged: the handler is removed only here.
-    close_backends(backends.values())
-    click.echo(json.dumps({"event": "worker_stopped", "arms": list(chosen)}), err=True)
+    # The job log is entered first, so it is removed last: jobs that finish during the drain are logged.
+    with (
+        _job_lines_on_stdout(),
+        run_arm_workers(
+            backends, concurrency=concurrency, stop=threading.Event(), abandon=abandon
+        ) as threads,
+    ):
+        while not stop.wait(0.5):
+            pass
+    undrained = [thread.name for thread in threads if thread.is_alive()]
+    close_backends(backends.values())  # after a cut-short drain this kills legacy children still running
+    click.echo(
+        json.dumps({"event": "worker_stopped", "arms": list(chosen), "undrained": undrained}), err=True
+    )
+    if undrained:
+        raise SystemExit(1)
 
 
 class _JobLineFormatter(logging.Formatter):

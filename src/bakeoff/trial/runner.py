@@ -72,9 +72,17 @@ def arrival_offsets(count: int, rate: float, seed: int) -> list[float]:
 
 @contextmanager
 def run_arm_workers(
-    backends: dict[str, JobBackend], *, concurrency: int, stop: threading.Event
+    backends: dict[str, JobBackend],
+    *,
+    concurrency: int,
+    stop: threading.Event,
+    abandon: threading.Event | None = None,
 ) -> Iterator[list[threading.Thread]]:
-    """Run each distinct backend's workers in a thread until the block ends, then drain them."""
+    """Run each distinct backend's workers in a thread until the block ends, then drain them.
+
+    The drain waits up to ``WORKER_JOIN_SECONDS``, or until ``abandon`` is set (a second stop
+    signal); the threads still alive then are the caller's to report.
+    """
     threads = []
     for backend in {id(b): b for b in backends.values()}.values():
         thread = threading.Thread(
@@ -91,9 +99,10 @@ def run_arm_workers(
         stop.set()
         deadline = time.monotonic() + WORKER_JOIN_SECONDS
         for thread in threads:
-            thread.join(timeout=max(0.1, deadline - time.monotonic()))
+            while thread.is_alive() and time.monotonic() < deadline and not (abandon and abandon.is_set()):
+                thread.join(timeout=0.2)
             if thread.is_alive():
-                logger.warning("workers of %s did not drain within %ss", thread.name, WORKER_JOIN_SECONDS)
+                logger.warning("workers of %s did not drain", thread.name)
 
 
 def close_backends(backends: Iterable[JobBackend]) -> None:

@@ -197,7 +197,15 @@ class LegacyBackend:
             thread.join(timeout=JOIN_TIMEOUT_SECONDS)
 
     def close(self) -> None:
-        """Nothing to release: each call uses the caller's engine, and children end with their job."""
+        """Kill children still running (only after a drain cut short); their rows wait for ``reap``."""
+        killed = self.runner.kill_children()
+        if killed:
+            logger.warning(
+                "legacy: killed %d children still running at close (pids %s); their jobs stay RUNNING "
+                "until `bakeoff legacy reap`",
+                len(killed),
+                ", ".join(map(str, killed)),
+            )
 
     def adaptive(self, max_workers: int | None = None) -> AdaptiveProcessor:
         """An adaptive processor on this backend (``max_workers`` overrides the configured cap)."""

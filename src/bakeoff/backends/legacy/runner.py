@@ -56,13 +56,16 @@ RECORD_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 CHILD_MODULE = "bakeoff.backends.legacy.child"
 IGNORING_STOP_SIGNALS = ("/bin/sh", "-c", 'trap "" INT TERM; exec "$0" "$@"')
-"""Prefix of the child's command: it runs with SIGINT and SIGTERM ignored from its first instruction.
+"""Prefix of the child's command: the shell ignores SIGINT and SIGTERM, then becomes the child.
 
 A terminal's Ctrl-C and a service manager's SIGTERM reach every process of the group (or cgroup),
 and a child they kill fails its job as ``worker_crashed``: a shutdown would count against the arm.
 The parent decides when a child stops instead: it drains, or SIGKILLs a child past ``job_timeout``.
 An ignored signal stays ignored across ``exec`` and Python keeps a SIGINT disposition its parent
-set, so unlike a handler installed by the child there is no window while the interpreter starts.
+set, so the only moment exposed is the shell's start-up before ``trap`` (about a millisecond here),
+not the interpreter's start-up that a handler installed by the child would leave open. (Blocking
+the signals in the spawning thread would close even that, but ``subprocess`` resets the child's
+signal mask.) A drain cut short ends with :meth:`kill_children`.
 """
 KILL_WAIT_SECONDS = 10.0
 
@@ -104,6 +107,8 @@ class JobRunner:
         self.options = options or RunnerOptions()
         self.store = JobStore(engine)
         self.instrumentation = Instrumentation(Recorder(engine))
+        self._children: set[subprocess.Popen[bytes]] = set()
+        self._children_lock = threading.Lock()
 
     def run(self, job: LegacyJob) -> Verdict:
         """Run ``job`` (already claimed, RUNNING) to its verdict and record it."""
@@ -156,9 +161,27 @@ class JobRunner:
         except OSError as exc:
             error = f"cannot spawn the child: {exc}"
             return Verdict(ok=False, error_kind=ErrorKind.SPAWN_FAILED, error=error), None
-        self._contained(self.store.set_pid, job.id, child.pid)
-        exit_code, timed_out = self._supervise(child, job, report)
+        with self._children_lock:
+            self._children.add(child)
+        try:
+            self._contained(self.store.set_pid, job.id, child.pid)
+            exit_code, timed_out = self._supervise(child, job, report)
+        finally:
+            with self._children_lock:
+                self._children.discard(child)
         return report.verdict(exit_code, timed_out=timed_out), exit_code
+
+    def kill_children(self) -> list[int]:
+        """SIGKILL every child still running (they ignore SIGINT and SIGTERM); their pids.
+
+        For a shutdown whose drain was cut short: a child must not outlive its processor, run
+        unsupervised past ``job_timeout`` and save a document for a row that ``reap`` then fails.
+        """
+        with self._children_lock:
+            children = [child for child in self._children if child.poll() is None]
+        for child in children:
+            child.kill()
+        return [child.pid for child in children]
 
     def _supervise(
         self, child: subprocess.Popen[bytes], job: LegacyJob, report: ChildReport
