@@ -199,6 +199,7 @@ class JobBackend(Protocol):
     def close(self) -> None:
         """Release what the arm opened in this process (pools, LISTEN sessions); idempotent.
 
-        Call it once the arm's workers have returned. The engine it was built on is the caller's.
+        Call it once the arm's workers have returned; after a drain cut short it also stops what
+        they left running (the legacy arm kills its children). The engine is the caller's.
         """
         ...
