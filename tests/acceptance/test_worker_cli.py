@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -26,7 +27,7 @@ from sqlalchemy import Engine, text
 from bakeoff import Experiment, ImportRequest, Router
 from bakeoff.backends import create_backend
 from bakeoff.backends.legacy.adapter import LegacyBackend
-from bakeoff.contract import ARM_NAMES, JobState
+from bakeoff.contract import ARM_NAMES, JobBackend, JobState
 from bakeoff.trial.runner import close_backends
 from bakeoff.workload.article_server import ArticleServer
 
@@ -124,18 +125,35 @@ def count(engine: Engine, where: str, ids: list[UUID]) -> int:
         return int(conn.execute(text(sql), {"ids": ids}).scalar_one())
 
 
+@dataclass
+class Routing:
+    """What a test routes with: the workers' environment, the arms (for submits) and the router."""
+
+    env: dict[str, str]
+    backends: dict[str, JobBackend]
+    router: Router
+
+
+@pytest.fixture
+def routing(database_url: str, engine: Engine, server: ArticleServer) -> Iterator[Routing]:
+    env = {"BAKEOFF_DATABASE_URL": database_url, "BAKEOFF_IMPORT_ALLOW_HOSTS": server.allow_hosts_value}
+    backends = {arm: create_backend(arm, engine) for arm in ARM_NAMES}
+    router = Router(engine, experiment=Experiment(name="worker-cli"), backends=backends)
+    yield Routing(env=env, backends=backends, router=router)
+    router.close()
+    close_backends(backends.values())
+
+
 def submit_slow(router: Router, server: ArticleServer, arm: str) -> UUID:
     url = server.url(f"/test/slow?seconds={SLOW_SECONDS}&arm={arm}")
     return router.submit(ImportRequest(url=url), override_arm=arm).trial_job_id
 
 
 def test_two_workers_log_each_job_once_and_drain_in_flight_jobs_on_sigterm(
-    database_url: str, engine: Engine, server: ArticleServer
+    routing: Routing, engine: Engine, server: ArticleServer
 ) -> None:
-    env = {"BAKEOFF_DATABASE_URL": database_url, "BAKEOFF_IMPORT_ALLOW_HOSTS": server.allow_hosts_value}
-    backends = {arm: create_backend(arm, engine) for arm in ARM_NAMES}
-    router = Router(engine, experiment=Experiment(name="worker-cli"), backends=backends)
-    workers = [WorkerProcess(env), WorkerProcess(env)]
+    router = routing.router
+    workers = [WorkerProcess(routing.env), WorkerProcess(routing.env)]
     try:
         urls = iter(server.article_urls(FAST_PER_ARM * len(ARM_NAMES)))
         fast = [
@@ -156,8 +174,6 @@ def test_two_workers_log_each_job_once_and_drain_in_flight_jobs_on_sigterm(
     finally:
         for worker in workers:
             worker.kill()
-        router.close()
-        close_backends(backends.values())
 
     assert exit_codes == [0, 0], [w.stderr[-2000:] for w in workers]
     for worker in workers:
@@ -182,18 +198,15 @@ def test_two_workers_log_each_job_once_and_drain_in_flight_jobs_on_sigterm(
 
 
 def test_a_second_sigterm_cuts_the_drain_short_and_kills_the_legacy_child(
-    database_url: str, engine: Engine, server: ArticleServer
+    routing: Routing, engine: Engine, server: ArticleServer
 ) -> None:
     """Exit 1 naming the undrained arm; the child (which ignores SIGTERM) dies; its row waits for reap."""
-    env = {"BAKEOFF_DATABASE_URL": database_url, "BAKEOFF_IMPORT_ALLOW_HOSTS": server.allow_hosts_value}
-    backends = {arm: create_backend(arm, engine) for arm in ARM_NAMES}
-    router = Router(engine, experiment=Experiment(name="worker-cli-forced"), backends=backends)
-    worker = WorkerProcess(env, arms=("legacy",))
+    worker = WorkerProcess(routing.env, arms=("legacy",))
     try:
-        submission = router.submit(
+        submission = routing.router.submit(
             ImportRequest(url=server.url("/test/slow?seconds=9")), override_arm="legacy"
         )
-        legacy = backends["legacy"]
+        legacy = routing.backends["legacy"]
         assert isinstance(legacy, LegacyBackend)
 
         def child_pid() -> int | None:
@@ -204,8 +217,6 @@ def test_a_second_sigterm_cuts_the_drain_short_and_kills_the_legacy_child(
         exit_code = worker.terminate(twice=True)
     finally:
         worker.kill()
-        router.close()
-        close_backends(backends.values())
 
     assert exit_code == 1, worker.stderr[-2000:]
     assert '"undrained": ["workers-legacy"]' in worker.stderr
