@@ -70,6 +70,11 @@ def arrival_offsets(count: int, rate: float, seed: int) -> list[float]:
     return [float(x) for x in np.cumsum(gaps) - gaps[0]]
 
 
+def distinct_backends(backends: Iterable[JobBackend]) -> list[JobBackend]:
+    """Each backend object once, in order: an A/A run maps every arm to the same one."""
+    return list({id(backend): backend for backend in backends}.values())
+
+
 @contextmanager
 def run_arm_workers(
     backends: dict[str, JobBackend],
@@ -84,7 +89,7 @@ def run_arm_workers(
     signal); the threads still alive then are the caller's to report.
     """
     threads = []
-    for backend in {id(b): b for b in backends.values()}.values():
+    for backend in distinct_backends(backends.values()):
         thread = threading.Thread(
             target=_worker_main,
             args=(backend, concurrency, stop),
@@ -106,8 +111,8 @@ def run_arm_workers(
 
 
 def close_backends(backends: Iterable[JobBackend]) -> None:
-    """Close each distinct backend once (an A/A run maps every arm to one), logging what fails."""
-    for backend in {id(b): b for b in backends}.values():
+    """Close each distinct backend once, logging what fails."""
+    for backend in distinct_backends(backends):
         try:
             backend.close()
         except Exception:  # closing is cleanup: one arm's failure must not keep the others open
