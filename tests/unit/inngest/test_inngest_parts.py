@@ -27,14 +27,13 @@ from bakeoff.backends.inngest.models import TriggerCron, TriggerEvent
 from bakeoff.contract import JobState
 
 
-def test_queries_load_by_name_for_the_chosen_schema() -> None:
-    """queries.sql parses into named queries; {schema} becomes the client's schema, validated."""
-    sql = Sql("inngest_b")
+def test_queries_load_by_name_for_the_migrated_schema() -> None:
+    """queries.sql parses into named queries; {schema} becomes the one schema the migrations install."""
+    sql = Sql()
     assert {"claim_item", "store_step_and_continue", "insert_event", "take_flow_slot"} <= set(sql.queries)
+    assert {"schema_installed"} <= set(sql.queries)
     assert all("{schema}" not in q for q in sql.queries.values())
-    assert "inngest_b.queue" in sql.queries["claim_item"]
-    with pytest.raises(InvalidFunction, match="schema"):
-        Sql("inngest; DROP TABLE x")
+    assert "inngest.queue" in sql.queries["claim_item"]
 
 
 def test_cel_expressions_see_event_and_async() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import click
 from rich.console import Console
@@ -158,6 +159,10 @@ def runs(cli: CliContext, status: str | None, fn_id: str | None, limit: int) -> 
 @pass_cli
 def run(cli: CliContext, run_id: str) -> None:
     """Show one run's timeline: steps, attempts, queue delay vs execution time."""
+    try:
+        UUID(run_id)
+    except ValueError as exc:
+        raise click.BadParameter(f"{run_id!r} is not a valid run id (a UUID)", param_hint="RUN_ID") from exc
     client = _client(cli)
     try:
         found = client.get_run(run_id)

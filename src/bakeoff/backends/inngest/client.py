@@ -38,6 +38,7 @@ from bakeoff.backends.inngest.models import (
 )
 from bakeoff.backends.inngest.triggers import FUNCTION_FAILED, Dispatcher, FinishedRun, SentEvent
 from bakeoff.backends.inngest.worker import Worker
+from bakeoff.contract import DatabaseUnavailable
 from bakeoff.db.urls import libpq_url, mask_url
 
 __all__ = ["Inngest", "RunListener"]
@@ -62,7 +63,6 @@ class Inngest:
         app_id: str,
         *,
         database_url: str,
-        schema: str = "inngest",
         limits: Limits | None = None,
         backoff: Backoff | None = None,
         retry_interval: int | None = None,
@@ -77,7 +77,7 @@ class Inngest:
             raise InvalidFunction(f"lease and poll_interval must be positive, not {lease}, {poll_interval}")
         self.app_id = app_id
         self.database_url = libpq_url(database_url)
-        self.sql = Sql(schema)
+        self.sql = Sql()
         self.limits = limits or Limits()
         if backoff is not None and retry_interval is not None:
             raise InvalidFunction("give backoff or retry_interval, not both")
@@ -256,11 +256,30 @@ class Inngest:
     # -- workers and listeners --------------------------------------------------------------------
 
     def start_worker(self, concurrency: int = 4) -> Worker:
-        """Start background worker threads for this app's functions; ``worker.stop()`` ends them."""
+        """Start background worker threads for this app's functions; ``worker.stop()`` ends them.
+
+        Raises :class:`~bakeoff.contract.DatabaseUnavailable`, before any thread starts, when the
+        database lacks the step engine's schema (``bakeoff db upgrade`` has not run on it).
+        """
+        self.check_schema()
         worker = Worker(
             self, concurrency=concurrency, poll_interval=self.poll_interval, lease_ms=self.lease_ms
         )
         return worker.start()
+
+    def check_schema(self) -> None:
+        """Raise :class:`~bakeoff.contract.DatabaseUnavailable` unless the engine's schema is installed.
+
+        The schema is the ``inngest`` branch of ``bakeoff db upgrade``; without it every worker
+        thread would fail each claim with ``relation "inngest.queue" does not exist``, in a loop.
+        """
+        with self.connection() as conn:
+            installed = self.sql.scalar(conn, "schema_installed", schema=self.sql.schema)
+        if not installed:
+            raise DatabaseUnavailable(
+                f"the step engine's schema {self.sql.schema!r} is not installed in "
+                f"{mask_url(self.database_url)}: run `bakeoff db upgrade` first"
+            )
 
     def make_executor(
         self, worker_id: str, lease_ms: int, on_finished: Callable[[list[FinishedRun]], None]

@@ -1,26 +1,26 @@
 """The step engine's SQL, loaded once from ``queries.sql`` and run by name on psycopg connections.
 
 The engine's hot paths use psycopg 3 directly (no ORM): one named query per round trip, rows as
-dicts, JSON through ``Jsonb``. ``{schema}`` in the file becomes the client's (validated) schema.
+dicts, JSON through ``Jsonb``. ``{schema}`` in the file becomes :data:`SCHEMA`, the one schema the
+``inngest`` migrations install.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from bakeoff.backends.inngest.errors import InvalidFunction
 from bakeoff.db.sql import load_queries
 
-__all__ = ["Conn", "Sql", "json_size", "jsonb"]
+__all__ = ["SCHEMA", "Conn", "Sql", "json_size", "jsonb"]
 
 Conn = psycopg.Connection[Any]
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+SCHEMA = "inngest"
+"""The step engine's schema: what ``bakeoff db upgrade`` installs (there is no other)."""
 
 
 def jsonb(value: Any) -> Jsonb | None:
@@ -34,15 +34,13 @@ def json_size(value: Any) -> int:
 
 
 class Sql:
-    """Named queries for one schema, with thin helpers to run them."""
+    """The engine's named queries, with thin helpers to run them."""
 
-    def __init__(self, schema: str = "inngest") -> None:
-        if not _SCHEMA_NAME.match(schema):
-            raise InvalidFunction(f"schema must be a lower-case SQL identifier, not {schema!r}")
-        self.schema = schema
-        self.channel = f"{schema}_queue"
+    def __init__(self) -> None:
+        self.schema = SCHEMA
+        self.channel = f"{SCHEMA}_queue"
         self.queries = {
-            name: sql.replace("{schema}", schema)
+            name: sql.replace("{schema}", SCHEMA)
             for name, sql in load_queries("bakeoff.backends.inngest").items()
         }
 

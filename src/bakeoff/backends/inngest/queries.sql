@@ -386,3 +386,10 @@ SELECT count(*) FILTER (WHERE status = 'queued') AS queued,
        count(*) FILTER (WHERE status = 'running') AS running
 FROM {schema}.runs
 WHERE status IN ('queued', 'running')
+
+-- name: schema_installed
+-- Whether the migrated queue (with its app scope, inngest_0002) exists: what every worker claims from.
+SELECT EXISTS (
+    SELECT 1 FROM information_schema.columns
+    WHERE table_schema = %(schema)s AND table_name = 'queue' AND column_name = 'app_id'
+) AS installed
