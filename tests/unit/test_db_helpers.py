@@ -69,3 +69,13 @@ def test_settings_from_env() -> None:
     assert settings.import_allow_hosts == ("a", "b")
     with pytest.raises(ConfigurationError, match="BAKEOFF_DATA_DIR"):
         Settings.from_env({"BAKEOFF_DATA_DIR": " "})
+
+
+def test_driver_connection_refuses_what_has_no_psycopg_connection_behind_it() -> None:
+    """Anything but a psycopg or SQLAlchemy connection is a TypeError naming the type it got."""
+    from bakeoff.db.driver import driver_connection
+
+    with pytest.raises(TypeError, match="not str"):
+        driver_connection("postgresql://h/db")
+    with pytest.raises(TypeError, match="not object"):
+        driver_connection(object())

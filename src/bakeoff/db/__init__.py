@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING
 from bakeoff._lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from bakeoff.db.driver import driver_connection
     from bakeoff.db.engine import check_connection, connect_raw, make_engine, resolve_database_url
     from bakeoff.db.urls import libpq_url, mask_url, sqlalchemy_url, with_database
 
 __all__ = [
     "check_connection",
     "connect_raw",
+    "driver_connection",
     "libpq_url",
     "make_engine",
     "mask_url",
@@ -28,6 +30,7 @@ __all__ = [
 _LAZY = {
     "check_connection": "bakeoff.db.engine",
     "connect_raw": "bakeoff.db.engine",
+    "driver_connection": "bakeoff.db.driver",
     "make_engine": "bakeoff.db.engine",
     "resolve_database_url": "bakeoff.db.engine",
     "libpq_url": "bakeoff.db.urls",

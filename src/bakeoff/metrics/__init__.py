@@ -14,12 +14,13 @@ from bakeoff._lazy import lazy_attributes
 if TYPE_CHECKING:
     from bakeoff.metrics.export import export_trial, load_trial, read_export
     from bakeoff.metrics.instrument import Instrumentation, error_kind_of
-    from bakeoff.metrics.recorder import FinishResult, Recorder
+    from bakeoff.metrics.recorder import FinishResult, Recorder, RoutedJob
 
 __all__ = [
     "FinishResult",
     "Instrumentation",
     "Recorder",
+    "RoutedJob",
     "error_kind_of",
     "export_trial",
     "load_trial",
@@ -34,6 +35,7 @@ _LAZY = {
     "error_kind_of": "bakeoff.metrics.instrument",
     "FinishResult": "bakeoff.metrics.recorder",
     "Recorder": "bakeoff.metrics.recorder",
+    "RoutedJob": "bakeoff.metrics.recorder",
 }
 
 

@@ -13,12 +13,12 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from bakeoff.contract import InvalidRequest
-from bakeoff.db.sql import load_queries, pyformat
+from bakeoff.db.sql import pyformat
+from bakeoff.metrics.queries import QUERIES
 
 if TYPE_CHECKING:
     import psycopg
@@ -110,10 +110,8 @@ def record_attempt(recorder: AttemptRecorder, trial_job_id: UUID | None, attempt
     contained("attempt_finished", recorder.attempt_finished, trial_job_id, attempt, ok=True)
 
 
-@lru_cache(maxsize=1)
-def _statements() -> dict[str, str]:
-    queries = load_queries("bakeoff.metrics")
-    return {name: pyformat(queries[name]) for name in ("mark_attempt_started", "insert_event")}
+PSYCOPG_STATEMENTS = {name: pyformat(QUERIES[name]) for name in ("mark_attempt_started", "insert_event")}
+"""The two statements the child's attempt hooks run, in psycopg's parameter style."""
 
 
 class PsycopgAttempts:
@@ -126,7 +124,7 @@ class PsycopgAttempts:
         check_attempt(attempt)
         with self.conn.transaction():
             row = self.conn.execute(
-                _statements()["mark_attempt_started"], {"trial_job_id": trial_job_id, "attempt": attempt}
+                PSYCOPG_STATEMENTS["mark_attempt_started"], {"trial_job_id": trial_job_id, "attempt": attempt}
             ).fetchone()
         if row is None:
             logger.warning("attempt_started() for unknown trial job %s", trial_job_id)
@@ -150,4 +148,4 @@ class PsycopgAttempts:
             "detail": json.dumps(detail, default=str),
         }
         with self.conn.transaction():
-            self.conn.execute(_statements()["insert_event"], params)
+            self.conn.execute(PSYCOPG_STATEMENTS["insert_event"], params)

@@ -15,12 +15,11 @@ import pandas as pd
 from sqlalchemy import Engine, text
 
 from bakeoff.contract import ConfigurationError
-from bakeoff.db.sql import load_queries
 from bakeoff.metrics import columns as col
+from bakeoff.metrics.queries import QUERIES
 
 __all__ = ["add_derived_columns", "export_trial", "load_trial", "read_export"]
 
-QUERIES = load_queries("bakeoff.metrics")
 ExportFormat = Literal["csv", "parquet"]
 
 

@@ -17,6 +17,7 @@ from uuid import UUID
 from bakeoff.metrics.attempts import contained, error_kind_of, record_attempt
 
 if TYPE_CHECKING:
+    from bakeoff.contract import Outcome
     from bakeoff.metrics.recorder import FinishResult, Recorder
 
 __all__ = ["Instrumentation", "error_kind_of"]
@@ -41,7 +42,7 @@ class Instrumentation:
     def terminal(
         self,
         trial_job_id: UUID | None,
-        outcome: str,
+        outcome: Outcome,
         *,
         error_kind: str | None = None,
         error_message: str | None = None,

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -26,18 +27,19 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Engine, text
 
-from bakeoff.contract import InvalidRequest
-from bakeoff.db.sql import load_queries, pyformat
+from bakeoff.contract import AssignmentReason, InvalidRequest, Outcome
+from bakeoff.db.driver import driver_connection
+from bakeoff.db.sql import pyformat
 from bakeoff.metrics.attempts import MAX_ERROR_MESSAGE, attempt_finished_detail, check_attempt
 from bakeoff.metrics.columns import ASSIGNMENT_REASONS, OUTCOMES
+from bakeoff.metrics.queries import QUERIES
 
-__all__ = ["JOB_LOGGER", "FinishResult", "Recorder"]
+__all__ = ["JOB_LOGGER", "FinishResult", "Recorder", "RoutedJob"]
 
 logger = logging.getLogger(__name__)
 JOB_LOGGER = "bakeoff.jobs"
 job_log = logging.getLogger(JOB_LOGGER)
 
-QUERIES = load_queries("bakeoff.metrics")
 STATEMENTS = {name: text(sql) for name, sql in QUERIES.items()}
 """Parsed once: ``text()`` costs measurable time on the submit hot path."""
 ROUTED_JOB_SQL = pyformat(QUERIES["insert_routed_job"])
@@ -66,6 +68,73 @@ class FinishResult(StrEnum):
     CONFLICT = "conflict"
     """Another outcome was already recorded; the first one stands."""
     UNKNOWN_JOB = "unknown_job"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RoutedJob:
+    """One routed import as the router writes it (:meth:`Recorder.routed`): the rule it was routed
+    by, the exposure and the arm's enqueue.
+
+    ``submitted_at`` defaults to the start of the transaction, when routing began, so the exposure
+    time does not include the arm's enqueue. On a fallback, ``assignment_reason`` is
+    ``"fallback"``, ``decided_reason`` the reason first decided on (kept in the 'submitted' event),
+    and ``fallback_at`` and ``fallback_detail`` say when and why the control arm took over.
+    """
+
+    trial_job_id: UUID
+    experiment: str
+    phase: int
+    salt: str
+    killed_arms: tuple[str, ...] = ()
+    stored_override: str | None = None
+    """The unit's override as stored when the router read it (the rule routed by)."""
+    override_given: bool = False
+    """An explicit override was passed to submit; it wins over the stored one."""
+    unit_key: str
+    assigned_arm: str
+    served_arm: str
+    assignment_reason: AssignmentReason
+    url: str
+    idempotency_key: str | None = None
+    backend_job_id: str
+    submitted_at: datetime | None = None
+    fallback_at: datetime | None = None
+    fallback_detail: Mapping[str, Any] | None = None
+    decided_reason: AssignmentReason | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("assignment_reason", "decided_reason"):
+            reason = getattr(self, name)
+            if reason is not None and reason not in ASSIGNMENT_REASONS:
+                raise InvalidRequest(f"{name} must be one of {ASSIGNMENT_REASONS}, not {reason!r}")
+
+    def params(self) -> dict[str, Any]:
+        """The parameters of ``insert_routed_job``."""
+        return {
+            "trial_job_id": self.trial_job_id,
+            "experiment": self.experiment,
+            "phase": self.phase,
+            "salt": self.salt,
+            "killed_arms": list(self.killed_arms),
+            "stored_override": self.stored_override,
+            "override_given": self.override_given,
+            "unit_key": self.unit_key,
+            "assigned_arm": self.assigned_arm,
+            "served_arm": self.served_arm,
+            "assignment_reason": self.assignment_reason,
+            "url": self.url,
+            "idempotency_key": self.idempotency_key,
+            "backend_job_id": self.backend_job_id,
+            "submitted_at": self.submitted_at,
+            "submitted_detail": json.dumps(
+                {"assigned_arm": self.assigned_arm, "reason": self.decided_reason or self.assignment_reason}
+            ),
+            "fallback_at": self.fallback_at,
+            "fallback_detail": None
+            if self.fallback_detail is None
+            else json.dumps(self.fallback_detail, default=str),
+            "enqueued_detail": json.dumps({"backend_job_id": self.backend_job_id}),
+        }
 
 
 class Recorder:
@@ -116,79 +185,19 @@ class Recorder:
         with self._connection(conn) as c:
             c.execute(STATEMENTS["insert_trial_job"], params)
 
-    def routed(
-        self,
-        *,
-        trial_job_id: UUID,
-        experiment: str,
-        phase: int,
-        salt: str,
-        killed_arms: Collection[str],
-        stored_override: str | None,
-        override_given: bool,
-        unit_key: str,
-        assigned_arm: str,
-        served_arm: str,
-        assignment_reason: str,
-        url: str,
-        idempotency_key: str | None,
-        backend_job_id: str,
-        conn: Connection,
-        submitted_at: datetime | None = None,
-        fallback_at: datetime | None = None,
-        fallback_detail: Mapping[str, Any] | None = None,
-        decided_reason: str | None = None,
-    ) -> bool:
+    def routed(self, job: RoutedJob, *, conn: Connection) -> bool:
         """Record a routed import once its arm has enqueued it: exposure, enqueue and their events.
 
-        The router's single write per submit, inside its transaction, and its check that it routed
-        by the stored rule: the row is written only while the experiment still has ``phase``,
-        ``salt`` and ``killed_arms``, and the unit's stored override is ``stored_override`` (unless
-        ``override_given``: an explicit override wins over the stored one). Returns False, writing
-        nothing, when the rule changed; the router then decides again from the stored state.
-
-        ``submitted_at`` defaults to the start of the transaction, when routing began, so the
-        exposure time does not include the arm's enqueue. On a fallback, ``assignment_reason`` is
-        ``"fallback"``, ``decided_reason`` the reason first decided on (kept in the 'submitted'
-        event), and ``fallback_at`` and ``fallback_detail`` say when and why the control arm took
-        over. It runs on ``conn``'s psycopg connection as a prepared statement (every submit's hot
-        path), so a failure raises psycopg's own error, e.g. ``psycopg.errors.UniqueViolation``.
+        The router's single write per submit, inside its transaction ``conn``, and its check that it
+        routed by the stored rule: the row is written only while the experiment still has the job's
+        ``phase``, ``salt`` and ``killed_arms``, and the unit's stored override is
+        ``stored_override`` (unless ``override_given``). Returns False, writing nothing, when the
+        rule changed; the router then decides again from the stored state. It runs on ``conn``'s
+        psycopg connection as a prepared statement (every submit's hot path), so a failure raises
+        psycopg's own error, e.g. ``psycopg.errors.UniqueViolation``.
         """
-        if assignment_reason not in ASSIGNMENT_REASONS:
-            raise InvalidRequest(
-                f"assignment_reason must be one of {ASSIGNMENT_REASONS}, not {assignment_reason!r}"
-            )
-        driver_connection: Any = conn.connection.dbapi_connection
-        cursor = driver_connection.cursor()
-        cursor.execute(
-            ROUTED_JOB_SQL,
-            {
-                "trial_job_id": trial_job_id,
-                "experiment": experiment,
-                "phase": phase,
-                "salt": salt,
-                "killed_arms": list(killed_arms),
-                "stored_override": stored_override,
-                "override_given": override_given,
-                "unit_key": unit_key,
-                "assigned_arm": assigned_arm,
-                "served_arm": served_arm,
-                "assignment_reason": assignment_reason,
-                "url": url,
-                "idempotency_key": idempotency_key,
-                "backend_job_id": backend_job_id,
-                "submitted_at": submitted_at,
-                "submitted_detail": json.dumps(
-                    {"assigned_arm": assigned_arm, "reason": decided_reason or assignment_reason}
-                ),
-                "fallback_at": fallback_at,
-                "fallback_detail": None
-                if fallback_detail is None
-                else json.dumps(fallback_detail, default=str),
-                "enqueued_detail": json.dumps({"backend_job_id": backend_job_id}),
-            },
-            prepare=True,
-        )
+        cursor = driver_connection(conn).cursor()
+        cursor.execute(ROUTED_JOB_SQL, job.params(), prepare=True)
         return cursor.fetchone() is not None
 
     def enqueued(
@@ -243,7 +252,7 @@ class Recorder:
     def finished(
         self,
         trial_job_id: UUID,
-        outcome: str,
+        outcome: Outcome,
         *,
         error_kind: str | None = None,
         error_message: str | None = None,

@@ -46,10 +46,11 @@ from bakeoff.contract import (
     Submission,
     SubmitFailed,
 )
+from bakeoff.db.driver import driver_connection
 from bakeoff.db.engine import make_engine
 from bakeoff.db.sql import pyformat
 from bakeoff.db.urls import mask_url
-from bakeoff.metrics import Recorder
+from bakeoff.metrics import Recorder, RoutedJob
 from bakeoff.router.experiment import Decision, Experiment, ExperimentState, check_arm, check_unit_key
 from bakeoff.router.guard import Watchdog
 from bakeoff.router.store import QUERIES, STATEMENTS, ExperimentStore
@@ -259,12 +260,12 @@ class Router:
                     # The first transaction (and its start time) was rolled back: date the exposure
                     # by the database clock at the fallback, less the time the failed arm took.
                     submitted_at = fallback.at - timedelta(seconds=fallback.started_ago(started))
-                recorded = self._recorder.routed(
+                routed = RoutedJob(
                     trial_job_id=trial_job_id,
                     experiment=state.name,
                     phase=state.phase,
                     salt=state.salt,
-                    killed_arms=sorted(state.killed_arms),
+                    killed_arms=tuple(sorted(state.killed_arms)),
                     stored_override=stored_override,
                     override_given=override_arm is not None,
                     unit_key=request.effective_unit_key,
@@ -278,8 +279,8 @@ class Router:
                     submitted_at=submitted_at,
                     fallback_at=None if fallback is None else fallback.at,
                     fallback_detail=None if fallback is None else fallback.detail,
-                    conn=conn,
                 )
+                recorded = self._recorder.routed(routed, conn=conn)
             except psycopg.errors.UniqueViolation as exc:
                 _abandon(conn)
                 # A concurrent submit committed the same idempotency key first: ours (and the arm's
@@ -317,9 +318,8 @@ class Router:
         """The live rule, this unit's stored override (as stored) and the database clock."""
         unit_key = request.effective_unit_key
         params = {"name": self.name, "unit_key": unit_key, "idempotency_key": request.idempotency_key}
-        driver_connection: Any = conn.connection.dbapi_connection
-        cursor = driver_connection.cursor(row_factory=namedtuple_row)
-        row = cursor.execute(ROUTE_STATE_SQL, params, prepare=True).fetchone()
+        cursor = driver_connection(conn).cursor(row_factory=namedtuple_row)
+        row: Any = cursor.execute(ROUTE_STATE_SQL, params, prepare=True).fetchone()
         if row is None:
             raise SubmitFailed(f"experiment {self.name!r} no longer exists; nothing was written")
         if row.existing_trial_job_id is not None:
@@ -376,8 +376,7 @@ class Router:
         # Looked up before the clock starts: a lazily built arm's construction is not its submit
         # (a construction that raises still falls back, through the caller).
         backend = self._backends[arm]
-        dbapi_connection: Any = conn.connection.dbapi_connection
-        token = self._watchdog.arm(self.submit_timeout, partial(_cancel, dbapi_connection))
+        token = self._watchdog.arm(self.submit_timeout, partial(_cancel, driver_connection(conn)))
         started = time.monotonic()
         try:
             try:
@@ -475,8 +474,11 @@ def _abandon(conn: Connection) -> None:
     if not conn.invalidated:
         # The router's own statements run on the driver's connection, where SQLAlchemy does not
         # see a disconnect: tell the pool not to reuse a broken connection.
-        driver_connection: Any = conn.connection.dbapi_connection
-        if driver_connection is None or driver_connection.broken or driver_connection.closed:
+        try:
+            driver: psycopg.Connection[Any] | None = driver_connection(conn)
+        except TypeError:  # no driver connection left behind it
+            driver = None
+        if driver is None or driver.broken or driver.closed:
             conn.invalidate()
     try:
         conn.rollback()  # after an invalidation this only clears the transaction's state
@@ -484,9 +486,9 @@ def _abandon(conn: Connection) -> None:
         logger.debug("rollback after a failed submit failed too", exc_info=True)
 
 
-def _cancel(dbapi_connection: Any) -> None:
-    """Cancel the statement running on ``dbapi_connection`` (called by the watchdog thread)."""
-    dbapi_connection.cancel_safe(timeout=CANCEL_TIMEOUT)
+def _cancel(driver: psycopg.Connection[Any]) -> None:
+    """Cancel the statement running on ``driver`` (called by the watchdog thread)."""
+    driver.cancel_safe(timeout=CANCEL_TIMEOUT)
 
 
 def _is_statement_timeout(exc: BaseException) -> bool:

@@ -28,7 +28,8 @@ from bakeoff.backends.inngest.errors import NonRetriableError
 from bakeoff.backends.inngest.models import Event, RunStatus, TriggerEvent
 from bakeoff.backends.inngest.sdk import Context
 from bakeoff.backends.inngest.triggers import FinishedRun
-from bakeoff.contract import BackendError, Health, ImportRequest, InvalidRequest, JobState
+from bakeoff.contract import BackendError, Health, ImportRequest, InvalidRequest, JobState, Outcome
+from bakeoff.db.driver import driver_connection
 from bakeoff.db.urls import libpq_url
 from bakeoff.metrics import Instrumentation, Recorder
 from bakeoff.workload.models import ImportSettings
@@ -42,7 +43,11 @@ IMPORT_FUNCTION = "import-article"
 RECONCILE_SECONDS = 5.0
 RECONCILE_LOOKBACK_SECONDS = 3600
 T = TypeVar("T")
-_OUTCOMES = {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "failed", RunStatus.CANCELLED: "cancelled"}
+_OUTCOMES: dict[RunStatus, Outcome] = {
+    RunStatus.COMPLETED: "completed",
+    RunStatus.FAILED: "failed",
+    RunStatus.CANCELLED: "cancelled",
+}
 
 
 def run_state(status: str, retry_attempt: int) -> JobState:
@@ -93,9 +98,8 @@ class InngestBackend:
             "trial_job_id": str(trial_job_id),
             "idempotency_key": request.idempotency_key,
         }
-        driver = conn.connection.driver_connection
         [sent] = self.client.send_detailed(
-            Event(name=IMPORT_EVENT, data=data, id=str(trial_job_id)), conn=driver
+            Event(name=IMPORT_EVENT, data=data, id=str(trial_job_id)), conn=driver_connection(conn)
         )
         if not sent.run_ids:
             raise BackendError(f"inngest: event {sent.event_id} started no run (a duplicate within 24 h)")

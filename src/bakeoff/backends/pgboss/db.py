@@ -17,6 +17,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from bakeoff.contract import BackendError
+from bakeoff.db.driver import driver_connection
 from bakeoff.db.urls import libpq_url, mask_url
 
 __all__ = ["Database", "driver_connection"]
@@ -24,19 +25,6 @@ __all__ = ["Database", "driver_connection"]
 logger = logging.getLogger(__name__)
 
 Row = dict[str, Any]
-
-
-def driver_connection(conn: object) -> psycopg.Connection[Any]:
-    """The psycopg connection behind ``conn`` (itself, or a SQLAlchemy Connection's driver connection)."""
-    if isinstance(conn, psycopg.Connection):
-        return conn
-    fairy = getattr(conn, "connection", None)  # sqlalchemy.Connection -> PoolProxiedConnection
-    driver = getattr(fairy, "driver_connection", None)
-    if isinstance(driver, psycopg.Connection):
-        return driver
-    raise TypeError(
-        f"conn must be a SQLAlchemy Connection or a psycopg Connection, not {type(conn).__name__}"
-    )
 
 
 class Database:
