@@ -16,32 +16,32 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import Connection, Engine
 
+from bakeoff.backends.base import ArmBackend, Settled, error_kind_for, parse_uuid
 from bakeoff.backends.inngest.client import Inngest
 from bakeoff.backends.inngest.errors import NonRetriableError
 from bakeoff.backends.inngest.models import Event, RunStatus, TriggerEvent
 from bakeoff.backends.inngest.sdk import Context
 from bakeoff.backends.inngest.triggers import FinishedRun
-from bakeoff.contract import BackendError, Health, ImportRequest, InvalidRequest, JobState, Outcome
+from bakeoff.backends.inngest.worker import Worker
+from bakeoff.contract import BackendError, Health, ImportRequest, JobState, Outcome
 from bakeoff.db.driver import driver_connection
 from bakeoff.db.urls import libpq_url
-from bakeoff.metrics import Instrumentation, Recorder
 from bakeoff.workload.models import ImportSettings
 
-__all__ = ["IMPORT_EVENT", "IMPORT_FUNCTION", "InngestBackend", "run_state"]
+__all__ = ["IMPORT_EVENT", "IMPORT_FUNCTION", "InngestBackend", "run_state", "settled_run"]
 
 logger = logging.getLogger(__name__)
 
 IMPORT_EVENT = "article/import.requested"
 IMPORT_FUNCTION = "import-article"
-RECONCILE_SECONDS = 5.0
-RECONCILE_LOOKBACK_SECONDS = 3600
+STOP_TIMEOUT_SECONDS = 30.0
 T = TypeVar("T")
 _OUTCOMES: dict[RunStatus, Outcome] = {
     RunStatus.COMPLETED: "completed",
@@ -57,7 +57,17 @@ def run_state(status: str, retry_attempt: int) -> JobState:
     return JobState(status)
 
 
-class InngestBackend:
+class _StoppingWorker:
+    """The step engine's worker threads; stopping waits up to 30 s for in-flight steps."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def stop(self) -> None:
+        self.worker.stop(timeout=STOP_TIMEOUT_SECONDS)
+
+
+class InngestBackend(ArmBackend):
     """The Inngest-style arm (implements :class:`bakeoff.contract.JobBackend`)."""
 
     name = "inngest"
@@ -73,9 +83,7 @@ class InngestBackend:
         lease: timedelta = timedelta(seconds=60),
         poll_interval: float = 1.0,
     ) -> None:
-        self.engine = engine
-        self.import_settings = import_settings
-        self.instrumentation = Instrumentation(Recorder(engine))
+        super().__init__(engine, import_settings=import_settings)
         self.client = Inngest(
             app_id="bakeoff",
             database_url=libpq_url(engine.url),
@@ -122,34 +130,20 @@ class InngestBackend:
             return Health(ok=False, detail=f"inngest: {type(exc).__name__}: {exc}")
         return Health(ok=True, detail="inngest step engine", queued=queued, running=running)
 
-    def run_workers(self, *, concurrency: int, stop: threading.Event) -> None:
-        """Worker threads for the import function until ``stop`` is set; in-flight steps finish."""
-        if concurrency < 1:
-            raise InvalidRequest(f"concurrency must be >= 1, not {concurrency}")
-        worker = self.client.start_worker(concurrency=concurrency)
-        since = datetime.now(UTC) - timedelta(seconds=RECONCILE_LOOKBACK_SECONDS)
-        try:
-            while not stop.wait(RECONCILE_SECONDS):
-                since = self._reconcile(since)
-        finally:
-            worker.stop(timeout=30)
+    def start_workers(self, concurrency: int, stop: threading.Event) -> _StoppingWorker:
+        """Worker threads for the import function; stopping them lets in-flight steps finish."""
+        return _StoppingWorker(self.client.start_worker(concurrency=concurrency))
 
     def close(self) -> None:
         """Close the step engine's connection pool (its workers close theirs when they stop)."""
         self.client.close()
 
-    def _reconcile(self, since: datetime) -> datetime:
-        """Record outcomes of runs whose worker died after the run ended but before its listener ran.
-
-        Recording an outcome is idempotent, so runs the listener already recorded are no-ops.
-        """
-        try:
-            for run, ended_at in self.client.finished_runs_since(IMPORT_FUNCTION, since):
-                self._record_terminal(run)
-                since = max(since, ended_at)
-        except Exception:
-            logger.exception("inngest: reconciling finished runs' outcomes failed")
-        return since
+    def settled_since(self, since: datetime) -> Iterator[tuple[Settled, datetime]]:
+        """Runs that ended after ``since``: the listener records them, unless their worker died after the
+        run ended but before its listener ran."""
+        for run, ended_at in self.client.finished_runs_since(IMPORT_FUNCTION, since):
+            if (found := settled_run(run)) is not None:
+                yield found, ended_at
 
     # -- the function -----------------------------------------------------------------------------
 
@@ -197,26 +191,24 @@ class InngestBackend:
         return step
 
     def _record_terminal(self, run: FinishedRun) -> None:
-        if run.fn_id != IMPORT_FUNCTION:
-            return
-        try:
-            trial_job_id = UUID(str(run.event.data.get("trial_job_id")))
-        except ValueError:
-            return
-        error = run.error or {}
-        document_id = None
-        if run.status is RunStatus.COMPLETED and isinstance(run.output, dict):
-            document_id = UUID(str(run.output["document_id"]))
-        kind = None
-        if run.status is RunStatus.FAILED:
-            kind = str(error.get("error_kind") or "internal_error")
-        elif run.status is RunStatus.CANCELLED:
-            kind = "cancelled"
-        message = f"{error.get('name')}: {error.get('message')}" if error else None
-        self.instrumentation.terminal(
-            trial_job_id,
-            _OUTCOMES[run.status],
-            error_kind=kind,
-            error_message=message,
-            document_id=document_id,
-        )
+        if run.fn_id == IMPORT_FUNCTION and (found := settled_run(run)) is not None:
+            self.record(found)
+
+
+def settled_run(run: FinishedRun) -> Settled | None:
+    """A finished import run as the trial records it; None when its event names no trial job."""
+    trial_job_id = parse_uuid(run.event.data.get("trial_job_id"))
+    if trial_job_id is None:
+        return None
+    error = run.error or {}
+    outcome = _OUTCOMES[run.status]
+    document_id = None
+    if run.status is RunStatus.COMPLETED and isinstance(run.output, dict):
+        document_id = parse_uuid(run.output.get("document_id"))
+    return Settled(
+        trial_job_id=trial_job_id,
+        outcome=outcome,
+        error_kind=error_kind_for(outcome, str(error.get("error_kind") or "") or None),
+        error_message=f"{error.get('name')}: {error.get('message')}" if error else None,
+        document_id=document_id,
+    )

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 from uuid import UUID
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from bakeoff.backends.base import ArmBackend, Settled
 from bakeoff.backends.legacy.handlers import import_limits_json, parse_handler
 from bakeoff.backends.legacy.processors import AdaptiveProcessor, LoopProcessor, process_one
 from bakeoff.backends.legacy.protocol import ErrorKind, StdoutProtocol
@@ -48,7 +49,21 @@ PROCESSORS: tuple[ProcessorName, ...] = ("single", "loop", "adaptive")
 JOIN_TIMEOUT_SECONDS = 900.0
 
 
-class LegacyBackend:
+class _ProcessorThreads:
+    """The processors of one :meth:`LegacyBackend.run_workers`: each runs until the stop event is set."""
+
+    def __init__(self, threads: list[threading.Thread]) -> None:
+        self.threads = threads
+        for thread in threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Wait for the processors to return (running children are finished first)."""
+        for thread in self.threads:
+            thread.join(timeout=JOIN_TIMEOUT_SECONDS)
+
+
+class LegacyBackend(ArmBackend):
     """The control arm: the home-made job table, polling processors and one process per job."""
 
     name = "legacy"
@@ -74,7 +89,7 @@ class LegacyBackend:
         if poll_interval <= 0:
             raise InvalidRequest(f"poll_interval must be > 0 seconds, not {poll_interval}")
         parse_handler(handler)
-        self.engine = engine
+        super().__init__(engine, import_settings=import_settings)
         self.store = JobStore(engine)
         self.processor: ProcessorName = processor
         self.poll_interval = poll_interval
@@ -90,7 +105,7 @@ class LegacyBackend:
             allow_hosts=tuple(import_settings.allow_hosts) if import_settings else (),
             import_limits=import_limits_json(import_settings) if import_settings else None,
         )
-        self.runner = JobRunner(engine, self.options)
+        self.runner = JobRunner(engine, self.options, instrumentation=self.instrumentation)
 
     def submit(self, request: ImportRequest, *, trial_job_id: UUID, conn: Connection) -> str:
         """Insert a PENDING job in the router's open transaction; the job id as text."""
@@ -125,8 +140,8 @@ class LegacyBackend:
         cancelled = self.store.cancel_pending(backend_job_id)
         if cancelled is None:
             return False
-        self.runner.instrumentation.terminal(
-            cancelled.trial_job_id, "cancelled", error_kind=ErrorKind.CANCELLED
+        self.record(
+            Settled(trial_job_id=cancelled.trial_job_id, outcome="cancelled", error_kind=ErrorKind.CANCELLED)
         )
         return True
 
@@ -172,29 +187,36 @@ class LegacyBackend:
         """
         reaped = self.store.reap(older_than)
         for job in reaped:
-            self.runner.instrumentation.terminal(
-                job.trial_job_id,
-                "failed",
-                error_kind=ErrorKind.WORKER_LOST,
-                error_message=f"reaped after running for more than {older_than}",
+            self.record(
+                Settled(
+                    trial_job_id=job.trial_job_id,
+                    outcome="failed",
+                    error_kind=ErrorKind.WORKER_LOST,
+                    error_message=f"reaped after running for more than {older_than}",
+                )
             )
         return reaped
 
-    def run_workers(self, *, concurrency: int, stop: threading.Event) -> None:
-        """Run the configured processor until ``stop`` is set; running children are finished first."""
-        if concurrency < 1:
-            raise InvalidRequest(f"concurrency must be >= 1, not {concurrency}")
+    def start_workers(self, concurrency: int, stop: threading.Event) -> _ProcessorThreads:
+        """The configured processor in threads until ``stop`` is set (running children finish first)."""
         if self.processor == "adaptive":
-            self.adaptive(concurrency).run(stop)
-            return
-        threads = [
-            threading.Thread(target=self._worker, args=(stop, f"{self.processor}-{n}"), name=f"legacy-{n}")
-            for n in range(concurrency)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=JOIN_TIMEOUT_SECONDS)
+            adaptive = self.adaptive(concurrency)
+            return _ProcessorThreads(
+                [threading.Thread(target=adaptive.run, args=(stop,), name="legacy-adaptive")]
+            )
+        return _ProcessorThreads(
+            [
+                threading.Thread(
+                    target=self._worker, args=(stop, f"{self.processor}-{n}"), name=f"legacy-{n}"
+                )
+                for n in range(concurrency)
+            ]
+        )
+
+    def settled_since(self, since: datetime) -> list[tuple[Settled, datetime]]:
+        """None: the parent records each outcome as it parses the child's verdict, and nothing in the
+        current system recovers a job whose worker died (``bakeoff legacy reap`` is the manual tool)."""
+        return []
 
     def close(self) -> None:
         """Kill children still running (only after a drain cut short); their rows wait for ``reap``."""

@@ -29,6 +29,7 @@ from uuid import UUID
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from bakeoff.backends.base import Settled, parse_uuid, record_settled
 from bakeoff.backends.legacy.child import execute_job
 from bakeoff.backends.legacy.handlers import IMPORT_LIMITS_ENV
 from bakeoff.backends.legacy.protocol import (
@@ -102,11 +103,17 @@ def worker_id(name: str) -> str:
 class JobRunner:
     """Runs claimed jobs (in a child process, or in-process with ``spawn_per_job=False``)."""
 
-    def __init__(self, engine: Engine, options: RunnerOptions | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        options: RunnerOptions | None = None,
+        *,
+        instrumentation: Instrumentation | None = None,
+    ) -> None:
         self.engine = engine
         self.options = options or RunnerOptions()
         self.store = JobStore(engine)
-        self.instrumentation = Instrumentation(Recorder(engine))
+        self.instrumentation = instrumentation or Instrumentation(Recorder(engine))
         self._children: set[subprocess.Popen[bytes]] = set()
         self._children_lock = threading.Lock()
 
@@ -249,7 +256,10 @@ class JobRunner:
             return
         if exit_code:
             self.record_event(job, "worker_exit_nonzero", {"exit_code": exit_code, "after": "success"})
-        self.instrumentation.terminal(job.trial_job_id, "completed", document_id=_uuid_or_none(verdict))
+        settled = Settled(
+            trial_job_id=job.trial_job_id, outcome="completed", document_id=parse_uuid(verdict.document_id)
+        )
+        record_settled(self.instrumentation, settled)
 
     def _record_failed(self, job: LegacyJob, verdict: Verdict, exit_code: int | None) -> None:
         # The legacy retry is basic: a fixed count, whatever the error (no classification, no backoff).
@@ -266,7 +276,10 @@ class JobRunner:
         if retry_id is not None:
             self.record_event(job, "retry_scheduled", {"retry_job_id": str(retry_id), "error_kind": kind})
             return
-        self.instrumentation.terminal(job.trial_job_id, "failed", error_kind=kind, error_message=error)
+        settled = Settled(
+            trial_job_id=job.trial_job_id, outcome="failed", error_kind=kind, error_message=error
+        )
+        record_settled(self.instrumentation, settled)
 
     def record_event(self, job: LegacyJob, event: str, detail: dict[str, object]) -> None:
         """Append a lifecycle event to the job's trial record (contained: never fails the job)."""
@@ -291,10 +304,3 @@ def _close(child: subprocess.Popen[bytes]) -> None:
     for stream in (child.stdout, child.stderr):
         if stream is not None:
             stream.close()
-
-
-def _uuid_or_none(verdict: Verdict) -> UUID | None:
-    try:
-        return UUID(verdict.document_id) if verdict.document_id else None
-    except ValueError:
-        return None

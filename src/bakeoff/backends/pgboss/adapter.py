@@ -24,28 +24,28 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from sqlalchemy import Connection, Engine
 
+from bakeoff.backends.base import ArmBackend, Settled, error_kind_for, parse_uuid
 from bakeoff.backends.pgboss.boss import PgBoss
 from bakeoff.backends.pgboss.types import Job
 from bakeoff.contract import BackendError, Health, ImportRequest, InvalidRequest, JobState
 from bakeoff.db.urls import libpq_url
-from bakeoff.metrics import Instrumentation, Recorder
 from bakeoff.metrics.instrument import error_kind_of
 
 if TYPE_CHECKING:
     from bakeoff.workload.models import ImportSettings
 
-__all__ = ["PgBossBackend", "failure_of", "job_state"]
+__all__ = ["PgBossBackend", "as_settled", "failure_of", "job_state"]
 
 logger = logging.getLogger(__name__)
 
-RECONCILE_SECONDS = 5.0
-RECONCILE_LOOKBACK_SECONDS = 3600
+STOP_TIMEOUT_SECONDS = 30
 _TERMINAL = {"completed": JobState.COMPLETED, "failed": JobState.FAILED, "cancelled": JobState.CANCELLED}
 
 
@@ -58,7 +58,17 @@ def job_state(job: Job) -> JobState:
     return JobState.RUNNING if job.state == "active" else JobState.QUEUED
 
 
-class PgBossBackend:
+class _BossWorkers:
+    """The ``boss.work`` loops of one :meth:`PgBossBackend.run_workers`; stopping stops the instance."""
+
+    def __init__(self, boss: PgBoss) -> None:
+        self.boss = boss
+
+    def stop(self) -> None:
+        self.boss.stop(graceful=True, timeout=STOP_TIMEOUT_SECONDS)
+
+
+class PgBossBackend(ArmBackend):
     """The candidate arm: a pg-boss 12 queue with LISTEN/NOTIFY wake-ups and SKIP LOCKED claims."""
 
     name = "pgboss"
@@ -80,8 +90,7 @@ class PgBossBackend:
     ) -> None:
         if polling_interval_seconds < 0.5:
             raise InvalidRequest("polling_interval_seconds must be at least 0.5")
-        self.engine = engine
-        self.import_settings = import_settings
+        super().__init__(engine, import_settings=import_settings)
         self.queue = queue
         self.queue_options: dict[str, Any] = {
             "retry_limit": retry_limit,
@@ -97,7 +106,6 @@ class PgBossBackend:
             schedule=False,
             max_connections=max_connections,
         )
-        self.instrumentation = Instrumentation(Recorder(engine))
         self._ready = threading.Lock()
 
     def _started(self) -> PgBoss:
@@ -131,7 +139,7 @@ class PgBossBackend:
         job = boss.get_job_by_id(self.queue, backend_job_id)
         if job is None or boss.cancel(self.queue, backend_job_id).affected == 0:
             return False
-        self.instrumentation.terminal(_trial_job_id(job), "cancelled", error_kind="cancelled")
+        self.record(Settled(trial_job_id=_trial_job_id(job), outcome="cancelled", error_kind="cancelled"))
         return True
 
     def health(self) -> Health:
@@ -147,10 +155,8 @@ class PgBossBackend:
             extra={"failed": stats.failed_count, "deferred": stats.deferred_count},
         )
 
-    def run_workers(self, *, concurrency: int, stop: threading.Event) -> None:
-        """``boss.work`` with ``concurrency`` loops until ``stop`` is set, then a graceful ``stop()``."""
-        if concurrency < 1:
-            raise InvalidRequest(f"concurrency must be >= 1, not {concurrency}")
+    def start_workers(self, concurrency: int, stop: threading.Event) -> _BossWorkers:
+        """``boss.work`` with ``concurrency`` loops; stopping them is a graceful ``boss.stop()``."""
         if concurrency > self.boss.db.max_size - 2:
             logger.warning(
                 "pgboss: %d worker loops share a pool of %d connections; raise max_connections",
@@ -158,7 +164,6 @@ class PgBossBackend:
                 self.boss.db.max_size,
             )
         boss = self._started()
-        since = datetime.now(UTC) - timedelta(seconds=RECONCILE_LOOKBACK_SECONDS)
         boss.work(
             self.queue,
             self.handle,
@@ -171,10 +176,7 @@ class PgBossBackend:
             include_metadata=True,
             on_settled=self._on_settled,
         )
-        while not stop.wait(RECONCILE_SECONDS):
-            since = self._contained_reconcile(since)
-        boss.stop(graceful=True, timeout=30)
-        self._contained_reconcile(since)
+        return _BossWorkers(boss)
 
     def close(self) -> None:
         """Stop the pg-boss instance a submit started in this process: its pool and LISTEN session."""
@@ -186,39 +188,15 @@ class PgBossBackend:
         if affected == 0:  # fenced out: the job was settled elsewhere (expiry, stop)
             return
         for job in jobs:
-            trial_job_id = _trial_job_id(job)
-            if how == "completed":
-                document = output.get("document_id") if isinstance(output, dict) else None
-                self.instrumentation.terminal(trial_job_id, "completed", document_id=_uuid(document))
-            elif job.retry_count >= (job.retry_limit or 0):  # no retries left: pg-boss failed it for good
-                kind, message = failure_of(output)
-                self.instrumentation.terminal(trial_job_id, "failed", error_kind=kind, error_message=message)
+            # A failure with retries left is not terminal: pg-boss retries it.
+            if how == "completed" or job.retry_count >= (job.retry_limit or 0):
+                self.record(as_settled(job, how, output))
 
-    def _contained_reconcile(self, since: datetime) -> datetime:
-        try:
-            return self.reconcile(since)
-        except Exception:
-            logger.exception("pgboss: reconciling failed jobs' outcomes failed")
-            return since
-
-    def reconcile(self, since: datetime) -> datetime:
-        """Record outcomes no worker recorded; repeats are no-ops.
-
-        Failed: by expiry, heartbeat loss or stop. Completed: the worker died (SIGKILL) between
-        pg-boss's complete() committing and its settle hook recording the outcome.
-        """
-        latest = since
+    def settled_since(self, since: datetime) -> Iterator[tuple[Settled, datetime]]:
+        """Jobs completed or failed after ``since``: by expiry, heartbeat loss or stop, and those whose
+        worker died (SIGKILL) between pg-boss's complete() committing and its settle hook recording."""
         for job in self._started().settled_since(self.queue, since):
-            if job.state == "completed":
-                document = job.output.get("document_id") if isinstance(job.output, dict) else None
-                self.instrumentation.terminal(_trial_job_id(job), "completed", document_id=_uuid(document))
-            else:
-                kind, message = failure_of(job.output)
-                self.instrumentation.terminal(
-                    _trial_job_id(job), "failed", error_kind=kind, error_message=message
-                )
-            latest = max(latest, job.completed_on or latest)
-        return latest
+            yield as_settled(job, job.state, job.output), job.completed_on or since
 
     def handle(self, jobs: list[Job]) -> dict[str, Any] | None:
         """The pg-boss handler: one import per job, measured like every other arm."""
@@ -262,16 +240,19 @@ def failure_of(output: Any) -> tuple[str, str]:
     return _SUPERVISOR_KINDS.get(text, "internal_error"), text
 
 
-def _uuid(value: object) -> UUID | None:
-    try:
-        return UUID(str(value)) if value else None
-    except ValueError:
-        return None
+def as_settled(job: Job, how: str | None, output: Any) -> Settled:
+    """A job pg-boss settled as ``how`` (completed, else failed) with ``output``, as the trial records it."""
+    if how == "completed":
+        document = output.get("document_id") if isinstance(output, dict) else None
+        return Settled(trial_job_id=_trial_job_id(job), outcome="completed", document_id=parse_uuid(document))
+    kind, message = failure_of(output)
+    return Settled(
+        trial_job_id=_trial_job_id(job),
+        outcome="failed",
+        error_kind=error_kind_for("failed", kind),
+        error_message=message,
+    )
 
 
 def _trial_job_id(job: Job) -> UUID | None:
-    raw = (job.data or {}).get("trial_job_id") if isinstance(job.data, dict) else None
-    try:
-        return UUID(str(raw)) if raw else None
-    except ValueError:
-        return None
+    return parse_uuid(job.data.get("trial_job_id")) if isinstance(job.data, dict) else None
