@@ -23,7 +23,6 @@ import logging
 import statistics
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,9 +32,10 @@ from sqlalchemy import Engine
 from bakeoff.backends.legacy.adapter import LegacyBackend
 from bakeoff.contract import ImportRequest
 from bakeoff.db.engine import make_engine
-from bakeoff.metrics import Recorder, load_trial
 from bakeoff.metrics import columns as col
-from bakeoff.testing import TestDatabases
+from bakeoff.metrics import load_trial
+from bakeoff.router import Router
+from bakeoff.testing import TestDatabases, single_arm_router
 from bakeoff.workload.article_server import ArticleServer
 
 WAIT_SECONDS = 600.0
@@ -83,25 +83,9 @@ def _percentile(values: list[float], q: float) -> float:
     )
 
 
-def _submit(engine: Engine, backend: LegacyBackend, url: str) -> str:
-    """What the router does: exposure row, enqueue and the backend's job in one transaction."""
-    recorder = Recorder(engine)
-    trial_job_id = uuid.uuid4()
-    with engine.begin() as conn:
-        recorder.submitted(
-            trial_job_id=trial_job_id,
-            experiment="legacy-bench",
-            phase=1,
-            unit_key=url,
-            assigned_arm="legacy",
-            served_arm="legacy",
-            assignment_reason="override",
-            url=url,
-            conn=conn,
-        )
-        job_id = backend.submit(ImportRequest(url=url), trial_job_id=trial_job_id, conn=conn)
-        recorder.enqueued(trial_job_id, job_id, conn=conn)
-    return job_id
+def _submit(router: Router, url: str) -> str:
+    """Route one import to the legacy arm as production does (the router's one transaction)."""
+    return router.submit(ImportRequest(url=url, unit_key=url)).backend_job_id
 
 
 def _wait_until_drained(backend: LegacyBackend) -> None:
@@ -130,16 +114,17 @@ def _measure(
     label: str, engine: Engine, backend: LegacyBackend, urls: list[str], args: argparse.Namespace
 ) -> Figures:
     claim_ms: list[float] = []
-    with _workers(backend, args.concurrency):
+    router = single_arm_router(engine, backend, experiment="legacy-bench")
+    with router, _workers(backend, args.concurrency):
         for url in urls[: args.pickup_jobs]:
-            job_id = _submit(engine, backend, url)
+            job_id = _submit(router, url)
             _wait_until_drained(backend)
             job = backend.store.get(job_id)
             if job is not None and job.started_at is not None and job.created_at is not None:
                 claim_ms.append((job.started_at - job.created_at).total_seconds() * 1000)
         pickup = load_trial(engine, experiment="legacy-bench")
         for url in urls[args.pickup_jobs :]:
-            _submit(engine, backend, url)
+            _submit(router, url)
         _wait_until_drained(backend)
     trial = load_trial(engine, experiment="legacy-bench")
     burst = trial.iloc[len(pickup) :]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import text
@@ -19,7 +21,7 @@ from bakeoff.db.engine import connect_raw, make_engine
 from bakeoff.db.migrate import upgrade
 from bakeoff.db.urls import libpq_url, with_database
 
-__all__ = ["TestDatabases", "test_server_url"]
+__all__ = ["TestDatabases", "single_arm_router", "test_server_url", "wait_for"]
 
 
 def test_server_url() -> str:
@@ -32,6 +34,20 @@ def test_server_url() -> str:
         or Path(tempfile.gettempdir()) / f"bakeoff-test-pg-{os.getuid()}"
     )
     return libpq_url(ensure_embedded_server(data_dir).url)
+
+
+def wait_for(
+    condition: Callable[[], object], what: str, *, timeout: float = 30.0, interval: float = 0.05
+) -> None:
+    """Poll ``condition`` until it is true; after ``timeout`` seconds raise AssertionError naming ``what``.
+
+    For tests that wait on something observable (a row, a counter, a log line) instead of sleeping.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
 
 
 class TestDatabases:
@@ -97,12 +113,12 @@ class TestDatabases:
 
 # This section is appended to the file, so its imports sit here rather than at the top.
 import threading  # noqa: E402
-import time  # noqa: E402
 from uuid import UUID  # noqa: E402
 
 from sqlalchemy import Connection, Engine  # noqa: E402
 
 from bakeoff.contract import BackendError, Health, ImportRequest, JobBackend, JobState  # noqa: E402
+from bakeoff.router import Experiment, Router  # noqa: E402
 
 ROUTER_FAKE_JOBS = "public.router_fake_jobs"
 _ROUTER_FAKE_SQL = {
@@ -200,6 +216,18 @@ class HangingBackend(RecordingBackend):
                 conn.execute(text(_ROUTER_FAKE_SQL["no_timeout"]))
             conn.execute(text(_ROUTER_FAKE_SQL["sleep"]), {"seconds": self.seconds})
         return super().submit(request, trial_job_id=trial_job_id, conn=conn)
+
+
+def single_arm_router(engine: Engine, backend: JobBackend, *, experiment: str | None = None) -> Router:
+    """A real :class:`~bakeoff.router.Router` whose only arm, and control, is ``backend``.
+
+    Its submits take the router's own write path (the arm's enqueue and ``Recorder.routed`` in one
+    transaction), so a test or benchmark that needs trial jobs of one arm gets them as production
+    does. The experiment defaults to ``"{arm}-only"``; close the router when done.
+    """
+    name = experiment or f"{backend.name}-only"
+    arm = backend.name
+    return Router(engine, experiment=Experiment(name=name, arms=(arm,), control=arm), backends={arm: backend})
 
 
 def router_fake_backend(name: str, engine: Engine, **options: object) -> JobBackend:

@@ -41,6 +41,7 @@ from bakeoff.contract import ImportRequest, JobBackend, Submission, SubmitFailed
 from bakeoff.db.engine import make_engine
 from bakeoff.db.sql import parse_queries
 from bakeoff.router import Experiment, Router
+from bakeoff.testing import single_arm_router
 from bakeoff.trial.runner import close_backends
 from bakeoff.workload.article_server import ArticleServer
 from bakeoff.workload.models import ImportSettings
@@ -237,13 +238,6 @@ def article_urls(server: ArticleServer, count: int, tag: str) -> list[str]:
     return [server.url(f"/test/slow?seconds={JOB_SECONDS}&run={tag}&job={n}") for n in range(count)]
 
 
-def single_arm_router(engine: Engine, arm: str, backend: JobBackend, experiment: str) -> Router:
-    """A router whose only arm (and control) is ``arm``."""
-    return Router(
-        engine, experiment=Experiment(name=experiment, arms=(arm,), control=arm), backends={arm: backend}
-    )
-
-
 def submit_all(router: Router, urls: Sequence[str], threads: int = 4) -> tuple[list[Submission], int]:
     """Submit one import per URL from ``threads`` threads; (submissions, SubmitFailed count)."""
     failures = 0
@@ -289,7 +283,7 @@ def run_kill_trial(
     try:
         with ArticleServer(profile="none") as server:
             backend = build_backend(arm, engine, server.import_settings())
-            router = single_arm_router(engine, arm, backend, experiment)
+            router = single_arm_router(engine, backend, experiment=experiment)
             urls = article_urls(server, jobs, experiment)
             submissions, failures = submit_all(router, urls)
             log = _kill_repeatedly(engine, database_url, arm, server, experiment, kills, concurrency, rng)
@@ -712,7 +706,7 @@ def run_connection_loss(
 
     try:
         backend = build_backend("pgboss", engine, None)
-        router = single_arm_router(engine, "pgboss", backend, experiment)
+        router = single_arm_router(engine, backend, experiment=experiment)
         backend.health()  # creates the queue before the faults start
         urls = [f"http://127.0.0.1:9/connloss/{experiment}/{n}" for n in range(submits)]
         outcome: dict[str, str] = {}

@@ -7,13 +7,14 @@ import threading
 import uuid
 
 import pytest
-from faults_harness import counts, query, single_arm_router, wait_until
+from faults_harness import counts, query, wait_until
 from sqlalchemy import Engine
 
 from bakeoff.backends import create_backend
 from bakeoff.contract import ImportRequest
 from bakeoff.metrics import Recorder
 from bakeoff.metrics.recorder import FinishResult
+from bakeoff.testing import RecordingBackend, single_arm_router
 from bakeoff.trial.runner import run_arm_workers
 from bakeoff.workload.article_server import ArticleServer
 from bakeoff.workload.faults import fate_for
@@ -41,20 +42,11 @@ def _events(recorder: Recorder, trial_job_id: uuid.UUID, name: str) -> int:
     return sum(1 for _, event, _, _ in recorder.events(trial_job_id) if event == name)
 
 
-def _exposed(recorder: Recorder) -> uuid.UUID:
-    trial_job_id = uuid.uuid4()
-    recorder.submitted(
-        trial_job_id=trial_job_id,
-        experiment="faults-metrics",
-        phase=1,
-        unit_key=str(trial_job_id),
-        assigned_arm="legacy",
-        served_arm="legacy",
-        assignment_reason="hash",
-        url="http://127.0.0.1:9/article",
-    )
-    recorder.enqueued(trial_job_id, "job-1", served_arm="legacy")
-    return trial_job_id
+def _exposed(engine: Engine) -> uuid.UUID:
+    """A trial job routed to the (fake) legacy arm through the router's real write path."""
+    backend = RecordingBackend("legacy", engine)
+    with single_arm_router(engine, backend, experiment="faults-metrics") as router:
+        return router.submit(ImportRequest(url="http://127.0.0.1:9/article")).trial_job_id
 
 
 @pytest.mark.slow
@@ -63,7 +55,7 @@ def test_a_retry_finishing_after_a_reap_leaves_the_first_outcome_and_one_finishe
 ) -> None:
     """Reaped as worker_lost, then the 'dead' attempt completes: the reap stands, recorded once."""
     recorder = Recorder(engine)
-    trial_job_id = _exposed(recorder)
+    trial_job_id = _exposed(engine)
     recorder.attempt_started(trial_job_id, 1)
     reaped = recorder.finished(trial_job_id, "failed", error_kind="worker_lost")
     first = _trial_row(engine, trial_job_id)
@@ -83,7 +75,7 @@ def test_a_retry_finishing_after_a_reap_leaves_the_first_outcome_and_one_finishe
 def test_events_out_of_order_leave_one_consistent_trial_job(engine: Engine) -> None:
     """Attempt 2 is recorded before attempt 1, a start arrives after the finish: times never go back."""
     recorder = Recorder(engine)
-    trial_job_id = _exposed(recorder)
+    trial_job_id = _exposed(engine)
     recorder.attempt_started(trial_job_id, 2)
     recorder.attempt_started(trial_job_id, 1)
     started = _trial_row(engine, trial_job_id)["started_at"]
@@ -110,7 +102,7 @@ def test_pgboss_arm_against_hostile_server_ends_every_job_with_its_error_kind_in
     with ArticleServer(profile="hostile", seed=seed, corpus_size=40, drip_interval=0.05) as server:
         settings = server.import_settings(total_timeout=5.0)
         backend = create_backend("pgboss", engine, import_settings=settings, retry_limit=0)
-        router = single_arm_router(engine, "pgboss", backend, experiment)
+        router = single_arm_router(engine, backend, experiment=experiment)
         paths = [f"/articles/{i}" for i in range(HOSTILE_JOBS)]
         by_trial_job = {router.submit(ImportRequest(url=server.url(p))).trial_job_id: p for p in paths}
         peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

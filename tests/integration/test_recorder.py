@@ -9,26 +9,18 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
-from bakeoff.contract import InvalidRequest
+from bakeoff.contract import ARM_NAMES, ImportRequest, InvalidRequest
 from bakeoff.metrics import FinishResult, Instrumentation, Recorder, export_trial, load_trial
 from bakeoff.metrics import columns as col
+from bakeoff.router import Experiment, Router
+from bakeoff.testing import RecordingBackend
 
 
-def _submit(recorder: Recorder, arm: str = "pgboss", **overrides: object) -> uuid.UUID:
-    trial_job_id = uuid.uuid4()
-    fields: dict[str, object] = {
-        "trial_job_id": trial_job_id,
-        "experiment": "article-import",
-        "phase": 1,
-        "unit_key": f"u-{trial_job_id}",
-        "assigned_arm": arm,
-        "served_arm": arm,
-        "assignment_reason": "hash",
-        "url": "https://example.com/a",
-    }
-    fields.update(overrides)
-    recorder.submitted(**fields)  # type: ignore[arg-type]
-    return trial_job_id
+def _submit(engine: Engine, arm: str = "pgboss") -> uuid.UUID:
+    """A trial job routed to ``arm`` the way production writes one (the router's Recorder.routed)."""
+    backends = {name: RecordingBackend(name, engine) for name in ARM_NAMES}
+    with Router(engine, experiment=Experiment(name="article-import"), backends=backends) as router:
+        return router.submit(ImportRequest(url="https://example.com/a"), override_arm=arm).trial_job_id
 
 
 def _row(engine: Engine, trial_job_id: uuid.UUID) -> dict[str, object]:
@@ -45,8 +37,7 @@ def _row(engine: Engine, trial_job_id: uuid.UUID) -> dict[str, object]:
 
 def test_lifecycle_is_recorded_in_order_on_the_database_clock(engine: Engine) -> None:
     recorder = Recorder(engine)
-    job = _submit(recorder)
-    recorder.enqueued(job, "b-1")
+    job = _submit(engine)
     assert recorder.attempt_started(job, 1)
     recorder.attempt_finished(job, 1, ok=False, error_kind="http_5xx")
     assert recorder.attempt_started(job, 2)
@@ -70,7 +61,7 @@ def test_lifecycle_is_recorded_in_order_on_the_database_clock(engine: Engine) ->
 
 def test_repeated_and_out_of_order_events_leave_one_consistent_job(engine: Engine) -> None:
     recorder = Recorder(engine)
-    job = _submit(recorder)
+    job = _submit(engine)
     recorder.attempt_started(job, 2)
     first_start = _row(engine, job)["started_at"]
     recorder.attempt_started(job, 1)  # a late duplicate of an earlier attempt
@@ -91,15 +82,13 @@ def test_unknown_job_and_bad_values(engine: Engine) -> None:
     assert recorder.attempt_started(uuid.uuid4(), 1) is False
     with pytest.raises(InvalidRequest, match="outcome"):
         recorder.finished(uuid.uuid4(), "exploded")
-    with pytest.raises(InvalidRequest, match="assignment_reason"):
-        _submit(recorder, assignment_reason="vibes")
     with pytest.raises(InvalidRequest, match="attempt"):
         recorder.attempt_started(uuid.uuid4(), 0)
 
 
 def test_instrumentation_contains_its_own_failures(engine: Engine) -> None:
     recorder = Recorder(engine)
-    job = _submit(recorder)
+    job = _submit(engine)
     instrumentation = Instrumentation(recorder)
     with instrumentation.attempt(job, 1):
         engine.dispose()  # the hook's later writes still work: a new pool is made
@@ -119,10 +108,10 @@ def test_instrumentation_contains_its_own_failures(engine: Engine) -> None:
 
 def test_export_round_trip_keeps_columns_and_derives_durations(engine: Engine, tmp_path: Path) -> None:
     recorder = Recorder(engine)
-    done = _submit(recorder, arm="legacy")
+    done = _submit(engine, arm="legacy")
     recorder.attempt_started(done, 1)
     recorder.finished(done, "completed")
-    _submit(recorder, arm="inngest")  # still open
+    _submit(engine, arm="inngest")  # still open
     frame = load_trial(engine, experiment="article-import")
     assert list(frame.columns) == [*col.STORED_COLUMNS, *col.DERIVED_COLUMNS]
     assert len(frame) == 2

@@ -52,7 +52,7 @@ def test_parse_queries_rejects_duplicates_and_empty(text: str, message: str) -> 
 
 def test_metrics_queries_load_by_name() -> None:
     queries = load_queries("bakeoff.metrics")
-    assert {"insert_trial_job", "mark_finished", "select_trial_jobs", "insert_event"} <= set(queries)
+    assert {"insert_routed_job", "mark_finished", "select_trial_jobs", "insert_event"} <= set(queries)
     assert all("%" not in sql for sql in queries.values())
 
 

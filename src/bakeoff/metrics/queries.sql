@@ -1,20 +1,5 @@
 -- The metrics recorder's SQL: lifecycle of one trial job, measured on the database clock.
 
--- name: insert_trial_job
--- Exposure: the router's record of one routed import and its 'submitted' event, in one statement
--- (it runs inside the router's transaction, on the hot path of every submit).
-WITH job AS (
-    INSERT INTO bakeoff.trial_jobs
-        (trial_job_id, experiment, phase, unit_key, assigned_arm, served_arm, assignment_reason,
-         url, idempotency_key, submitted_at)
-    VALUES
-        (:trial_job_id, :experiment, :phase, :unit_key, :assigned_arm, :served_arm, :assignment_reason,
-         :url, :idempotency_key, clock_timestamp())
-    RETURNING trial_job_id, submitted_at
-)
-INSERT INTO bakeoff.job_events (trial_job_id, at, event, attempt, detail)
-SELECT trial_job_id, submitted_at, 'submitted', NULL, CAST(:detail AS jsonb) FROM job
-
 -- name: insert_routed_job
 -- The router's whole record of one routed import, written once the served arm has enqueued it: the
 -- trial job with its exposure and its enqueue, plus the 'submitted', 'fallback' (when the assigned arm
@@ -57,20 +42,6 @@ events AS (
     ORDER BY step.position
 )
 SELECT trial_job_id FROM job
-
--- name: mark_enqueued
--- The backend accepted the job (first call wins), with its 'enqueued' event, in one statement.
-WITH job AS (
-    UPDATE bakeoff.trial_jobs
-    SET backend_job_id = :backend_job_id,
-        served_arm = coalesce(:served_arm, served_arm),
-        enqueued_at = coalesce(enqueued_at, clock_timestamp())
-    WHERE trial_job_id = :trial_job_id
-    RETURNING trial_job_id
-)
-INSERT INTO bakeoff.job_events (trial_job_id, at, event, attempt, detail)
-SELECT trial_job_id, clock_timestamp(), 'enqueued', NULL, CAST(:detail AS jsonb) FROM job
-RETURNING trial_job_id
 
 -- name: mark_attempt_started
 -- An attempt began, with its event: started_at is the first attempt's start; attempts only grows.

@@ -151,40 +151,6 @@ class Recorder:
             with self.engine.begin() as own:
                 yield own
 
-    def submitted(
-        self,
-        *,
-        trial_job_id: UUID,
-        experiment: str,
-        phase: int,
-        unit_key: str,
-        assigned_arm: str,
-        served_arm: str,
-        assignment_reason: str,
-        url: str,
-        idempotency_key: str | None = None,
-        conn: Connection | None = None,
-    ) -> None:
-        """Record the exposure: the router routed this import."""
-        if assignment_reason not in ASSIGNMENT_REASONS:
-            raise InvalidRequest(
-                f"assignment_reason must be one of {ASSIGNMENT_REASONS}, not {assignment_reason!r}"
-            )
-        params = {
-            "trial_job_id": trial_job_id,
-            "experiment": experiment,
-            "phase": phase,
-            "unit_key": unit_key,
-            "assigned_arm": assigned_arm,
-            "served_arm": served_arm,
-            "assignment_reason": assignment_reason,
-            "url": url,
-            "idempotency_key": idempotency_key,
-        }
-        params["detail"] = json.dumps({"assigned_arm": assigned_arm, "reason": assignment_reason})
-        with self._connection(conn) as c:
-            c.execute(STATEMENTS["insert_trial_job"], params)
-
     def routed(self, job: RoutedJob, *, conn: Connection) -> bool:
         """Record a routed import once its arm has enqueued it: exposure, enqueue and their events.
 
@@ -199,25 +165,6 @@ class Recorder:
         cursor = driver_connection(conn).cursor()
         cursor.execute(ROUTED_JOB_SQL, job.params(), prepare=True)
         return cursor.fetchone() is not None
-
-    def enqueued(
-        self,
-        trial_job_id: UUID,
-        backend_job_id: str,
-        *,
-        served_arm: str | None = None,
-        conn: Connection | None = None,
-    ) -> None:
-        """The backend accepted the job under its own id."""
-        params = {
-            "trial_job_id": trial_job_id,
-            "backend_job_id": backend_job_id,
-            "served_arm": served_arm,
-            "detail": json.dumps({"backend_job_id": backend_job_id}),
-        }
-        with self._connection(conn) as c:
-            if c.execute(STATEMENTS["mark_enqueued"], params).first() is None:
-                logger.warning("enqueued() for unknown trial job %s", trial_job_id)
 
     def attempt_started(self, trial_job_id: UUID, attempt: int, *, conn: Connection | None = None) -> bool:
         """An attempt (1-based) began running the handler. False when the trial job is unknown."""

@@ -13,9 +13,9 @@ from sqlalchemy import Engine, text
 
 from bakeoff.backends import create_backend
 from bakeoff.backends.inngest.adapter import InngestBackend
-from bakeoff.contract import BackendError, ImportRequest, JobBackend, JobState
+from bakeoff.contract import BackendError, ImportRequest, JobState
 from bakeoff.db.engine import make_engine
-from bakeoff.metrics import Recorder
+from bakeoff.testing import single_arm_router
 from bakeoff.workload.article_server import ArticleServer
 
 
@@ -55,19 +55,11 @@ def workers(backend: InngestBackend) -> Iterator[None]:
     assert not thread.is_alive()
 
 
-def submit_as_router(
-    engine: Engine, arm: InngestBackend, url: str, trial_job_id: uuid.UUID | None = None
-) -> tuple[uuid.UUID, str]:
-    """Exposure row and event in one transaction, as the router does."""
-    recorder, trial_job_id = Recorder(engine), trial_job_id or uuid.uuid4()
-    with engine.begin() as conn:
-        recorder.submitted(
-            trial_job_id=trial_job_id, experiment="article-import", phase=1, unit_key=f"u-{trial_job_id}",
-            assigned_arm="inngest", served_arm="inngest", assignment_reason="hash", url=url, conn=conn,
-        )  # fmt: skip
-        run_id = arm.submit(ImportRequest(url=url), trial_job_id=trial_job_id, conn=conn)
-        recorder.enqueued(trial_job_id, run_id, conn=conn)
-    return trial_job_id, run_id
+def submit_as_router(engine: Engine, arm: InngestBackend, url: str) -> tuple[uuid.UUID, str]:
+    """Submit through a real router whose only arm is ``arm``; (trial id, run id)."""
+    with single_arm_router(engine, arm) as router:
+        submission = router.submit(ImportRequest(url=url))
+    return submission.trial_job_id, submission.backend_job_id
 
 
 def trial_row(engine: Engine, trial_job_id: uuid.UUID) -> dict[str, Any]:
@@ -86,12 +78,6 @@ def finished_row(engine: Engine, trial_job_id: uuid.UUID, timeout: float = 20) -
             return row
         time.sleep(0.05)
     raise AssertionError(f"trial job {trial_job_id} never finished")
-
-
-def test_backend_implements_the_contract(backend: InngestBackend) -> None:
-    """create_backend('inngest', ...) builds an object the router can use as a JobBackend."""
-    assert isinstance(backend, JobBackend) and backend.name == "inngest"
-    assert backend.health().ok
 
 
 def test_import_runs_as_three_memoized_steps_and_records_metrics(
@@ -153,22 +139,10 @@ def test_retry_interval_waits_the_fixed_interval_instead_of_the_table(
     assert 0.9 <= wait < 15.0, wait  # ~1 s (two clocks: the margin), where the table waits 15-45 s
 
 
-def test_cancel_before_start_records_cancelled(
-    backend: InngestBackend, module_engine: Engine, server: ArticleServer
-) -> None:
-    """cancel() of a queued run ends it cancelled, in the engine and in the trial record."""
-    trial_job_id, run_id = submit_as_router(module_engine, backend, server.article_urls(2)[1])
-    assert backend.state(run_id) is JobState.QUEUED
-    assert backend.cancel(run_id) is True
-    assert backend.state(run_id) is JobState.CANCELLED
-    assert finished_row(module_engine, trial_job_id)["outcome"] == "cancelled"
-
-
 def test_second_submit_of_the_same_trial_job_is_refused(
     backend: InngestBackend, module_engine: Engine, server: ArticleServer
 ) -> None:
     """The event id is the trial job id: a repeat within 24 h starts no second run."""
-    trial_job_id = uuid.uuid4()
-    submit_as_router(module_engine, backend, server.article_urls(3)[2], trial_job_id)
+    trial_job_id, _ = submit_as_router(module_engine, backend, server.article_urls(3)[2])
     with pytest.raises(BackendError, match="started no run"), module_engine.begin() as conn:
         backend.submit(ImportRequest(url=server.article_urls(3)[2]), trial_job_id=trial_job_id, conn=conn)

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 from bakeoff.backends.legacy.adapter import LegacyBackend
 from bakeoff.contract import ImportRequest
 from bakeoff.metrics import Recorder
+from bakeoff.testing import single_arm_router
 
 WAIT_SECONDS = 60.0
 FAST_POLL = 0.05
@@ -21,24 +22,10 @@ FAST_POLL = 0.05
 def submit_as_router(
     engine: Engine, backend: LegacyBackend, url: str = "http://127.0.0.1:9/a"
 ) -> tuple[uuid.UUID, str]:
-    """Exposure row, enqueue and backend job in one transaction, as the router does; (trial id, job id)."""
-    recorder = Recorder(engine)
-    trial_job_id = uuid.uuid4()
-    with engine.begin() as conn:
-        recorder.submitted(
-            trial_job_id=trial_job_id,
-            experiment="article-import",
-            phase=1,
-            unit_key=f"unit-{trial_job_id}",
-            assigned_arm="legacy",
-            served_arm="legacy",
-            assignment_reason="hash",
-            url=url,
-            conn=conn,
-        )
-        job_id = backend.submit(ImportRequest(url=url), trial_job_id=trial_job_id, conn=conn)
-        recorder.enqueued(trial_job_id, job_id, conn=conn)
-    return trial_job_id, job_id
+    """Submit through a real router whose only arm is ``backend``; (trial id, job id)."""
+    with single_arm_router(engine, backend) as router:
+        submission = router.submit(ImportRequest(url=url))
+    return submission.trial_job_id, submission.backend_job_id
 
 
 def trial_row(engine: Engine, trial_job_id: uuid.UUID) -> dict[str, Any]:

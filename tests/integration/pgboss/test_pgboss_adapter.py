@@ -16,7 +16,7 @@ from bakeoff.backends import create_backend
 from bakeoff.backends.pgboss.adapter import PgBossBackend
 from bakeoff.contract import ImportRequest, JobBackend, JobState
 from bakeoff.db.engine import make_engine
-from bakeoff.metrics import Recorder
+from bakeoff.testing import single_arm_router
 from bakeoff.workload.article_server import ArticleServer
 
 from .conftest import Probe
@@ -49,17 +49,10 @@ def arm(engine: Engine, server: ArticleServer, schema: str, queue: str) -> Itera
 
 
 def submit_as_router(engine: Engine, backend: JobBackend, url: str) -> tuple[uuid.UUID, str]:
-    """Exposure row and enqueue in one transaction, as the router does; (trial id, job id)."""
-    recorder = Recorder(engine)
-    trial_job_id = uuid.uuid4()
-    with engine.begin() as conn:
-        recorder.submitted(
-            trial_job_id=trial_job_id, experiment="article-import", phase=1, unit_key=str(trial_job_id),
-            assigned_arm="pgboss", served_arm="pgboss", assignment_reason="hash", url=url, conn=conn,
-        )  # fmt: skip
-        job_id = backend.submit(ImportRequest(url=url), trial_job_id=trial_job_id, conn=conn)
-        recorder.enqueued(trial_job_id, job_id, conn=conn)
-    return trial_job_id, job_id
+    """Submit through a real router whose only arm is ``backend``; (trial id, job id)."""
+    with single_arm_router(engine, backend) as router:
+        submission = router.submit(ImportRequest(url=url))
+    return submission.trial_job_id, submission.backend_job_id
 
 
 def run_until(arm: PgBossBackend, probe: Probe, trial_job_id: uuid.UUID) -> dict[str, Any]:
@@ -80,19 +73,6 @@ def run_until(arm: PgBossBackend, probe: Probe, trial_job_id: uuid.UUID) -> dict
         runner.join(WAIT_SECONDS)
 
 
-def test_an_import_runs_in_a_pg_boss_worker_and_completes(
-    arm: PgBossBackend, engine: Engine, server: ArticleServer, probe: Probe
-) -> None:
-    """QUEUED -> COMPLETED: one attempt, the document recorded on the trial job and as the job output."""
-    trial_job_id, job_id = submit_as_router(engine, arm, server.article_urls(1)[0])
-    assert arm.state(job_id) is JobState.QUEUED
-    assert arm.health().queued == 1
-    row = run_until(arm, probe, trial_job_id)
-    assert (row["outcome"], row["attempts"]) == ("completed", 1)
-    assert arm.state(job_id) is JobState.COMPLETED
-    assert str(row["document_id"]) == probe.job(job_id)["output"]["document_id"]
-
-
 def test_a_failing_import_is_retried_like_pg_boss_then_recorded_failed(
     arm: PgBossBackend, engine: Engine, server: ArticleServer, probe: Probe
 ) -> None:
@@ -102,27 +82,6 @@ def test_a_failing_import_is_retried_like_pg_boss_then_recorded_failed(
     assert (row["outcome"], row["error_kind"], row["attempts"]) == ("failed", "http_4xx", 2)
     job = probe.job(job_id)
     assert (job["state"], job["retry_count"], job["output"]["name"]) == ("failed", 1, "Http4xx")
-
-
-def test_cancel_records_the_outcome_once(
-    arm: PgBossBackend, engine: Engine, server: ArticleServer, probe: Probe
-) -> None:
-    """Cancelling a queued job cancels it in pg-boss and in the trial record; a second cancel is False."""
-    trial_job_id, job_id = submit_as_router(engine, arm, server.article_urls(2)[1])
-    assert arm.cancel(job_id) is True
-    assert arm.cancel(job_id) is False
-    assert arm.state(job_id) is JobState.CANCELLED
-    assert probe.rows("trial_job", id=trial_job_id)[0]["outcome"] == "cancelled"
-
-
-def test_a_rolled_back_router_transaction_leaves_no_job(
-    arm: PgBossBackend, engine: Engine, probe: Probe, queue: str
-) -> None:
-    """submit() writes inside the caller's transaction: rolled back, there is no job."""
-    with engine.connect() as conn, conn.begin() as tx:
-        arm.submit(ImportRequest(url="http://127.0.0.1:9/x"), trial_job_id=uuid.uuid4(), conn=conn)
-        tx.rollback()
-    assert probe.jobs(queue) == []
 
 
 def test_jobs_failed_by_expiry_get_their_outcome_reconciled(
