@@ -299,3 +299,20 @@ def test_install_script_is_statement_for_statement_the_real_pg_boss_plan() -> No
     theirs = _statements(fixture.read_text(encoding="utf-8"))
     ours = _statements(PgBossQueries("pgboss").install_script())
     assert ours == theirs
+
+
+def test_the_background_parts_get_a_frozen_config_and_public_lock_statements() -> None:
+    """Supervisor and timekeeper read one frozen PgBossConfig; the lock statement is the queries'."""
+    import dataclasses
+
+    from bakeoff.backends.pgboss import PgBoss, PgBossConfig
+    from bakeoff.backends.pgboss.queries import PgBossQueries
+
+    boss = PgBoss("postgresql://u@127.0.0.1:9/db", schema="other_boss", monitor_interval_seconds=7)
+    assert isinstance(boss.config, PgBossConfig) and boss.config.monitor_interval_seconds == 7
+    assert boss.supervisor.config is boss.config and boss.timekeeper.config is boss.config
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        boss.config.supervise = False  # type: ignore[misc]
+    sql, params = PgBossQueries("other_boss").advisory_lock("create-queue")
+    assert "other_boss" in sql or params["schema"] == "other_boss"
+    assert params == {"schema": "other_boss", "key": "create-queue"}

@@ -32,6 +32,7 @@ from bakeoff.backends.pgboss.timekeeper import Timekeeper
 from bakeoff.backends.pgboss.types import (
     CommandResult,
     Job,
+    PgBossConfig,
     PgBossInputError,
     Queue,
     QueueNotFound,
@@ -107,18 +108,18 @@ class PgBoss:
         self.queries = PgBossQueries(schema)
         self.schema = schema
         self.use_listen_notify = use_listen_notify
-        self.config = {
-            "supervise": supervise,
-            "schedule": schedule,
-            "migrate": migrate,
-            "supervise_interval_seconds": supervise_interval_seconds,
-            "monitor_interval_seconds": monitor_interval_seconds,
-            "maintenance_interval_seconds": maintenance_interval_seconds,
-            "cron_monitor_interval_seconds": cron_monitor_interval_seconds,
-            "cron_worker_interval_seconds": cron_worker_interval_seconds,
-            "flow_interval_seconds": flow_interval_seconds,
-            "notify_polling_interval_seconds": notify_polling_interval_seconds,
-        }
+        self.config = PgBossConfig(
+            supervise=supervise,
+            schedule=schedule,
+            migrate=migrate,
+            supervise_interval_seconds=supervise_interval_seconds,
+            monitor_interval_seconds=monitor_interval_seconds,
+            maintenance_interval_seconds=maintenance_interval_seconds,
+            cron_monitor_interval_seconds=cron_monitor_interval_seconds,
+            cron_worker_interval_seconds=cron_worker_interval_seconds,
+            flow_interval_seconds=flow_interval_seconds,
+            notify_polling_interval_seconds=notify_polling_interval_seconds,
+        )
         self.db = Database(
             database_url,
             max_size=max_connections,
@@ -130,8 +131,8 @@ class PgBoss:
         self._started = False
         self._stopping = False
         self.notifier = Notifier(self.db.url, self.queries, self._on_notify, self._on_listener_reconnect)
-        self.supervisor = Supervisor(self)
-        self.timekeeper = Timekeeper(self)
+        self.supervisor = Supervisor(self.db, self.queries, self.config)
+        self.timekeeper = Timekeeper(self, self.db, self.queries, self.config)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -141,16 +142,16 @@ class PgBoss:
             if self._started:
                 return self
             self.db.open()
-            if self.config["migrate"]:
+            if self.config.migrate:
                 with self.db.connection() as conn:
                     ensure_installed(conn, self.queries)
             self._started = True
             self._stopping = False
             if self.use_listen_notify:
                 self.notifier.start()
-            if self.config["supervise"]:
+            if self.config.supervise:
                 self.supervisor.start()
-            if self.config["schedule"]:
+            if self.config.schedule:
                 self.timekeeper.start()
         return self
 
@@ -202,7 +203,7 @@ class PgBoss:
             self._require_queue(payload["deadLetter"])
         self.db.locked(
             [(self.queries.sql("create_queue"), {"name": name, "options": opt.dumps(payload)})],
-            lock=self._lock_statement("create-queue"),
+            lock=self.queries.advisory_lock("create-queue"),
         )
         self._queue_cache.pop(name, None)
 
@@ -231,7 +232,7 @@ class PgBoss:
         try:
             self.db.locked(
                 [(self.queries.sql("delete_queue"), {"name": name})],
-                lock=self._lock_statement("delete-queue"),
+                lock=self.queries.advisory_lock("delete-queue"),
             )
         except pg_errors.ForeignKeyViolation as exc:
             raise PgBossInputError(
@@ -280,9 +281,6 @@ class PgBoss:
         )
         self._queue_cache[name] = info
         return info
-
-    def _lock_statement(self, key: str) -> tuple[str, dict[str, Any]]:
-        return self.queries.sql("advisory_xact_lock"), {"schema": self.schema, "key": key}
 
     # ---------------------------------------------------------------- sending
 
@@ -417,8 +415,8 @@ class PgBoss:
         rows = self._insert(name, info, payloads, conn, returning=return_id)
         return [str(row["id"]) for row in rows] if return_id else None
 
-    def _insert_slotted(self, name: str, jobs: list[dict[str, Any]]) -> None:
-        """Insert jobs that name their own throttle slot (the cron pass's ``__singletonSlot``)."""
+    def insert_slotted(self, name: str, jobs: list[dict[str, Any]]) -> None:
+        """Insert jobs that name their own throttle slot (ours: the cron pass files occurrences so)."""
         info = self._queue_info(name)
         self._insert(name, info, jobs, None)
 
@@ -623,7 +621,7 @@ class PgBoss:
             batch_size=batch_size,
             polling_interval_seconds=polling_interval_seconds,
             notify_polling_interval_seconds=notify_polling_interval_seconds,
-            default_backstop=float(self.config["notify_polling_interval_seconds"]),
+            default_backstop=float(self.config.notify_polling_interval_seconds),
             include_metadata=include_metadata,
             burst_when_batch_full=burst_when_batch_full,
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from typing import Any
 
 from bakeoff.backends.pgboss.types import PgBossInputError
 from bakeoff.db.sql import load_queries
@@ -122,6 +123,10 @@ class PgBossQueries:
             text = base.replace("__PREDICATE__", self._render(predicate, table, False))
             self._cache[key] = text
         return text
+
+    def advisory_lock(self, key: str) -> tuple[str, dict[str, Any]]:
+        """The statement (and its parameters) that takes pg-boss's transaction lock ``key`` in this schema."""
+        return self.sql("advisory_xact_lock"), {"schema": self.schema, "key": key}
 
     def install_script(self) -> str:
         """The whole construction plan for this schema (multi-statement, no parameters)."""

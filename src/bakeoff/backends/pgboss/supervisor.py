@@ -15,7 +15,9 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bakeoff.backends.pgboss.boss import PgBoss
+    from bakeoff.backends.pgboss.db import Database
+    from bakeoff.backends.pgboss.queries import PgBossQueries
+    from bakeoff.backends.pgboss.types import PgBossConfig
 
 __all__ = ["Supervisor"]
 
@@ -27,10 +29,12 @@ HEARTBEAT_OUTPUT = '{"value": {"message": "job heartbeat timeout"}}'
 
 
 class Supervisor:
-    """Background monitoring and maintenance for one :class:`PgBoss`."""
+    """Background monitoring and maintenance for one pg-boss instance's database, queries and config."""
 
-    def __init__(self, boss: PgBoss) -> None:
-        self.boss = boss
+    def __init__(self, db: Database, queries: PgBossQueries, config: PgBossConfig) -> None:
+        self.db = db
+        self.queries = queries
+        self.config = config
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -46,9 +50,8 @@ class Supervisor:
             thread.join(10)
 
     def _run(self) -> None:
-        config = self.boss.config
-        supervise_every = float(config["supervise_interval_seconds"])
-        flow_every = float(config["flow_interval_seconds"])
+        supervise_every = float(self.config.supervise_interval_seconds)
+        flow_every = float(self.config.flow_interval_seconds)
         next_supervise = next_flow = time.monotonic()
         while not self._stop.wait(max(0.0, min(next_supervise, next_flow) - time.monotonic())):
             now = time.monotonic()
@@ -68,20 +71,19 @@ class Supervisor:
 
     def run_once(self, *, names: list[str] | None = None, force: bool = False) -> None:
         """One monitor + maintenance pass over ``names`` (all queues by default)."""
-        queues = self.boss.get_queues(names)
-        if not queues:
+        rows = self.db.rows(self.queries.sql("get_queues"), {"names": list(names) if names else None})
+        if not rows:
             return
-        config = self.boss.config
-        all_names = [q.name for q in queues]
-        monitor_after = 0 if force else float(config["monitor_interval_seconds"])
-        maintain_after = 0 if force else float(config["maintenance_interval_seconds"])
+        all_names = [str(row["name"]) for row in rows]
+        monitor_after = 0 if force else float(self.config.monitor_interval_seconds)
+        maintain_after = 0 if force else float(self.config.maintenance_interval_seconds)
         for table, claimed in self._claim("claim_queue_monitor", all_names, monitor_after).items():
             self._monitor(table, claimed)
         for table, claimed in self._claim("claim_queue_maintenance", all_names, maintain_after).items():
             self._maintain(table, claimed)
 
     def _claim(self, query: str, names: list[str], seconds: float) -> dict[str, list[str]]:
-        rows = self.boss.db.rows(self.boss.queries.sql(query), {"queues": names, "seconds": seconds})
+        rows = self.db.rows(self.queries.sql(query), {"queues": names, "seconds": seconds})
         by_table: dict[str, list[str]] = defaultdict(list)
         for row in rows:
             by_table[row["table_name"]].append(row["name"])
@@ -90,20 +92,18 @@ class Supervisor:
     def _monitor(self, table: str, names: list[str]) -> None:
         self.expire(table, names, "timed_out_predicate", TIMED_OUT_OUTPUT, "failJobsByTimeout")
         self.expire(table, names, "heartbeat_lost_predicate", HEARTBEAT_OUTPUT, "failJobsByHeartbeat")
-        queries = self.boss.queries
         for name in names:
-            counts = self.boss.db.one(queries.sql("queue_counts", table=table), {"name": name})
+            counts = self.db.one(self.queries.sql("queue_counts", table=table), {"name": name})
             if counts:
-                self.boss.db.rows(queries.sql("cache_queue_counts"), {"name": name, **counts})
+                self.db.rows(self.queries.sql("cache_queue_counts"), {"name": name, **counts})
 
     def expire(self, table: str, names: list[str], predicate: str, output: str, lock_key: str) -> int:
         """Fail jobs matching ``predicate`` in batches; how many were failed."""
-        boss = self.boss
-        sql = boss.queries.expire_sql(predicate, table=table)
+        sql = self.queries.expire_sql(predicate, table=table)
         total = 0
         for _ in range(1000):  # bounded: each batch removes what it picked from the predicate
             params = {"queues": names, "limit": EXPIRY_BATCH_SIZE, "output": output}
-            (rows,) = boss.db.locked([(sql, params)], lock=boss._lock_statement(table + lock_key))
+            (rows,) = self.db.locked([(sql, params)], lock=self.queries.advisory_lock(table + lock_key))
             picked = int(rows[0]["picked"]) if rows else 0
             total += picked
             if picked < EXPIRY_BATCH_SIZE:
@@ -113,14 +113,14 @@ class Supervisor:
         return total
 
     def _maintain(self, table: str, names: list[str]) -> None:
-        boss = self.boss
-        sql = boss.queries.sql("delete_expired_jobs", table=table)
-        (rows,) = boss.db.locked([(sql, {"queues": names})], lock=boss._lock_statement(table + "deletion"))
+        sql = self.queries.sql("delete_expired_jobs", table=table)
+        lock = self.queries.advisory_lock(table + "deletion")
+        (rows,) = self.db.locked([(sql, {"queues": names})], lock=lock)
         deleted = int(rows[0]["deleted"]) if rows else 0
         if deleted:
             logger.info("retention deleted %d job(s) on %s", deleted, ",".join(names))
 
     def resolve_flow(self) -> int:
         """Unblock children whose parents have all completed."""
-        row = self.boss.db.one(self.boss.queries.sql("resolve_flow"))
+        row = self.db.one(self.queries.sql("resolve_flow"))
         return int(row["unblocked"]) if row else 0

@@ -13,18 +13,28 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
 from bakeoff.backends.pgboss import options as opt
-from bakeoff.backends.pgboss.types import Job, PgBossInputError
+from bakeoff.backends.pgboss.types import Job, PgBossInputError, Schedule
 
 if TYPE_CHECKING:
-    from bakeoff.backends.pgboss.boss import PgBoss
+    from bakeoff.backends.pgboss.db import Database
+    from bakeoff.backends.pgboss.queries import PgBossQueries
+    from bakeoff.backends.pgboss.types import PgBossConfig
+    from bakeoff.backends.pgboss.worker import Handler
 
-__all__ = ["SEND_IT_QUEUE", "Timekeeper", "due_occurrence", "occurrence_key", "slot_text"]
+__all__ = [
+    "SEND_IT_QUEUE",
+    "ScheduleCommands",
+    "Timekeeper",
+    "due_occurrence",
+    "occurrence_key",
+    "slot_text",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +61,32 @@ def due_occurrence(cron: str, tz: str, now: datetime) -> datetime | None:
     return previous if previous > now - timedelta(seconds=OCCURRENCE_WINDOW_SECONDS) else None
 
 
+class ScheduleCommands(Protocol):
+    """The pg-boss calls the timekeeper makes, all public on :class:`~bakeoff.backends.pgboss.PgBoss`."""
+
+    def create_queue(self, name: str, **options: Any) -> None: ...
+
+    def work(
+        self, name: str, handler: Handler, *, batch_size: int = 1, polling_interval_seconds: float = 2.0
+    ) -> str: ...
+
+    def send(self, name: str, data: Any = None, **options: Any) -> str | None: ...
+
+    def get_schedules(self, name: str | None = None) -> list[Schedule]: ...
+
+    def insert_slotted(self, name: str, jobs: list[dict[str, Any]]) -> None: ...
+
+
 class Timekeeper:
     """Background cron pass plus the ``__pgboss__send-it`` forwarding worker."""
 
-    def __init__(self, boss: PgBoss) -> None:
+    def __init__(
+        self, boss: ScheduleCommands, db: Database, queries: PgBossQueries, config: PgBossConfig
+    ) -> None:
         self.boss = boss
+        self.db = db
+        self.queries = queries
+        self.config = config
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -75,7 +106,7 @@ class Timekeeper:
             SEND_IT_QUEUE,
             self.forward,
             batch_size=SEND_IT_BATCH_SIZE,
-            polling_interval_seconds=max(0.5, float(boss.config["cron_worker_interval_seconds"])),
+            polling_interval_seconds=max(0.5, float(self.config.cron_worker_interval_seconds)),
         )
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="pgboss-timekeeper", daemon=True)
@@ -88,7 +119,7 @@ class Timekeeper:
             thread.join(10)
 
     def _run(self) -> None:
-        every = float(self.boss.config["cron_monitor_interval_seconds"])
+        every = float(self.config.cron_monitor_interval_seconds)
         while not self._stop.is_set():
             try:
                 self.cron_pass()
@@ -98,15 +129,14 @@ class Timekeeper:
 
     def cron_pass(self, *, force: bool = False) -> int:
         """Claim the pass and file due occurrences; how many were filed (0: another instance ran it)."""
-        boss = self.boss
-        seconds = 0 if force else float(boss.config["cron_monitor_interval_seconds"])
-        row = boss.db.one(boss.queries.sql("try_set_cron_time"), {"seconds": seconds})
+        seconds = 0 if force else float(self.config.cron_monitor_interval_seconds)
+        row = self.db.one(self.queries.sql("try_set_cron_time"), {"seconds": seconds})
         if row is None:
             return 0
         now = datetime.fromtimestamp(int(row["now_ms"]) / 1000, UTC)
-        filed = [job for schedule in boss.get_schedules() if (job := self._filing(schedule, now))]
+        filed = [job for schedule in self.boss.get_schedules() if (job := self._filing(schedule, now))]
         if filed:
-            boss._insert_slotted(SEND_IT_QUEUE, filed)
+            self.boss.insert_slotted(SEND_IT_QUEUE, filed)
         return len(filed)
 
     @staticmethod
@@ -153,6 +183,6 @@ class Timekeeper:
                     "jobId": job_id,
                 }
         if fired:
-            self.boss.db.rows(
-                self.boss.queries.sql("set_schedule_last_job_ids"), {"fired": opt.dumps(list(fired.values()))}
+            self.db.rows(
+                self.queries.sql("set_schedule_last_job_ids"), {"fired": opt.dumps(list(fired.values()))}
             )

@@ -27,6 +27,7 @@ __all__ = [
     "CommandResult",
     "Job",
     "JobStateName",
+    "PgBossConfig",
     "PgBossInputError",
     "Policy",
     "Queue",
@@ -77,6 +78,22 @@ class UnsupportedSchemaVersion(BackendError):
             f"version {SCHEMA_VERSION} (pg-boss {PGBOSS_VERSION})"
         )
         self.found = found
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PgBossConfig:
+    """An instance's background settings (pg-boss's constructor options, in seconds)."""
+
+    supervise: bool = True
+    schedule: bool = True
+    migrate: bool = True
+    supervise_interval_seconds: float = 60
+    monitor_interval_seconds: float = 60
+    maintenance_interval_seconds: float = 86_400
+    cron_monitor_interval_seconds: float = 30
+    cron_worker_interval_seconds: float = 5
+    flow_interval_seconds: float = 5
+    notify_polling_interval_seconds: float = 30
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -14,16 +14,13 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from bakeoff.backends.pgboss.types import Job, PgBossInputError
+from bakeoff.backends.pgboss.types import CommandResult, Job, PgBossInputError
 
-if TYPE_CHECKING:
-    from bakeoff.backends.pgboss.boss import PgBoss
-
-__all__ = ["Handler", "SettleHook", "WorkOptions", "Worker"]
+__all__ = ["Handler", "JobCommands", "SettleHook", "WorkOptions", "Worker"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +28,22 @@ Handler = Callable[[list[Job]], Any]
 SettleHook = Callable[[str, list[Job], Any, int], None]
 """``(outcome, jobs, output, affected)`` after the worker completed or failed a batch."""
 MIN_SLEEP_SECONDS = 0.1
+
+
+class JobCommands(Protocol):
+    """The pg-boss calls a poll loop makes, all public on :class:`~bakeoff.backends.pgboss.PgBoss`."""
+
+    def fetch(self, name: str, batch_size: int = 1, *, include_metadata: bool = False) -> list[Job]: ...
+
+    def complete(self, name: str, ids: Sequence[Job], output: Any = None) -> CommandResult: ...
+
+    def fail(self, name: str, ids: Sequence[Job], output: Any = None) -> CommandResult: ...
+
+    def touch(self, name: str, ids: Sequence[str]) -> CommandResult: ...
+
+    def notifies(self, name: str) -> bool: ...
+
+
 MIN_POLLING_SECONDS = 0.5
 
 
@@ -96,7 +109,7 @@ class Worker:
 
     def __init__(
         self,
-        boss: PgBoss,
+        boss: JobCommands,
         name: str,
         handler: Handler,
         options: WorkOptions,
