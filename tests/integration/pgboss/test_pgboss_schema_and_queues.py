@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bakeoff.backends.pgboss import SCHEMA_VERSION, PgBoss, QueueNotFound, UnsupportedSchemaVersion
-from bakeoff.backends.pgboss.types import PgBossInputError
+from bakeoff.backends.pgboss.errors import PgBossInputError
 
 from .conftest import Probe
 

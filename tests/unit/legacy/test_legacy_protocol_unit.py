@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bakeoff.backends.legacy.protocol import (
+from bakeoff.backends.legacy.errors import ProtocolError
+from bakeoff.backends.legacy.stdout_protocol import (
     MAX_LINE_BYTES,
     ChildReport,
     MessageKind,
-    ProtocolError,
     decode_line,
     format_message,
     parse_line,

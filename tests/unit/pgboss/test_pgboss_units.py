@@ -11,9 +11,10 @@ import pytest
 
 from bakeoff.backends.pgboss import options as opt
 from bakeoff.backends.pgboss.adapter import failure_of, job_state
-from bakeoff.backends.pgboss.queries import PgBossQueries, notify_channel, validate_schema_name
+from bakeoff.backends.pgboss.errors import PgBossInputError, UnsupportedSchemaVersion
+from bakeoff.backends.pgboss.models import Job
+from bakeoff.backends.pgboss.store import PgBossQueries, notify_channel, validate_schema_name
 from bakeoff.backends.pgboss.timekeeper import due_occurrence, occurrence_key, slot_text
-from bakeoff.backends.pgboss.types import Job, PgBossInputError, UnsupportedSchemaVersion
 from bakeoff.backends.pgboss.worker import WorkOptions
 from bakeoff.contract import JobState
 
@@ -306,7 +307,7 @@ def test_the_background_parts_get_a_frozen_config_and_public_lock_statements() -
     import dataclasses
 
     from bakeoff.backends.pgboss import PgBoss, PgBossConfig
-    from bakeoff.backends.pgboss.queries import PgBossQueries
+    from bakeoff.backends.pgboss.store import PgBossQueries
 
     boss = PgBoss("postgresql://u@127.0.0.1:9/db", schema="other_boss", monitor_interval_seconds=7)
     assert isinstance(boss.config, PgBossConfig) and boss.config.monitor_interval_seconds == 7

@@ -30,10 +30,11 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from bakeoff.backends.base import ArmBackend, Settled
+from bakeoff.backends.legacy.errors import ErrorKind
 from bakeoff.backends.legacy.handlers import import_limits_json, parse_handler
 from bakeoff.backends.legacy.processors import AdaptiveProcessor, LoopProcessor, process_one
-from bakeoff.backends.legacy.protocol import ErrorKind, StdoutProtocol
 from bakeoff.backends.legacy.runner import JobRunner, RunnerOptions
+from bakeoff.backends.legacy.stdout_protocol import StdoutProtocol
 from bakeoff.backends.legacy.store import JobRef, JobStatus, JobStore
 from bakeoff.contract import BackendError, Health, ImportRequest, InvalidRequest, JobState
 

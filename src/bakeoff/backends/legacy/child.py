@@ -4,7 +4,7 @@ A processor spawns one of these per job (the current system's process-per-job mo
 job from ``legacy.job`` (database URL from ``BAKEOFF_DATABASE_URL``; the article import's allowlist
 from ``BAKEOFF_IMPORT_ALLOW_HOSTS`` and its limits from ``BAKEOFF_LEGACY_IMPORT_LIMITS``), runs the
 handler inside the shared metrics instrumentation, and reports over the line protocol of
-:mod:`bakeoff.backends.legacy.protocol`. It never writes ``legacy.job`` itself: the parent does,
+:mod:`bakeoff.backends.legacy.stdout_protocol`. It never writes ``legacy.job`` itself: the parent does,
 from what it parses.
 
 Exit codes: 0 after success, 1 after a failure -- and 1 after success too under
@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from uuid import UUID
 
 from bakeoff.backends.legacy.handlers import HandlerContext, SaveDocument, parse_handler
-from bakeoff.backends.legacy.jobs import LegacyJob
-from bakeoff.backends.legacy.protocol import MessageKind, format_message
+from bakeoff.backends.legacy.models import LegacyJob
+from bakeoff.backends.legacy.stdout_protocol import MessageKind, format_message
 
 if TYPE_CHECKING:
     import psycopg

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
-from bakeoff.backends.legacy.jobs import LegacyJob
+from bakeoff.backends.legacy.models import LegacyJob
 from bakeoff.contract import BakeoffError, InvalidRequest
 
 if TYPE_CHECKING:

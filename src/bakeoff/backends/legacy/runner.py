@@ -1,7 +1,7 @@
 """Running one claimed job: spawn the child, parse what it prints, and record the outcome.
 
 This is the parent's half of the current system's process-per-job model. The child's lines are read
-as they arrive (PROGRESS updates the row while the job runs); the :class:`~.protocol.ChildReport`
+as they arrive (PROGRESS updates the row while the job runs); the :class:`~.stdout_protocol.ChildReport`
 turns them and the exit code into a verdict, and the runner writes it to ``legacy.job`` and, once
 the trial job's chain ends, to the shared metrics.
 
@@ -31,11 +31,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bakeoff.backends.base import Settled, parse_uuid, record_settled
 from bakeoff.backends.legacy.child import execute_job
+from bakeoff.backends.legacy.errors import ErrorKind
 from bakeoff.backends.legacy.handlers import IMPORT_LIMITS_ENV
-from bakeoff.backends.legacy.protocol import (
+from bakeoff.backends.legacy.stdout_protocol import (
     MAX_LINE_BYTES,
     ChildReport,
-    ErrorKind,
     Message,
     MessageKind,
     StdoutProtocol,

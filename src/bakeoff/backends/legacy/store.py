@@ -18,7 +18,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Engine, text
 
-from bakeoff.backends.legacy.jobs import JobStatus, LegacyJob
+from bakeoff.backends.legacy.models import JobStatus, LegacyJob
 from bakeoff.contract import InvalidRequest
 from bakeoff.db.sql import load_queries
 

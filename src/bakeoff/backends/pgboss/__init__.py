@@ -15,7 +15,8 @@ See ``docs/pgboss.md`` for the API and every deliberate difference from pg-boss.
 from __future__ import annotations
 
 from bakeoff.backends.pgboss.boss import PgBoss
-from bakeoff.backends.pgboss.types import (
+from bakeoff.backends.pgboss.errors import PgBossInputError, QueueNotFound, UnsupportedSchemaVersion
+from bakeoff.backends.pgboss.models import (
     PGBOSS_VERSION,
     POLICIES,
     SCHEMA_VERSION,
@@ -23,12 +24,9 @@ from bakeoff.backends.pgboss.types import (
     CommandResult,
     Job,
     PgBossConfig,
-    PgBossInputError,
     Queue,
-    QueueNotFound,
     QueueStats,
     Schedule,
-    UnsupportedSchemaVersion,
 )
 
 __all__ = [

@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Engine
 
 from bakeoff.backends.base import ArmBackend, Settled, error_kind_for, parse_uuid
 from bakeoff.backends.pgboss.boss import PgBoss
-from bakeoff.backends.pgboss.types import Job
+from bakeoff.backends.pgboss.models import Job
 from bakeoff.contract import BackendError, Health, ImportRequest, InvalidRequest, JobState
 from bakeoff.db.urls import libpq_url
 from bakeoff.metrics.instrument import error_kind_of

@@ -24,21 +24,13 @@ from psycopg import errors as pg_errors
 
 from bakeoff.backends.pgboss import options as opt
 from bakeoff.backends.pgboss.db import Database
+from bakeoff.backends.pgboss.errors import PgBossInputError, QueueNotFound
 from bakeoff.backends.pgboss.installer import ensure_installed
+from bakeoff.backends.pgboss.models import CommandResult, Job, PgBossConfig, Queue, QueueStats, Schedule
 from bakeoff.backends.pgboss.notifier import Notifier
-from bakeoff.backends.pgboss.queries import PgBossQueries
+from bakeoff.backends.pgboss.store import PgBossQueries
 from bakeoff.backends.pgboss.supervisor import Supervisor
 from bakeoff.backends.pgboss.timekeeper import Timekeeper
-from bakeoff.backends.pgboss.types import (
-    CommandResult,
-    Job,
-    PgBossConfig,
-    PgBossInputError,
-    Queue,
-    QueueNotFound,
-    QueueStats,
-    Schedule,
-)
 from bakeoff.backends.pgboss.worker import Handler, SettleHook, Worker, WorkOptions
 
 __all__ = ["PgBoss"]

@@ -22,7 +22,7 @@ from typing import Any
 import click
 
 from bakeoff.backends.pgboss.boss import PgBoss
-from bakeoff.backends.pgboss.types import SCHEMA_VERSION
+from bakeoff.backends.pgboss.models import SCHEMA_VERSION
 from bakeoff.cli import CliContext, echo_json, pass_cli
 
 __all__ = ["pgboss"]

@@ -14,8 +14,9 @@ from typing import Any
 import psycopg
 from psycopg.rows import tuple_row
 
-from bakeoff.backends.pgboss.queries import PgBossQueries
-from bakeoff.backends.pgboss.types import SCHEMA_VERSION, UnsupportedSchemaVersion
+from bakeoff.backends.pgboss.errors import UnsupportedSchemaVersion
+from bakeoff.backends.pgboss.models import SCHEMA_VERSION
+from bakeoff.backends.pgboss.store import PgBossQueries
 
 __all__ = ["ensure_installed", "installed_version"]
 

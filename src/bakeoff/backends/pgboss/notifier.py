@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from bakeoff.backends.pgboss.queries import PgBossQueries
+from bakeoff.backends.pgboss.store import PgBossQueries
 from bakeoff.db.urls import mask_url
 
 __all__ = ["Notifier"]

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from bakeoff.backends.pgboss.types import POLICIES, PgBossInputError
+from bakeoff.backends.pgboss.errors import PgBossInputError
+from bakeoff.backends.pgboss.models import POLICIES
 
 __all__ = [
     "JOB_OPTION_NAMES",

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bakeoff.backends.pgboss.db import Database
-    from bakeoff.backends.pgboss.queries import PgBossQueries
-    from bakeoff.backends.pgboss.types import PgBossConfig
+    from bakeoff.backends.pgboss.models import PgBossConfig
+    from bakeoff.backends.pgboss.store import PgBossQueries
 
 __all__ = ["Supervisor"]
 

@@ -19,12 +19,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 from bakeoff.backends.pgboss import options as opt
-from bakeoff.backends.pgboss.types import Job, PgBossInputError, Schedule
+from bakeoff.backends.pgboss.errors import PgBossInputError
+from bakeoff.backends.pgboss.models import Job, Schedule
 
 if TYPE_CHECKING:
     from bakeoff.backends.pgboss.db import Database
-    from bakeoff.backends.pgboss.queries import PgBossQueries
-    from bakeoff.backends.pgboss.types import PgBossConfig
+    from bakeoff.backends.pgboss.models import PgBossConfig
+    from bakeoff.backends.pgboss.store import PgBossQueries
     from bakeoff.backends.pgboss.worker import Handler
 
 __all__ = [

@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bakeoff.backends.pgboss.types import CommandResult, Job, PgBossInputError
+from bakeoff.backends.pgboss.errors import PgBossInputError
+from bakeoff.backends.pgboss.models import CommandResult, Job
 
 __all__ = ["Handler", "JobCommands", "SettleHook", "WorkOptions", "Worker"]
 

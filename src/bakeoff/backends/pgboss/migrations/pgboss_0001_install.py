@@ -13,7 +13,7 @@ from alembic import op
 
 from bakeoff.backends.pgboss.db import driver_connection
 from bakeoff.backends.pgboss.installer import ensure_installed
-from bakeoff.backends.pgboss.queries import PgBossQueries
+from bakeoff.backends.pgboss.store import PgBossQueries
 
 revision = "pgboss_0001"
 down_revision = None

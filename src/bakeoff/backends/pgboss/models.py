@@ -1,14 +1,7 @@
-"""Values and errors of the pg-boss port: jobs, queues, command results, and what can go wrong.
+"""Values of the pg-boss port: jobs, queues, command results, schedules and an instance's config.
 
 Rows become frozen dataclasses at the database edge (``from_row``); states and policies are the
-same strings pg-boss stores. Errors hang off :class:`bakeoff.contract.BakeoffError`::
-
-    BakeoffError
-    ├── InvalidRequest (ValueError)
-    │   ├── PgBossInputError        an argument breaks one of pg-boss's rules (message as pg-boss's)
-    │   └── QueueNotFound           the named queue does not exist
-    └── BackendError
-        └── UnsupportedSchemaVersion  the schema holds a pg-boss version this port does not speak
+same strings pg-boss stores. What can go wrong is in :mod:`bakeoff.backends.pgboss.errors`.
 """
 
 from __future__ import annotations
@@ -16,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
-
-from bakeoff.contract import BackendError, InvalidRequest
 
 __all__ = [
     "PGBOSS_VERSION",
@@ -28,13 +19,10 @@ __all__ = [
     "Job",
     "JobStateName",
     "PgBossConfig",
-    "PgBossInputError",
     "Policy",
     "Queue",
-    "QueueNotFound",
     "QueueStats",
     "Schedule",
-    "UnsupportedSchemaVersion",
 ]
 
 PGBOSS_VERSION: Final = "12.38.0"
@@ -55,29 +43,6 @@ POLICIES: Final[tuple[Policy, ...]] = (
     "exclusive",
     "key_strict_fifo",
 )
-
-
-class PgBossInputError(InvalidRequest):
-    """An argument breaks one of pg-boss's rules; the message is pg-boss's, in snake_case terms."""
-
-
-class QueueNotFound(InvalidRequest):
-    """The queue named in a call does not exist (pg-boss: ``Queue <name> does not exist``)."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"Queue {name} does not exist")
-        self.queue = name
-
-
-class UnsupportedSchemaVersion(BackendError):
-    """The schema holds a pg-boss install of a version this port does not speak."""
-
-    def __init__(self, schema: str, found: int) -> None:
-        super().__init__(
-            f"schema {schema!r} holds pg-boss schema version {found}; this port supports only "
-            f"version {SCHEMA_VERSION} (pg-boss {PGBOSS_VERSION})"
-        )
-        self.found = found
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

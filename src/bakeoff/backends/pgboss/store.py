@@ -13,7 +13,7 @@ import hashlib
 import re
 from typing import Any
 
-from bakeoff.backends.pgboss.types import PgBossInputError
+from bakeoff.backends.pgboss.errors import PgBossInputError
 from bakeoff.db.sql import load_queries
 
 __all__ = ["PgBossQueries", "notify_channel", "validate_schema_name"]

@@ -28,16 +28,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
-from bakeoff.contract import BakeoffError
+from bakeoff.backends.legacy.errors import ErrorKind, ProtocolError
 
 __all__ = [
     "MAX_LINE_BYTES",
     "PREFIX",
     "ChildReport",
-    "ErrorKind",
     "Message",
     "MessageKind",
-    "ProtocolError",
     "StdoutProtocol",
     "Verdict",
     "format_message",
@@ -57,21 +55,6 @@ class MessageKind(StrEnum):
     PROGRESS = "PROGRESS"
     RESULT = "RESULT"
     ERROR = "ERROR"
-
-
-class ErrorKind(StrEnum):
-    """The legacy arm's own error kinds (the handler's ``ImportFailed`` brings the others)."""
-
-    PROTOCOL_ERROR = "protocol_error"
-    WORKER_CRASHED = "worker_crashed"
-    WORKER_LOST = "worker_lost"
-    TIMEOUT = "timeout"
-    CANCELLED = "cancelled"
-    SPAWN_FAILED = "spawn_failed"
-
-
-class ProtocolError(BakeoffError, ValueError):
-    """A line on the child's stdout is not a well-formed protocol message."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
