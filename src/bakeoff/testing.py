@@ -37,17 +37,27 @@ def test_server_url() -> str:
 
 
 def wait_for(
-    condition: Callable[[], object], what: str, *, timeout: float = 30.0, interval: float = 0.05
-) -> None:
-    """Poll ``condition`` until it is true; after ``timeout`` seconds raise AssertionError naming ``what``.
+    condition: Callable[[], object],
+    what: str,
+    *,
+    timeout: float = 60.0,
+    interval: float = 0.05,
+    fail: bool = True,
+) -> bool:
+    """Poll ``condition`` until it is true (True); after ``timeout`` seconds raise AssertionError naming
+    ``what``, or return False when ``fail`` is off.
 
-    For tests that wait on something observable (a row, a counter, a log line) instead of sleeping.
+    For tests and benchmarks that wait on something observable (a row, a counter, a log line) instead
+    of sleeping. The timeout is a bound, not a timed assertion.
     """
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            if fail:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            return bool(condition())
         time.sleep(interval)
+    return True
 
 
 class TestDatabases:

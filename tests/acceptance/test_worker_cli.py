@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from bakeoff import Experiment, ImportRequest, Router
 from bakeoff.backends import create_backend
 from bakeoff.backends.legacy.adapter import LegacyBackend
 from bakeoff.contract import ARM_NAMES, JobBackend, JobState
+from bakeoff.testing import wait_for
 from bakeoff.trial.runner import close_backends
 from bakeoff.workload.article_server import ArticleServer
 
@@ -83,7 +83,8 @@ class WorkerProcess:
     def terminate(self, timeout: float = 120, *, twice: bool = False) -> int:
         self.process.send_signal(signal.SIGTERM)
         if twice:
-            time.sleep(1.0)  # the first signal has started the drain by now
+            # Two signals sent at once may arrive as one: the second goes once the drain has begun.
+            wait_for(lambda: '"worker_draining"' in self.stderr, "the worker to start draining", timeout=60)
             self.process.send_signal(signal.SIGTERM)
         code = self.process.wait(timeout=timeout)
         for reader in self.readers:  # the pipes close when the process exits: every line is read
@@ -100,14 +101,6 @@ class WorkerProcess:
 def server() -> Iterator[ArticleServer]:
     with ArticleServer(profile="none") as server:
         yield server
-
-
-def wait_for(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.2)
 
 
 def running(pid: int) -> bool:
@@ -161,13 +154,26 @@ def test_two_workers_log_each_job_once_and_drain_in_flight_jobs_on_sigterm(
             for arm in ARM_NAMES
             for _ in range(FAST_PER_ARM)
         ]
-        wait_for(lambda: count(engine, "outcome IS NOT NULL", fast) == len(fast), 120, "the fast jobs")
+        wait_for(
+            lambda: count(engine, "outcome IS NOT NULL", fast) == len(fast),
+            "the fast jobs",
+            timeout=120,
+            interval=0.2,
+        )
 
         slow = [submit_slow(router, server, "legacy")]
-        wait_for(lambda: count(engine, "started_at IS NOT NULL", slow) == 1, 60, "the legacy slow job")
+        wait_for(
+            lambda: count(engine, "started_at IS NOT NULL", slow) == 1,
+            "the legacy slow job",
+            timeout=60,
+            interval=0.2,
+        )
         slow += [submit_slow(router, server, arm) for arm in ("pgboss", "inngest")]
         wait_for(
-            lambda: count(engine, "started_at IS NOT NULL", slow) == len(slow), 60, "the slow jobs to start"
+            lambda: count(engine, "started_at IS NOT NULL", slow) == len(slow),
+            "the slow jobs to start",
+            timeout=60,
+            interval=0.2,
         )
         assert count(engine, "outcome IS NOT NULL", slow) == 0  # in flight when SIGTERM comes
         exit_codes = [worker.terminate() for worker in workers]
@@ -213,7 +219,7 @@ def test_a_second_sigterm_cuts_the_drain_short_and_kills_the_legacy_child(
             job = legacy.store.get(submission.backend_job_id)
             return None if job is None else job.pid
 
-        wait_for(lambda: child_pid() is not None, 60, "the legacy child to spawn")
+        wait_for(lambda: child_pid() is not None, "the legacy child to spawn", timeout=60, interval=0.2)
         exit_code = worker.terminate(twice=True)
     finally:
         worker.kill()
@@ -223,6 +229,6 @@ def test_a_second_sigterm_cuts_the_drain_short_and_kills_the_legacy_child(
     pid = child_pid()
     assert pid is not None
     # Killed at close: its page still had ~7 s to go, so a child merely left alone would outlive this.
-    wait_for(lambda: not running(pid), 3, "the child to die")
+    wait_for(lambda: not running(pid), "the child to die", timeout=3, interval=0.2)
     assert legacy.state(submission.backend_job_id) is JobState.RUNNING  # left to `bakeoff legacy reap`
     assert count(engine, "outcome IS NULL", [submission.trial_job_id]) == 1

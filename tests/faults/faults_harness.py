@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,7 +41,7 @@ from bakeoff.contract import ImportRequest, JobBackend, Submission, SubmitFailed
 from bakeoff.db.engine import make_engine
 from bakeoff.db.sql import parse_queries
 from bakeoff.router import Experiment, Router
-from bakeoff.testing import single_arm_router
+from bakeoff.testing import single_arm_router, wait_for
 from bakeoff.trial.runner import close_backends
 from bakeoff.workload.article_server import ArticleServer
 from bakeoff.workload.models import ImportSettings
@@ -133,16 +133,6 @@ def duplicate_documents(engine: Engine, experiment: str, urls: Sequence[str]) ->
     return int(query(engine, "duplicate_documents", experiment=experiment, urls=list(urls))[0]["duplicates"])
 
 
-def wait_until(check: Callable[[], bool], *, timeout: float, interval: float = 0.25) -> bool:
-    """Poll ``check`` until it is true (True) or ``timeout`` seconds pass (False)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(interval)
-    return check()
-
-
 def progress(message: str) -> None:
     """A progress line on stderr (the long benchmark runs are otherwise silent for many minutes)."""
     print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
@@ -166,7 +156,7 @@ def wait_all_terminal(
             )
         return numbers["open"] == 0
 
-    return wait_until(done, timeout=timeout, interval=interval)
+    return wait_for(done, "every job terminal", timeout=timeout, interval=interval, fail=False)
 
 
 # -------------------------------------------------------------------------------------- workers
@@ -320,7 +310,13 @@ def _kill_repeatedly(
         )
         time.sleep(rng.uniform(0.0, 0.5))  # a random point of the run...
         # ...at which something is in flight, so every kill interrupts real work.
-        wait_until(lambda: bool(query(engine, "in_flight", experiment=experiment)), timeout=30, interval=0.02)
+        wait_for(
+            lambda: bool(query(engine, "in_flight", experiment=experiment)),
+            "a job in flight",
+            timeout=30,
+            interval=0.02,
+            fail=False,
+        )
         in_flight = [r["trial_job_id"] for r in query(engine, "in_flight", experiment=experiment)]
         kill_group(worker)
         log.kill_times.append(db_now(engine))
@@ -346,7 +342,7 @@ def _wait_for_recovery(
             return int(query(engine, "legacy_queued", experiment=experiment)[0]["queued"]) == 0
         return counts(engine, experiment)["open"] == 0
 
-    if not wait_until(settled, timeout=deadline, interval=1.0):
+    if not wait_for(settled, "every job settled", timeout=deadline, interval=1.0, fail=False):
         logger.warning("%s: jobs still open after %ss", experiment, deadline)
 
 

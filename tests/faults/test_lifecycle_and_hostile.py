@@ -7,14 +7,14 @@ import threading
 import uuid
 
 import pytest
-from faults_harness import counts, query, wait_until
+from faults_harness import counts, query
 from sqlalchemy import Engine
 
 from bakeoff.backends import create_backend
 from bakeoff.contract import ImportRequest
 from bakeoff.metrics import Recorder
 from bakeoff.metrics.recorder import FinishResult
-from bakeoff.testing import RecordingBackend, single_arm_router
+from bakeoff.testing import RecordingBackend, single_arm_router, wait_for
 from bakeoff.trial.runner import run_arm_workers
 from bakeoff.workload.article_server import ArticleServer
 from bakeoff.workload.faults import fate_for
@@ -107,7 +107,13 @@ def test_pgboss_arm_against_hostile_server_ends_every_job_with_its_error_kind_in
         by_trial_job = {router.submit(ImportRequest(url=server.url(p))).trial_job_id: p for p in paths}
         peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         with run_arm_workers({"pgboss": backend}, concurrency=8, stop=threading.Event()):
-            done = wait_until(lambda: counts(engine, experiment)["open"] == 0, timeout=150, interval=0.5)
+            done = wait_for(
+                lambda: counts(engine, experiment)["open"] == 0,
+                "no open job",
+                timeout=150,
+                interval=0.5,
+                fail=False,
+            )
         peak_growth_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
         router.close()
         backend.boss.stop(graceful=False, timeout=5)  # type: ignore[attr-defined]

@@ -8,8 +8,7 @@ created by one are honoured by the other. Each test runs one Node process.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -23,6 +22,7 @@ from bakeoff.backends.pgboss import PgBoss, UnsupportedSchemaVersion
 from bakeoff.backends.pgboss.adapter import PgBossBackend
 from bakeoff.contract import ImportRequest, JobState
 from bakeoff.db.engine import connect_raw
+from bakeoff.testing import wait_for
 
 pytestmark = pytest.mark.interop
 
@@ -160,7 +160,11 @@ def test_jobs_sent_by_pgboss_are_worked_by_the_port(
         polling_interval_seconds=0.5,
     )
     try:
-        _wait_until(lambda: len(handled) >= 2 and _all_completed(port, [ids["b"], ids["c"]]))
+        wait_for(
+            lambda: len(handled) >= 2 and _all_completed(port, [ids["b"], ids["c"]]),
+            "b and c completed",
+            timeout=10,
+        )
     finally:
         port.off_work("q", id=work_id)
     seen = run_node_ops(
@@ -234,7 +238,7 @@ def test_schedule_made_by_pgboss_is_fired_by_the_port(pgboss_runtime: NodeRuntim
     )
     boss.start()
     try:
-        _wait_until(lambda: len(boss.find_jobs("cron-q")) >= 1, timeout=12)
+        wait_for(lambda: len(boss.find_jobs("cron-q")) >= 1, "the cron job", timeout=12)
         fired = boss.find_jobs("cron-q")
         assert [(job.data, job.retry_limit) for job in fired] == [({"from": "node"}, 4)]
     finally:
@@ -267,16 +271,6 @@ def test_subscriptions_are_honoured_across_implementations(
 def _all_completed(port: PgBoss, ids: list[str]) -> bool:
     jobs = [port.get_job_by_id("q", job_id) for job_id in ids]
     return all(job is not None and job.state == "completed" for job in jobs)
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    """Poll ``condition`` until true; fail after ``timeout`` seconds (a bound, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def test_router_arm_jobs_are_worked_by_node_workers(

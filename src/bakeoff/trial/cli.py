@@ -217,6 +217,8 @@ def worker(cli: CliContext, arms: str, concurrency: int, inngest_retry_interval:
     ):
         while not stop.wait(0.5):
             pass
+        # Said once the drain has begun, so a second signal is known to cut it short.
+        click.echo(json.dumps({"event": "worker_draining", "arms": list(chosen)}), err=True)
     undrained = [thread.name for thread in threads if thread.is_alive()]
     close_backends(backends.values())  # after a cut-short drain this kills legacy children still running
     click.echo(

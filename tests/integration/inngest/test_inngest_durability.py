@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -14,16 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from bakeoff.backends.inngest import Context, Event, Inngest, RunStatus, TriggerEvent, Worker
+from bakeoff.testing import wait_for
 
 APP = Path(__file__).with_name("durable_app.py")
-
-
-def _wait_for(path: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path.name} never appeared")
-        time.sleep(0.05)
 
 
 def test_worker_killed_mid_step_loses_nothing(
@@ -41,7 +33,7 @@ def test_worker_killed_mid_step_loses_nothing(
     try:
         [event_id] = client.send(Event(name="t/durable"))
         [run_id] = client.runs_for_event(event_id)
-        _wait_for(tmp_path / "two")
+        wait_for((tmp_path / "two").exists, "step two to start (its marker file)")
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)

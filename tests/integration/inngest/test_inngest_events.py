@@ -20,6 +20,7 @@ from bakeoff.backends.inngest import (
     TriggerEvent,
     Worker,
 )
+from bakeoff.testing import wait_for
 
 RunEvent = Callable[..., Run]
 
@@ -120,12 +121,12 @@ def test_wait_for_event_matches_only_later_events_with_if_exp(
 
 
 def _wait_until_waiting(client: Inngest, run_id: str) -> None:
-    deadline = datetime.now(UTC) + timedelta(seconds=10)
-    while datetime.now(UTC) < deadline:
-        if any(s.status == "waiting" for s in client.get_run(run_id).steps):
-            return
-        threading.Event().wait(0.02)
-    raise AssertionError("the run never reached its wait")
+    wait_for(
+        lambda: any(s.status == "waiting" for s in client.get_run(run_id).steps),
+        "the run to reach its wait",
+        timeout=10,
+        interval=0.02,
+    )
 
 
 def test_invoke_returns_child_output_and_child_failure_raises_step_error(

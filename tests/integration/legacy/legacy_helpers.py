@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, text
 
 from bakeoff.backends.legacy.adapter import LegacyBackend
@@ -42,16 +39,6 @@ def trial_row(engine: Engine, trial_job_id: uuid.UUID) -> dict[str, Any]:
 
 def event_names(engine: Engine, trial_job_id: uuid.UUID) -> list[str]:
     return [event for _, event, _, _ in Recorder(engine).events(trial_job_id)]
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
-    """Poll ``condition`` until true; fail the test naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 def backend(engine: Engine, **options: Any) -> LegacyBackend:

@@ -15,11 +15,12 @@ import threading
 from datetime import timedelta
 
 import pytest
-from legacy_helpers import backend, submit_as_router, trial_row, wait_for
+from legacy_helpers import backend, submit_as_router, trial_row
 from sqlalchemy import Engine
 
 from bakeoff.backends.legacy.store import JobStatus
 from bakeoff.contract import JobState
+from bakeoff.testing import wait_for
 
 
 def _kill(pid: int) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 from uuid import UUID
 
-from legacy_helpers import backend, event_names, submit_as_router, trial_row, wait_for
+from legacy_helpers import backend, event_names, submit_as_router, trial_row
 from sqlalchemy import Engine
 
 from bakeoff.backends.legacy.processors import process_one
 from bakeoff.backends.legacy.store import JobStatus
 from bakeoff.contract import JobState
+from bakeoff.testing import wait_for
 
 
 def test_job_goes_pending_running_completed_and_metrics_follow(engine: Engine) -> None:

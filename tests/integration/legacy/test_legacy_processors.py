@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from legacy_helpers import backend, event_names, submit_as_router, trial_row, wait_for
+from legacy_helpers import backend, event_names, submit_as_router, trial_row
 from sqlalchemy import Engine, text
 
 from bakeoff.backends.legacy.store import JobStatus
 from bakeoff.db.engine import make_engine
+from bakeoff.testing import wait_for
 
 
 def _all_finished(engine: Engine) -> bool:

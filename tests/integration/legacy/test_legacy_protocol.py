@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 
-from legacy_helpers import backend, submit_as_router, trial_row, wait_for
+from legacy_helpers import backend, submit_as_router, trial_row
 from sqlalchemy import Engine
 
 from bakeoff.backends.legacy.store import JobStatus
+from bakeoff.testing import wait_for
 
 
 def test_strict_protocol_fails_the_garbage_job_and_the_loop_keeps_running(engine: Engine) -> None:

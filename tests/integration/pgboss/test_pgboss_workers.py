@@ -6,28 +6,19 @@ deleteTest, flowTest). Waits are bounded; nothing asserts on elapsed time."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from bakeoff.backends.pgboss import Job, PgBoss
 from bakeoff.backends.pgboss.timekeeper import SEND_IT_QUEUE
+from bakeoff.backends.pgboss.worker import Worker
 from bakeoff.db.engine import make_engine
+from bakeoff.testing import wait_for
 
 from .conftest import Probe
 
 WAIT_SECONDS = 10.0
-
-
-def wait_for(condition: Callable[[], object], timeout: float = WAIT_SECONDS) -> bool:
-    """Poll ``condition`` until truthy or ``timeout``; whether it became true."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return bool(condition())
 
 
 @pytest.fixture
@@ -50,7 +41,7 @@ def test_work_completes_jobs_with_the_handler_result(boss: PgBoss, queue: str, p
     job_id = boss.send(queue, {"n": 21})
     boss.work(queue, handler, polling_interval_seconds=0.5)
     try:
-        assert wait_for(lambda: probe.job(job_id)["state"] == "completed")
+        wait_for(lambda: probe.job(job_id)["state"] == "completed", "the job completed", timeout=WAIT_SECONDS)
     finally:
         boss.off_work(queue)
     assert probe.job(job_id)["output"] == {"value": 42}
@@ -69,7 +60,11 @@ def test_a_throwing_handler_fails_the_batch_with_the_serialised_error(
 
     boss.work(queue, handler, batch_size=2, polling_interval_seconds=0.5)
     try:
-        assert wait_for(lambda: all(probe.job(i)["state"] == "failed" for i in ids))
+        wait_for(
+            lambda: all(probe.job(i)["state"] == "failed" for i in ids),
+            "every job failed",
+            timeout=WAIT_SECONDS,
+        )
     finally:
         boss.off_work(queue)
     output = probe.job(ids[0])["output"]
@@ -84,7 +79,7 @@ def test_a_handler_outliving_expire_in_seconds_is_failed(boss: PgBoss, queue: st
     job_id = boss.send(queue)
     boss.work(queue, lambda jobs: release.wait(WAIT_SECONDS), polling_interval_seconds=0.5)
     try:
-        assert wait_for(lambda: probe.job(job_id)["state"] == "retry")
+        wait_for(lambda: probe.job(job_id)["state"] == "retry", "the job in retry", timeout=WAIT_SECONDS)
     finally:
         release.set()
         boss.off_work(queue)
@@ -117,16 +112,26 @@ def test_stop_fails_in_flight_jobs_so_they_retry(
         own_boss.work(queue, handler)
 
 
+def _idle_after_fetching(boss: PgBoss, work_id: str) -> Worker:
+    """The one loop of ``work_id`` once it has made a fetch and sleeps until its next poll."""
+    [worker] = [w for w in boss.workers() if w.id == work_id]
+    wait_for(lambda: worker.fetches >= 1 and worker.idle, "the worker idle after its first fetch")
+    return worker
+
+
 def test_notify_wakes_an_idle_worker_long_before_its_next_poll(boss: PgBoss, queue: str) -> None:
-    """With LISTEN/NOTIFY the send's commit wakes the worker; its next poll would be 30 s away."""
+    """With LISTEN/NOTIFY the send's commit wakes the idle worker: its second fetch finds the job,
+    though its next poll would be 20 s away."""
     boss.create_queue(queue)
     picked = threading.Event()
-    boss.work(queue, lambda jobs: picked.set(), polling_interval_seconds=20)
+    work_id = boss.work(queue, lambda jobs: picked.set(), polling_interval_seconds=20)
     try:
-        assert wait_for(boss.listening)
-        time.sleep(0.3)  # let the loop's first (empty) fetch pass and the worker go idle
+        wait_for(boss.listening, "the listener up", timeout=WAIT_SECONDS)
+        worker = _idle_after_fetching(boss, work_id)
+        fetches = worker.fetches
         boss.send(queue)
         assert picked.wait(5), "not woken by the notification"
+        assert worker.fetches == fetches + 1, "the job was found by the fetch the notification woke"
     finally:
         boss.off_work(queue)
 
@@ -135,12 +140,16 @@ def test_the_listener_reconnects_after_losing_its_connection(boss: PgBoss, queue
     """Kill the LISTEN backend: the notifier reconnects and wakes workers again."""
     boss.create_queue(queue)
     picked = threading.Event()
-    boss.work(queue, lambda jobs: picked.set(), polling_interval_seconds=20)
+    work_id = boss.work(queue, lambda jobs: picked.set(), polling_interval_seconds=20)
     try:
         before = boss.notifier.reconnects
         probe.rows("terminate", pid=boss.notifier.backend_pid)
-        assert wait_for(lambda: boss.notifier.reconnects > before and boss.listening())
-        time.sleep(0.3)
+        wait_for(
+            lambda: boss.notifier.reconnects > before and boss.listening(),
+            "the listener back",
+            timeout=WAIT_SECONDS,
+        )
+        _idle_after_fetching(boss, work_id)
         boss.send(queue)
         assert picked.wait(5)
     finally:
@@ -272,11 +281,11 @@ def test_a_send_in_a_callers_transaction_notifies_at_its_commit(
     """The NOTIFY rides in the caller's transaction: nothing before commit, a wake-up right after it."""
     boss.create_queue(queue)
     picked = threading.Event()
-    boss.work(queue, lambda jobs: picked.set(), polling_interval_seconds=20)
+    work_id = boss.work(queue, lambda jobs: picked.set(), polling_interval_seconds=20)
     engine = make_engine(shared_database, pool_size=1)
     try:
-        assert wait_for(boss.listening)
-        time.sleep(0.3)
+        wait_for(boss.listening, "the listener up", timeout=WAIT_SECONDS)
+        _idle_after_fetching(boss, work_id)
         with engine.begin() as conn:
             boss.send(queue, {"tx": True}, conn=conn)
             assert not picked.wait(0.5)

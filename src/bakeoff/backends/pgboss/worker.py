@@ -131,6 +131,10 @@ class Worker:
         self._abandoned = False
         self._thread = threading.Thread(target=self._run, name=f"pgboss-worker:{name}", daemon=True)
         self.last_error: BaseException | None = None
+        self.fetches = 0
+        """Fetches this loop has made (found jobs or not): what a test watches to see a wake-up."""
+        self.idle = False
+        """True while the loop sleeps between fetches (a notification cuts the sleep short)."""
 
     def start(self) -> None:
         self._thread.start()
@@ -169,6 +173,7 @@ class Worker:
                 jobs = self.boss.fetch(
                     self.name, self.options.batch_size, include_metadata=self.options.include_metadata
                 )
+                self.fetches += 1
                 fetched = len(jobs)
                 if jobs:
                     self._held = jobs
@@ -193,7 +198,11 @@ class Worker:
             return
         remaining = self._interval() - elapsed
         if not self._stopping.is_set() and not self._notified and remaining > MIN_SLEEP_SECONDS:
-            self._wake.wait(remaining)
+            self.idle = True
+            try:
+                self._wake.wait(remaining)
+            finally:
+                self.idle = False
 
     def _process(self, jobs: list[Job]) -> None:
         expire = max((job.expire_in_seconds or 0) for job in jobs) or 900
