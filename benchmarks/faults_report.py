@@ -38,9 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "faults"))
-
-from faults_harness import (
+from bakeoff.testing import TestDatabases
+from bakeoff.testing.faults import (
     FaultFigures,
     format_table,
     private_server,
@@ -49,8 +48,6 @@ from faults_harness import (
     run_kill_trial,
     run_restart_trial,
 )
-
-from bakeoff.testing import TestDatabases
 
 ARMS = ("legacy", "pgboss", "inngest")
 

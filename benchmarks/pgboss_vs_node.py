@@ -1,7 +1,7 @@
 """Our pg-boss port against the real pg-boss 12 in Node: the same five workloads, same PostgreSQL, one run.
 
 Workloads (issue 6), each on its own queue, each run first by the real pg-boss (pinned in
-``tests/interop/node``, installed from the npm registry into the user cache if needed; one Node process
+``src/bakeoff/testing/node``, installed from the npm registry into the user cache if needed; one Node process
 per workload, its start-up not timed) and right after by ``bakeoff.backends.pgboss.PgBoss``, so load that
 drifts during the run hits both alike. Each implementation has its own schema of one fresh database on the
 test server (``BAKEOFF_TEST_DATABASE_URL`` or the embedded PostgreSQL):
@@ -30,19 +30,14 @@ import logging
 import os
 import random
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from bakeoff.backends.pgboss import Job, PgBoss
 from bakeoff.testing import TestDatabases
-
-# The installer and runner of the pinned real pg-boss live with the interop tests, which own them.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "interop"))
-from pgboss_node import ensure_runtime, node_connection, run_script
+from bakeoff.testing.pgboss_node import ensure_runtime, node_connection, run_script
 
 QUEUES = ("send", "insert", "drain1", "drain100", "pickup")
 PICKUP_TIMEOUT_SECONDS = 30.0

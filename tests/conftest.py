@@ -14,10 +14,14 @@ from bakeoff.testing import TestDatabases
 TESTS = Path(__file__).parent
 
 
+NEEDS_POSTGRES = ("integration", "acceptance", "faults", "interop")
+"""The folders whose tests need PostgreSQL (marked ``integration``); ``tests/unit`` does not."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         path = Path(str(item.fspath))
-        if TESTS / "integration" in path.parents or TESTS / "acceptance" in path.parents:
+        if any(TESTS / folder in path.parents for folder in NEEDS_POSTGRES):
             item.add_marker(pytest.mark.integration)
 
 

@@ -7,7 +7,6 @@ import threading
 import uuid
 
 import pytest
-from faults_harness import counts, query
 from sqlalchemy import Engine
 
 from bakeoff.backends import create_backend
@@ -15,6 +14,7 @@ from bakeoff.contract import ImportRequest
 from bakeoff.metrics import Recorder
 from bakeoff.metrics.recorder import FinishResult
 from bakeoff.testing import RecordingBackend, single_arm_router, wait_for
+from bakeoff.testing.faults import counts, query
 from bakeoff.trial.runner import run_arm_workers
 from bakeoff.workload.article_server import ArticleServer
 from bakeoff.workload.faults import fate_for

@@ -6,7 +6,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from faults_harness import private_server, run_restart_trial
+
+from bakeoff.testing.faults import private_server, run_restart_trial
 
 JOBS = 200
 

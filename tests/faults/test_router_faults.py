@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from faults_harness import run_burst, run_connection_loss
+
+from bakeoff.testing.faults import run_burst, run_connection_loss
 
 BURST_SUBMITS = 1000
 BURST_THREADS = 8

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from faults_harness import run_kill_trial
+
+from bakeoff.testing.faults import run_kill_trial
 
 KILLS = 3
 JOBS = {"pgboss": 60, "inngest": 60, "legacy": 16}

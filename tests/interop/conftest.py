@@ -7,12 +7,13 @@ install Node and npm; these tests never skip (CI has Node and npm).
 from __future__ import annotations
 
 import pytest
-from pgboss_node import NodeRuntime, NodeRuntimeError, ensure_runtime
+
+from bakeoff.testing.pgboss_node import NodeRuntime, NodeRuntimeError, ensure_runtime
 
 
 @pytest.fixture(scope="session")
 def pgboss_runtime() -> NodeRuntime:
-    """Node 22 and the pinned pg-boss from tests/interop/node, installed into the user cache."""
+    """Node 22 and the pinned pg-boss from src/bakeoff/testing/node, installed into the user cache."""
     try:
         return ensure_runtime()
     except NodeRuntimeError as exc:

@@ -1,7 +1,7 @@
 """Differential runner: one scripted scenario through the real pg-boss (Node) and through our port.
 
 A scenario is a list of operations in snake_case (``create_queue``, ``send``, ``fetch``, ``fail``, ...;
-see ``node/harness.mjs`` for the full set). :func:`run_node_batch` hands many to the Node harness in
+see ``harness.mjs`` in ``bakeoff/testing/node``). :func:`run_node_batch` hands many to the Node harness in
 one process; :func:`run_port` replays one on ``bakeoff.backends.pgboss.PgBoss``. Each implementation
 works in its own schema of the same database; after every scenario its rows are dumped with the same
 SQL (``queries.sql``) and the schema is emptied for the next. :func:`normalise_jobs` reduces each row to
@@ -22,10 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pgboss_node import NodeRuntime, node_connection, run_script
-
 from bakeoff.db.engine import connect_raw
 from bakeoff.db.sql import parse_queries
+from bakeoff.testing.pgboss_node import NodeRuntime, node_connection, run_script
 
 QUERIES = parse_queries((Path(__file__).parent / "queries.sql").read_text(encoding="utf-8"))
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,49}$")

@@ -27,10 +27,10 @@ from differential import (
     run_node_batch,
     run_port,
 )
-from pgboss_node import NodeRuntime
 from scenarios import SCENARIOS
 
 from bakeoff.testing import TestDatabases
+from bakeoff.testing.pgboss_node import NodeRuntime
 
 pytestmark = pytest.mark.interop
 

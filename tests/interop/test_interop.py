@@ -15,7 +15,6 @@ from uuid import uuid4
 
 import pytest
 from differential import run_node_ops, run_sql
-from pgboss_node import NodeRuntime
 from sqlalchemy import Engine
 
 from bakeoff.backends.pgboss import PgBoss, UnsupportedSchemaVersion
@@ -23,6 +22,7 @@ from bakeoff.backends.pgboss.adapter import PgBossBackend
 from bakeoff.contract import ImportRequest, JobState
 from bakeoff.db.engine import connect_raw
 from bakeoff.testing import wait_for
+from bakeoff.testing.pgboss_node import NodeRuntime
 
 pytestmark = pytest.mark.interop
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from differential import run_sql
-from pgboss_node import NodeRuntime, node_connection, run_script
+
+from bakeoff.testing.pgboss_node import NODE_PROJECT, NodeRuntime, node_connection, run_script
 
 pytestmark = pytest.mark.interop
 
@@ -16,13 +17,13 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_runtime_is_node_22_with_the_pinned_pgboss(pgboss_runtime: NodeRuntime) -> None:
-    """`npm ci` of tests/interop/node yields Node >= 22.12 and exactly the pinned pg-boss."""
+    """`npm ci` of src/bakeoff/testing/node yields Node >= 22.12 and exactly the pinned pg-boss."""
     version = subprocess.run(
         [str(pgboss_runtime.node), "-v"], capture_output=True, text=True, check=True
     ).stdout.strip()
     major, minor = (int(part) for part in version.lstrip("v").split(".")[:2])
     assert (major, minor) >= (22, 12), version
-    pinned = json.loads((Path(__file__).parent / "node/package.json").read_text())
+    pinned = json.loads((NODE_PROJECT / "package.json").read_text())
     assert pgboss_runtime.pgboss_version == pinned["dependencies"]["pg-boss"]
 
 

@@ -39,9 +39,8 @@ from sqlalchemy import Engine, text
 from bakeoff.backends import create_backend
 from bakeoff.contract import ImportRequest, JobBackend, Submission, SubmitFailed
 from bakeoff.db.engine import make_engine
-from bakeoff.db.sql import parse_queries
 from bakeoff.router import Experiment, Router
-from bakeoff.testing import single_arm_router, wait_for
+from bakeoff.testing import QUERIES, single_arm_router, wait_for
 from bakeoff.trial.runner import close_backends
 from bakeoff.workload.article_server import ArticleServer
 from bakeoff.workload.models import ImportSettings
@@ -50,8 +49,6 @@ logger = logging.getLogger(__name__)
 
 WorkerProcess = multiprocessing.process.BaseProcess
 
-HERE = Path(__file__).parent
-QUERIES = parse_queries((HERE / "queries.sql").read_text(encoding="utf-8"))
 PGBOSS_QUEUE = "article-import"
 JOB_SECONDS = 0.25
 """Latency of each article (the article server's /test/slow endpoint): jobs are short but not instant."""
@@ -115,7 +112,7 @@ class FaultFigures:
 
 
 def query(engine: Engine, name: str, **params: Any) -> list[Any]:
-    """Rows of a named statement of this folder's queries.sql."""
+    """Rows of a named statement of ``bakeoff/testing/queries.sql``."""
     with engine.begin() as conn:
         return list(conn.execute(text(QUERIES[name]), params).mappings().all())
 
@@ -539,7 +536,7 @@ def _first_finish_after(engine: Engine, experiment: str, arm: str, after: dateti
         ).first()
     if row is None or row.finished_at is None:
         return None
-    return max(0.0, (row.finished_at - after).total_seconds())
+    return max(0.0, float((row.finished_at - after).total_seconds()))
 
 
 # ---------------------------------------------------------------------------------- burst run
@@ -574,8 +571,6 @@ def run_burst(
     ``spawn_per_job=False`` switch, ``bakeoff legacy loop --in-process``): the job table, claims,
     polling and verdict writes stay, the fresh Python process per job (~0.8 s CPU each) does not.
     """
-    from bakeoff.trial.runner import run_arm_workers
-
     if worker_processes and serve_all_with is not None:
         raise ValueError("worker_processes runs each arm's own workers; pass serve_all_with=None")
     legacy: dict[str, Any] = {"spawn_per_job": False} if legacy_in_process else {}
@@ -609,27 +604,10 @@ def run_burst(
             submissions, failures = submit_all(router, urls, threads=threads)
             submit_seconds = time.monotonic() - started
             progress(f"burst: {len(submissions)} submits in {submit_seconds:.0f} s; working them off")
-            work_started = time.monotonic()
-            if worker_processes:
-                workers = [
-                    start_worker(
-                        database_url,
-                        arm,
-                        allow_hosts=server.allow_hosts_value,
-                        concurrency=concurrency,
-                        overrides=legacy if arm == "legacy" else None,
-                    )
-                    for arm in dict.fromkeys(arms)
-                ]
-                try:
-                    wait_all_terminal(engine, experiment, timeout=deadline, label="burst")
-                finally:
-                    for worker in workers:
-                        stop_gracefully(worker)
-            else:
-                with run_arm_workers(backends, concurrency=concurrency, stop=threading.Event()):
-                    wait_all_terminal(engine, experiment, timeout=deadline, label="burst")
-            work_seconds = time.monotonic() - work_started
+            work_seconds = _work_off(
+                database_url, engine, experiment, server, arms, backends,
+                concurrency=concurrency, deadline=deadline, worker_processes=worker_processes, legacy=legacy,
+            )  # fmt: skip
             router.close()
             close_backends(list(backends.values()))
             figures = _account(engine, "+".join(arms), "burst", experiment, urls, submissions, 0, None)
@@ -659,6 +637,45 @@ def run_burst(
             )
     finally:
         engine.dispose()
+
+
+def _work_off(
+    database_url: str,
+    engine: Engine,
+    experiment: str,
+    server: ArticleServer,
+    arms: Sequence[str],
+    backends: dict[str, JobBackend],
+    *,
+    concurrency: int,
+    deadline: float,
+    worker_processes: bool,
+    legacy: dict[str, Any],
+) -> float:
+    """Work every job of the burst to a terminal state; the seconds it took."""
+    from bakeoff.trial.runner import run_arm_workers
+
+    started = time.monotonic()
+    if worker_processes:
+        workers = [
+            start_worker(
+                database_url,
+                arm,
+                allow_hosts=server.allow_hosts_value,
+                concurrency=concurrency,
+                overrides=legacy if arm == "legacy" else None,
+            )
+            for arm in dict.fromkeys(arms)
+        ]
+        try:
+            wait_all_terminal(engine, experiment, timeout=deadline, label="burst")
+        finally:
+            for worker in workers:
+                stop_gracefully(worker)
+    else:
+        with run_arm_workers(backends, concurrency=concurrency, stop=threading.Event()):
+            wait_all_terminal(engine, experiment, timeout=deadline, label="burst")
+    return time.monotonic() - started
 
 
 def _page_kib(server: ArticleServer) -> str:

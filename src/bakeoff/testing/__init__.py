@@ -1,27 +1,50 @@
-"""Test support shipped with the package: isolated PostgreSQL databases for tests and benchmarks.
+"""Test support shipped with the package: isolated PostgreSQL databases, waits, and real fake arms.
 
 :class:`TestDatabases` finds a server (``BAKEOFF_TEST_DATABASE_URL``, else an embedded server kept
 under ``BAKEOFF_TEST_DATA_DIR`` or the temp folder), migrates one template database per session, and
 hands each test a fresh copy of it, so tests can run in any order and never see each other's rows.
+:func:`wait_for` waits on an observable condition; :func:`single_arm_router` is a real router over
+one arm. Fakes for the router (:class:`RecordingBackend` and kin) are real classes on a real table.
+
+Tests and benchmarks share the rest of the package: :mod:`.faults` (the fault-injection harness)
+and :mod:`.pgboss_node` (the pinned real pg-boss in Node). All of its SQL is in ``queries.sql``.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from uuid import UUID
 
-from sqlalchemy import text
+from sqlalchemy import Connection, Engine, text
 
+from bakeoff.contract import BackendError, Health, ImportRequest, JobBackend, JobState
 from bakeoff.db.embedded import ensure_embedded_server
 from bakeoff.db.engine import connect_raw, make_engine
 from bakeoff.db.migrate import upgrade
+from bakeoff.db.sql import load_queries
 from bakeoff.db.urls import libpq_url, with_database
+from bakeoff.router import Experiment, Router
 
-__all__ = ["TestDatabases", "single_arm_router", "test_server_url", "wait_for"]
+__all__ = [
+    "QUERIES",
+    "FailingBackend",
+    "HangingBackend",
+    "RecordingBackend",
+    "TestDatabases",
+    "router_fake_backend",
+    "single_arm_router",
+    "test_server_url",
+    "wait_for",
+]
+
+QUERIES = load_queries("bakeoff.testing")
+"""The SQL of the router's fakes and of the fault harness, by name."""
 
 
 def test_server_url() -> str:
@@ -113,49 +136,19 @@ class TestDatabases:
             self._template_ready = False
 
 
-# ---------------------------------------------------------------------------------------------
-# Fakes for the router
-#
+# -- fakes for the router ---------------------------------------------------------------------
 # Real backend classes (no mocks) for router tests and benchmarks: each enqueues into a real
 # table, ``public.router_fake_jobs``, on the connection the router hands it, so the exposure row and
 # the fake job commit or roll back together exactly as a built-in arm's would.
-# ---------------------------------------------------------------------------------------------
-
-# This section is appended to the file, so its imports sit here rather than at the top.
-import threading  # noqa: E402
-from uuid import UUID  # noqa: E402
-
-from sqlalchemy import Connection, Engine  # noqa: E402
-
-from bakeoff.contract import BackendError, Health, ImportRequest, JobBackend, JobState  # noqa: E402
-from bakeoff.router import Experiment, Router  # noqa: E402
 
 ROUTER_FAKE_JOBS = "public.router_fake_jobs"
-_ROUTER_FAKE_SQL = {
-    "create": (
-        "CREATE TABLE IF NOT EXISTS public.router_fake_jobs ("
-        " job_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, arm text NOT NULL,"
-        " trial_job_id uuid NOT NULL, url text NOT NULL,"
-        " created_at timestamptz NOT NULL DEFAULT clock_timestamp())"
-    ),
-    "lock": "SELECT pg_advisory_xact_lock(hashtext('bakeoff.router_fake_jobs'))",
-    "insert": (
-        "INSERT INTO public.router_fake_jobs (arm, trial_job_id, url)"
-        " VALUES (:arm, :trial_job_id, :url) RETURNING job_id"
-    ),
-    "exists": "SELECT 1 FROM public.router_fake_jobs WHERE job_id = CAST(:job_id AS bigint)",
-    "delete": "DELETE FROM public.router_fake_jobs WHERE job_id = CAST(:job_id AS bigint) RETURNING job_id",
-    "count": "SELECT count(*) FROM public.router_fake_jobs WHERE arm = :arm",
-    "sleep": "SELECT pg_sleep(:seconds)",
-    "no_timeout": "SET LOCAL statement_timeout = 0",
-}
 
 
 def ensure_router_fake_jobs(engine: Engine) -> None:
     """Create ``public.router_fake_jobs`` once (safe when several processes race to create it)."""
     with engine.begin() as conn:
-        conn.execute(text(_ROUTER_FAKE_SQL["lock"]))
-        conn.execute(text(_ROUTER_FAKE_SQL["create"]))
+        conn.execute(text(QUERIES["router_fake_lock"]))
+        conn.execute(text(QUERIES["router_fake_create"]))
 
 
 class RecordingBackend:
@@ -168,23 +161,24 @@ class RecordingBackend:
 
     def submit(self, request: ImportRequest, *, trial_job_id: UUID, conn: Connection) -> str:
         params = {"arm": self.name, "trial_job_id": trial_job_id, "url": request.url}
-        return str(conn.execute(text(_ROUTER_FAKE_SQL["insert"]), params).scalar_one())
+        return str(conn.execute(text(QUERIES["router_fake_insert"]), params).scalar_one())
 
     def state(self, backend_job_id: str) -> JobState:
         with self.engine.connect() as conn:
-            if conn.execute(text(_ROUTER_FAKE_SQL["exists"]), {"job_id": backend_job_id}).first() is None:
+            if conn.execute(text(QUERIES["router_fake_exists"]), {"job_id": backend_job_id}).first() is None:
                 raise BackendError(f"no fake job {backend_job_id!r} in arm {self.name!r}")
         return JobState.QUEUED
 
     def cancel(self, backend_job_id: str) -> bool:
         with self.engine.begin() as conn:
             return (
-                conn.execute(text(_ROUTER_FAKE_SQL["delete"]), {"job_id": backend_job_id}).first() is not None
+                conn.execute(text(QUERIES["router_fake_delete"]), {"job_id": backend_job_id}).first()
+                is not None
             )
 
     def health(self) -> Health:
         with self.engine.connect() as conn:
-            queued = int(conn.execute(text(_ROUTER_FAKE_SQL["count"]), {"arm": self.name}).scalar_one())
+            queued = int(conn.execute(text(QUERIES["router_fake_count"]), {"arm": self.name}).scalar_one())
         return Health(ok=True, detail="fake arm for router tests", queued=queued)
 
     def run_workers(self, *, concurrency: int, stop: threading.Event) -> None:
@@ -223,8 +217,8 @@ class HangingBackend(RecordingBackend):
             time.sleep(self.seconds)
         else:
             if self.mode == "unbounded":
-                conn.execute(text(_ROUTER_FAKE_SQL["no_timeout"]))
-            conn.execute(text(_ROUTER_FAKE_SQL["sleep"]), {"seconds": self.seconds})
+                conn.execute(text(QUERIES["router_fake_no_timeout"]))
+            conn.execute(text(QUERIES["router_fake_sleep"]), {"seconds": self.seconds})
         return super().submit(request, trial_job_id=trial_job_id, conn=conn)
 
 
