@@ -21,10 +21,7 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -35,7 +32,7 @@ from bakeoff.db.engine import make_engine
 from bakeoff.metrics import columns as col
 from bakeoff.metrics import load_trial
 from bakeoff.router import Router
-from bakeoff.testing import TestDatabases, single_arm_router
+from bakeoff.testing import TestDatabases, running_workers, single_arm_router
 from bakeoff.workload.article_server import ArticleServer
 
 WAIT_SECONDS = 600.0
@@ -98,24 +95,12 @@ def _wait_until_drained(backend: LegacyBackend) -> None:
     raise TimeoutError(f"jobs still open after {WAIT_SECONDS}s")
 
 
-@contextmanager
-def _workers(backend: LegacyBackend, concurrency: int) -> Iterator[None]:
-    stop = threading.Event()
-    thread = threading.Thread(target=backend.run_workers, kwargs={"concurrency": concurrency, "stop": stop})
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=WAIT_SECONDS)
-
-
 def _measure(
     label: str, engine: Engine, backend: LegacyBackend, urls: list[str], args: argparse.Namespace
 ) -> Figures:
     claim_ms: list[float] = []
     router = single_arm_router(engine, backend, experiment="legacy-bench")
-    with router, _workers(backend, args.concurrency):
+    with router, running_workers(backend, concurrency=args.concurrency, timeout=WAIT_SECONDS):
         for url in urls[: args.pickup_jobs]:
             job_id = _submit(router, url)
             _wait_until_drained(backend)

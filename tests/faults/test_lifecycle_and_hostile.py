@@ -13,7 +13,7 @@ from bakeoff.backends import create_backend
 from bakeoff.contract import ImportRequest
 from bakeoff.metrics import Recorder
 from bakeoff.metrics.recorder import FinishResult
-from bakeoff.testing import RecordingBackend, single_arm_router, wait_for
+from bakeoff.testing import RecordingBackend, single_arm_router, trial_job_row, wait_for
 from bakeoff.testing.faults import counts, query
 from bakeoff.trial.runner import run_arm_workers
 from bakeoff.workload.article_server import ArticleServer
@@ -31,11 +31,6 @@ HOSTILE_KIND = {
 }
 HOSTILE_JOBS = 32
 MEMORY_BOUND_MIB = 256
-
-
-def _trial_row(engine: Engine, trial_job_id: uuid.UUID) -> dict[str, object]:
-    [row] = query(engine, "trial_job", trial_job_id=trial_job_id)
-    return dict(row)
 
 
 def _events(recorder: Recorder, trial_job_id: uuid.UUID, name: str) -> int:
@@ -58,11 +53,11 @@ def test_a_retry_finishing_after_a_reap_leaves_the_first_outcome_and_one_finishe
     trial_job_id = _exposed(engine)
     recorder.attempt_started(trial_job_id, 1)
     reaped = recorder.finished(trial_job_id, "failed", error_kind="worker_lost")
-    first = _trial_row(engine, trial_job_id)
+    first = trial_job_row(engine, trial_job_id)
 
     late = recorder.finished(trial_job_id, "completed", document_id=uuid.uuid4())
     repeat = recorder.finished(trial_job_id, "failed", error_kind="worker_lost")
-    row = _trial_row(engine, trial_job_id)
+    row = trial_job_row(engine, trial_job_id)
 
     assert (reaped, late, repeat) == (FinishResult.RECORDED, FinishResult.CONFLICT, FinishResult.REPEATED)
     assert (row["outcome"], row["error_kind"], row["document_id"]) == ("failed", "worker_lost", None)
@@ -78,11 +73,11 @@ def test_events_out_of_order_leave_one_consistent_trial_job(engine: Engine) -> N
     trial_job_id = _exposed(engine)
     recorder.attempt_started(trial_job_id, 2)
     recorder.attempt_started(trial_job_id, 1)
-    started = _trial_row(engine, trial_job_id)["started_at"]
+    started = trial_job_row(engine, trial_job_id)["started_at"]
     recorder.finished(trial_job_id, "completed")
     recorder.attempt_started(trial_job_id, 1)  # a duplicate delivery's late start
     recorder.finished(trial_job_id, "completed")
-    row = _trial_row(engine, trial_job_id)
+    row = trial_job_row(engine, trial_job_id)
 
     assert (row["outcome"], row["attempts"], row["started_at"]) == ("completed", 2, started)
     assert row["submitted_at"] <= row["started_at"] <= row["finished_at"]  # type: ignore[operator]

@@ -22,14 +22,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from bakeoff.backends import BACKEND_CLASSES, create_backend
 from bakeoff.backends.base import ArmBackend
 from bakeoff.contract import BackendError, ImportRequest, JobBackend, JobState, Submission
 from bakeoff.db.engine import make_engine
 from bakeoff.router import Experiment, Router
-from bakeoff.testing import RecordingBackend, single_arm_router, wait_for
+from bakeoff.testing import RecordingBackend, running_workers, single_arm_router, trial_job_row, wait_for
 from bakeoff.workload.article_server import ArticleServer
 from bakeoff.workload.faults import fate_for
 
@@ -107,33 +107,11 @@ def router(engine: Engine, backend: JobBackend) -> Iterator[Router]:
         yield router
 
 
-@contextlib.contextmanager
-def workers(backend: JobBackend, concurrency: int = 2) -> Iterator[None]:
-    """The arm's workers in a thread for the block; stopped (drained) after it."""
-    stop = threading.Event()
-    thread = threading.Thread(target=backend.run_workers, kwargs={"concurrency": concurrency, "stop": stop})
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(WAIT_SECONDS)
-    assert not thread.is_alive(), "run_workers returned after stop"
-
-
-def trial_job(engine: Engine, trial_job_id: uuid.UUID) -> dict[str, Any]:
-    with engine.connect() as conn:
-        row = conn.execute(
-            text("SELECT * FROM bakeoff.trial_jobs WHERE trial_job_id = :id"), {"id": trial_job_id}
-        )
-        return dict(row.mappings().one())
-
-
 def finished(engine: Engine, submission: Submission) -> dict[str, Any]:
     """The trial job's row once it has an outcome (bounded wait)."""
-    wait_for(lambda: trial_job(engine, submission.trial_job_id)["outcome"] is not None,
+    wait_for(lambda: trial_job_row(engine, submission.trial_job_id)["outcome"] is not None,
              f"trial job {submission.trial_job_id} to get an outcome", timeout=WAIT_SECONDS)  # fmt: skip
-    return trial_job(engine, submission.trial_job_id)
+    return trial_job_row(engine, submission.trial_job_id)
 
 
 def flaky_path(server: ArticleServer, arm: str) -> str:
@@ -155,7 +133,7 @@ def test_a_job_runs_its_whole_lifecycle(
     assert backend.state(submission.backend_job_id) is JobState.QUEUED
     health = backend.health()
     assert health.ok and health.queued == 1
-    with workers(backend):
+    with running_workers(backend):
         row = finished(engine, submission)
     assert (row["outcome"], row["attempts"], row["error_kind"]) == ("completed", 1, None)
     assert row["document_id"] is not None and row["backend_job_id"] == submission.backend_job_id
@@ -169,7 +147,7 @@ def test_a_failing_import_is_recorded_failed_with_its_error_kind(
 ) -> None:
     """A 404 ends failed as http_4xx, in the trial record and in the arm's state."""
     submission = router.submit(ImportRequest(url=server.url("/test/status/404")))
-    with workers(backend):
+    with running_workers(backend):
         row = finished(engine, submission)
     assert (row["outcome"], row["error_kind"], row["document_id"]) == ("failed", "http_4xx", None)
     assert backend.state(submission.backend_job_id) is JobState.FAILED
@@ -181,7 +159,7 @@ def test_a_retry_completes_the_job_on_its_second_attempt(
     """The first fetch gets a 503; the arm's retry succeeds and the trial counts two attempts."""
     path = flaky_path(server, arm_name)
     submission = router.submit(ImportRequest(url=server.url(path)))
-    with workers(backend):
+    with running_workers(backend):
         row = finished(engine, submission)
     assert (row["outcome"], row["attempts"]) == ("completed", 2)
     assert server.attempts(path) == 2
@@ -264,13 +242,13 @@ def test_a_job_whose_worker_process_died_mid_attempt_gets_an_outcome(
             submission = router.submit(ImportRequest(url=url))
         process = _start_worker_process(database_url, arm_name, server, recovery.options)
         try:
-            wait_for(lambda: trial_job(engine, submission.trial_job_id)["started_at"] is not None,
+            wait_for(lambda: trial_job_row(engine, submission.trial_job_id)["started_at"] is not None,
                      "the worker process to start the job", timeout=WAIT_SECONDS)  # fmt: skip
         finally:
             _kill_group(process)
         if recovery.recover is not None:
             recovery.recover(backend, submission.backend_job_id)
-        with workers(backend, concurrency=1):
+        with running_workers(backend, concurrency=1):
             row = finished(engine, submission)
         assert (row["outcome"], row["error_kind"]) == (recovery.outcome, recovery.error_kind)
     finally:

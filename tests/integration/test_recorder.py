@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from bakeoff.contract import ARM_NAMES, ImportRequest, InvalidRequest
 from bakeoff.metrics import FinishResult, Instrumentation, Recorder, export_trial, load_trial
 from bakeoff.metrics import columns as col
 from bakeoff.router import Experiment, Router
-from bakeoff.testing import RecordingBackend
+from bakeoff.testing import RecordingBackend, trial_job_row
 
 
 def _submit(engine: Engine, arm: str = "pgboss") -> uuid.UUID:
@@ -21,18 +21,6 @@ def _submit(engine: Engine, arm: str = "pgboss") -> uuid.UUID:
     backends = {name: RecordingBackend(name, engine) for name in ARM_NAMES}
     with Router(engine, experiment=Experiment(name="article-import"), backends=backends) as router:
         return router.submit(ImportRequest(url="https://example.com/a"), override_arm=arm).trial_job_id
-
-
-def _row(engine: Engine, trial_job_id: uuid.UUID) -> dict[str, object]:
-    with engine.connect() as conn:
-        row = (
-            conn.execute(
-                text("SELECT * FROM bakeoff.trial_jobs WHERE trial_job_id = :id"), {"id": trial_job_id}
-            )
-            .mappings()
-            .one()
-        )
-    return dict(row)
 
 
 def test_lifecycle_is_recorded_in_order_on_the_database_clock(engine: Engine) -> None:
@@ -43,7 +31,7 @@ def test_lifecycle_is_recorded_in_order_on_the_database_clock(engine: Engine) ->
     assert recorder.attempt_started(job, 2)
     document_id = uuid.uuid4()
     assert recorder.finished(job, "completed", document_id=document_id) is FinishResult.RECORDED
-    row = _row(engine, job)
+    row = trial_job_row(engine, job)
     assert row["submitted_at"] <= row["enqueued_at"] <= row["started_at"] <= row["finished_at"]
     assert row["attempts"] == 2
     assert row["outcome"] == "completed"
@@ -63,15 +51,15 @@ def test_repeated_and_out_of_order_events_leave_one_consistent_job(engine: Engin
     recorder = Recorder(engine)
     job = _submit(engine)
     recorder.attempt_started(job, 2)
-    first_start = _row(engine, job)["started_at"]
+    first_start = trial_job_row(engine, job)["started_at"]
     recorder.attempt_started(job, 1)  # a late duplicate of an earlier attempt
-    assert _row(engine, job)["started_at"] == first_start
-    assert _row(engine, job)["attempts"] == 2
+    assert trial_job_row(engine, job)["started_at"] == first_start
+    assert trial_job_row(engine, job)["attempts"] == 2
     assert recorder.finished(job, "failed", error_kind="http_4xx") is FinishResult.RECORDED
-    finished_at = _row(engine, job)["finished_at"]
+    finished_at = trial_job_row(engine, job)["finished_at"]
     assert recorder.finished(job, "failed", error_kind="http_4xx") is FinishResult.REPEATED
     assert recorder.finished(job, "completed") is FinishResult.CONFLICT
-    row = _row(engine, job)
+    row = trial_job_row(engine, job)
     assert (row["outcome"], row["error_kind"], row["finished_at"]) == ("failed", "http_4xx", finished_at)
     assert "conflicting_outcome_refused" in [e[1] for e in recorder.events(job)]
 
@@ -92,7 +80,7 @@ def test_instrumentation_contains_its_own_failures(engine: Engine) -> None:
     instrumentation = Instrumentation(recorder)
     with instrumentation.attempt(job, 1):
         engine.dispose()  # the hook's later writes still work: a new pool is made
-    assert _row(engine, job)["attempts"] == 1
+    assert trial_job_row(engine, job)["attempts"] == 1
 
     class BrokenRecorder(Recorder):
         def attempt_started(self, *args: object, **kwargs: object) -> bool:

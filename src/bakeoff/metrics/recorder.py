@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -109,32 +109,18 @@ class RoutedJob:
                 raise InvalidRequest(f"{name} must be one of {ASSIGNMENT_REASONS}, not {reason!r}")
 
     def params(self) -> dict[str, Any]:
-        """The parameters of ``insert_routed_job``."""
-        return {
-            "trial_job_id": self.trial_job_id,
-            "experiment": self.experiment,
-            "phase": self.phase,
-            "salt": self.salt,
-            "killed_arms": list(self.killed_arms),
-            "stored_override": self.stored_override,
-            "override_given": self.override_given,
-            "unit_key": self.unit_key,
-            "assigned_arm": self.assigned_arm,
-            "served_arm": self.served_arm,
-            "assignment_reason": self.assignment_reason,
-            "url": self.url,
-            "idempotency_key": self.idempotency_key,
-            "backend_job_id": self.backend_job_id,
-            "submitted_at": self.submitted_at,
-            "submitted_detail": json.dumps(
-                {"assigned_arm": self.assigned_arm, "reason": self.decided_reason or self.assignment_reason}
-            ),
-            "fallback_at": self.fallback_at,
-            "fallback_detail": None
+        """The parameters of ``insert_routed_job``: the fields, plus each event's detail as JSON."""
+        params = {field.name: getattr(self, field.name) for field in fields(self)}
+        reason = self.decided_reason or self.assignment_reason
+        params.update(
+            killed_arms=list(self.killed_arms),
+            submitted_detail=json.dumps({"assigned_arm": self.assigned_arm, "reason": reason}),
+            fallback_detail=None
             if self.fallback_detail is None
             else json.dumps(self.fallback_detail, default=str),
-            "enqueued_detail": json.dumps({"backend_job_id": self.backend_job_id}),
-        }
+            enqueued_detail=json.dumps({"backend_job_id": self.backend_job_id}),
+        )
+        return params
 
 
 class Recorder:

@@ -17,8 +17,10 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, Engine, text
@@ -38,8 +40,10 @@ __all__ = [
     "RecordingBackend",
     "TestDatabases",
     "router_fake_backend",
+    "running_workers",
     "single_arm_router",
     "test_server_url",
+    "trial_job_row",
     "wait_for",
 ]
 
@@ -220,6 +224,30 @@ class HangingBackend(RecordingBackend):
                 conn.execute(text(QUERIES["router_fake_no_timeout"]))
             conn.execute(text(QUERIES["router_fake_sleep"]), {"seconds": self.seconds})
         return super().submit(request, trial_job_id=trial_job_id, conn=conn)
+
+
+def trial_job_row(engine: Engine, trial_job_id: UUID) -> dict[str, Any]:
+    """One trial job's row of ``bakeoff.trial_jobs``, as a dict."""
+    with engine.connect() as conn:
+        row = conn.execute(text(QUERIES["trial_job"]), {"trial_job_id": trial_job_id}).mappings().one()
+    return dict(row)
+
+
+@contextmanager
+def running_workers(backend: JobBackend, *, concurrency: int = 2, timeout: float = 60.0) -> Iterator[None]:
+    """The arm's ``run_workers`` in a thread for the block; then stopped, and its drain waited for."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=backend.run_workers, kwargs={"concurrency": concurrency, "stop": stop}, name="workers"
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout)
+    if thread.is_alive():
+        raise AssertionError(f"the {backend.name} workers did not return {timeout}s after stop")
 
 
 def single_arm_router(engine: Engine, backend: JobBackend, *, experiment: str | None = None) -> Router:

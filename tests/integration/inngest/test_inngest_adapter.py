@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from bakeoff.backends import create_backend
 from bakeoff.backends.inngest.adapter import InngestBackend
 from bakeoff.contract import BackendError, ImportRequest, JobState
 from bakeoff.db.engine import make_engine
-from bakeoff.testing import single_arm_router
+from bakeoff.testing import running_workers, single_arm_router, trial_job_row, wait_for
 from bakeoff.workload.article_server import ArticleServer
 
 
@@ -44,15 +42,8 @@ def backend(module_engine: Engine, server: ArticleServer) -> Iterator[InngestBac
 
 @pytest.fixture
 def workers(backend: InngestBackend) -> Iterator[None]:
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=backend.run_workers, kwargs={"concurrency": 2, "stop": stop}, daemon=True
-    )
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=30)
-    assert not thread.is_alive()
+    with running_workers(backend):
+        yield
 
 
 def submit_as_router(engine: Engine, arm: InngestBackend, url: str) -> tuple[uuid.UUID, str]:
@@ -62,22 +53,10 @@ def submit_as_router(engine: Engine, arm: InngestBackend, url: str) -> tuple[uui
     return submission.trial_job_id, submission.backend_job_id
 
 
-def trial_row(engine: Engine, trial_job_id: uuid.UUID) -> dict[str, Any]:
-    with engine.connect() as conn:
-        row = conn.execute(
-            text("SELECT * FROM bakeoff.trial_jobs WHERE trial_job_id = :id"), {"id": trial_job_id}
-        )
-        return dict(row.mappings().one())
-
-
 def finished_row(engine: Engine, trial_job_id: uuid.UUID, timeout: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = trial_row(engine, trial_job_id)
-        if row["outcome"] is not None:
-            return row
-        time.sleep(0.05)
-    raise AssertionError(f"trial job {trial_job_id} never finished")
+    wait_for(lambda: trial_job_row(engine, trial_job_id)["outcome"] is not None,
+             f"trial job {trial_job_id} to finish", timeout=timeout)  # fmt: skip
+    return trial_job_row(engine, trial_job_id)
 
 
 def test_import_runs_as_three_memoized_steps_and_records_metrics(
@@ -123,16 +102,12 @@ def test_retry_interval_waits_the_fixed_interval_instead_of_the_table(
         "inngest", module_engine, import_settings=server.import_settings(), retries=1, retry_interval=1
     )
     assert isinstance(arm, InngestBackend)
-    stop = threading.Event()
-    thread = threading.Thread(target=arm.run_workers, kwargs={"concurrency": 1, "stop": stop}, daemon=True)
-    thread.start()
     try:
-        trial_job_id, run_id = submit_as_router(module_engine, arm, server.url("/test/status/503"))
-        row = finished_row(module_engine, trial_job_id, timeout=30)
-        first, second = [a for a in arm.client.get_run(run_id).attempts if a.step_key == "fetch"]
+        with running_workers(arm, concurrency=1):
+            trial_job_id, run_id = submit_as_router(module_engine, arm, server.url("/test/status/503"))
+            row = finished_row(module_engine, trial_job_id, timeout=30)
+            first, second = [a for a in arm.client.get_run(run_id).attempts if a.step_key == "fetch"]
     finally:
-        stop.set()
-        thread.join(timeout=30)
         arm.client.close()
     assert (row["outcome"], row["attempts"]) == ("failed", 2)
     wait = (second.started_at - first.ended_at).total_seconds()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from bakeoff.backends.legacy.adapter import LegacyBackend
 from bakeoff.contract import ImportRequest
@@ -23,18 +23,6 @@ def submit_as_router(
     with single_arm_router(engine, backend) as router:
         submission = router.submit(ImportRequest(url=url))
     return submission.trial_job_id, submission.backend_job_id
-
-
-def trial_row(engine: Engine, trial_job_id: uuid.UUID) -> dict[str, Any]:
-    with engine.connect() as conn:
-        row = (
-            conn.execute(
-                text("SELECT * FROM bakeoff.trial_jobs WHERE trial_job_id = :id"), {"id": trial_job_id}
-            )
-            .mappings()
-            .one()
-        )
-    return dict(row)
 
 
 def event_names(engine: Engine, trial_job_id: uuid.UUID) -> list[str]:

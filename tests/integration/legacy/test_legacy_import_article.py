@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from uuid import UUID
 
 import pytest
-from legacy_helpers import backend, submit_as_router, trial_row
+from legacy_helpers import backend, submit_as_router
 from sqlalchemy import Engine, text
 
 from bakeoff.backends.legacy.processors import process_one
 from bakeoff.backends.legacy.store import JobStatus
 from bakeoff.contract import JobState
+from bakeoff.testing import trial_job_row
 from bakeoff.workload.article_server import ArticleServer
 
 
@@ -30,7 +31,7 @@ def test_import_article_completes_with_a_saved_document(engine: Engine, server: 
     job = legacy.store.get(job_id)
     assert job is not None and job.status is JobStatus.COMPLETED, job
     document_id = UUID(str((job.result or {})["document_id"]))
-    assert trial_row(engine, trial_job_id)["document_id"] == document_id
+    assert trial_job_row(engine, trial_job_id)["document_id"] == document_id
     with engine.connect() as conn:
         saved = conn.execute(
             text("SELECT trial_job_id FROM bakeoff.documents WHERE document_id = :id"), {"id": document_id}
@@ -48,5 +49,5 @@ def test_failing_import_ends_failed_with_its_error_kind(engine: Engine, server: 
     job = legacy.store.get(job_id)
     assert job is not None and (job.status, job.error_kind) == (JobStatus.FAILED, "http_4xx"), job
     assert "404" in (job.error or "")
-    row = trial_row(engine, trial_job_id)
+    row = trial_job_row(engine, trial_job_id)
     assert (row["outcome"], row["error_kind"]) == ("failed", "http_4xx")

@@ -15,12 +15,12 @@ import threading
 from datetime import timedelta
 
 import pytest
-from legacy_helpers import backend, submit_as_router, trial_row
+from legacy_helpers import backend, submit_as_router
 from sqlalchemy import Engine
 
 from bakeoff.backends.legacy.store import JobStatus
 from bakeoff.contract import JobState
-from bakeoff.testing import wait_for
+from bakeoff.testing import trial_job_row, wait_for
 
 
 def _kill(pid: int) -> None:
@@ -60,11 +60,11 @@ def test_killed_loop_processor_leaves_a_running_row_until_reaped(engine: Engine,
             _kill(child_pid)
 
     assert legacy.state(job_id) is JobState.RUNNING, "nothing notices the dead worker"
-    assert trial_row(engine, trial_job_id)["outcome"] is None
+    assert trial_job_row(engine, trial_job_id)["outcome"] is None
     assert [str(j.id) for j in legacy.reap(timedelta(0))] == [job_id]
     job = legacy.store.get(job_id)
     assert job is not None and (job.status, job.error_kind) == (JobStatus.FAILED, "worker_lost")
-    assert trial_row(engine, trial_job_id)["error_kind"] == "worker_lost"
+    assert trial_job_row(engine, trial_job_id)["error_kind"] == "worker_lost"
 
 
 def test_a_child_ignores_sigint_and_sigterm_so_its_job_finishes(engine: Engine) -> None:
@@ -82,10 +82,10 @@ def test_a_child_ignores_sigint_and_sigterm_so_its_job_finishes(engine: Engine) 
         assert job is not None and job.pid is not None
         os.kill(job.pid, signal.SIGINT)
         os.kill(job.pid, signal.SIGTERM)
-        wait_for(lambda: trial_row(engine, trial_job_id)["outcome"] is not None, "the job to finish")
+        wait_for(lambda: trial_job_row(engine, trial_job_id)["outcome"] is not None, "the job to finish")
     finally:
         stop.set()
         workers.join(timeout=30)
-    row = trial_row(engine, trial_job_id)
+    row = trial_job_row(engine, trial_job_id)
     assert (row["outcome"], row["error_kind"]) == ("completed", None)
     assert legacy.state(job_id) is JobState.COMPLETED

@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 from uuid import UUID
 
-from legacy_helpers import backend, event_names, submit_as_router, trial_row
+from legacy_helpers import backend, event_names, submit_as_router
 from sqlalchemy import Engine
 
 from bakeoff.backends.legacy.processors import process_one
 from bakeoff.backends.legacy.store import JobStatus
 from bakeoff.contract import JobState
-from bakeoff.testing import wait_for
+from bakeoff.testing import trial_job_row, wait_for
 
 
 def test_job_goes_pending_running_completed_and_metrics_follow(engine: Engine) -> None:
@@ -33,7 +33,7 @@ def test_job_goes_pending_running_completed_and_metrics_follow(engine: Engine) -
     assert job.result == {"slept_ms": 300}
     assert job.progress == "running sleep:300", "PROGRESS lines from the child update the row"
     assert legacy.state(job_id) is JobState.COMPLETED
-    row = trial_row(engine, trial_job_id)
+    row = trial_job_row(engine, trial_job_id)
     assert row["outcome"] == "completed" and row["attempts"] == 1
     assert row["submitted_at"] <= row["started_at"] <= row["finished_at"]
     # crash_after_complete (the default, as in the seed): exit 1 after success, still COMPLETED.
@@ -54,7 +54,7 @@ def test_without_crash_after_complete_the_child_exits_zero_and_logs_no_crash(eng
     process_one(clean.runner)
     job = clean.store.get(job_id)
     assert job is not None and (job.status, job.exit_code) == (JobStatus.COMPLETED, 0)
-    assert trial_row(engine, trial_job_id)["outcome"] == "completed"
+    assert trial_job_row(engine, trial_job_id)["outcome"] == "completed"
     assert "worker_exit_nonzero" not in event_names(engine, trial_job_id)
 
 
@@ -66,7 +66,7 @@ def test_in_process_mode_runs_without_a_child(engine: Engine) -> None:
     job = legacy.store.get(UUID(job_id))
     assert job is not None and job.status is JobStatus.COMPLETED
     assert job.pid is None and job.exit_code is None
-    assert trial_row(engine, trial_job_id)["outcome"] == "completed"
+    assert trial_job_row(engine, trial_job_id)["outcome"] == "completed"
 
 
 def test_a_child_past_its_time_limit_is_killed_and_failed(engine: Engine) -> None:
@@ -76,7 +76,7 @@ def test_a_child_past_its_time_limit_is_killed_and_failed(engine: Engine) -> Non
     process_one(legacy.runner)
     job = legacy.store.get(job_id)
     assert job is not None and (job.status, job.error_kind) == (JobStatus.FAILED, "timeout")
-    assert trial_row(engine, trial_job_id)["error_kind"] == "timeout"
+    assert trial_job_row(engine, trial_job_id)["error_kind"] == "timeout"
 
 
 def test_cancel_fails_a_pending_job_as_cancelled_but_not_a_running_one(engine: Engine) -> None:
@@ -85,7 +85,7 @@ def test_cancel_fails_a_pending_job_as_cancelled_but_not_a_running_one(engine: E
     trial_job_id, job_id = submit_as_router(engine, legacy)
     assert legacy.cancel(job_id) is True
     assert legacy.state(job_id) is JobState.CANCELLED
-    assert trial_row(engine, trial_job_id)["outcome"] == "cancelled"
+    assert trial_job_row(engine, trial_job_id)["outcome"] == "cancelled"
     assert legacy.cancel(job_id) is False
 
     _, running_id = submit_as_router(engine, legacy)

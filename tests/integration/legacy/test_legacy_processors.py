@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from legacy_helpers import backend, event_names, submit_as_router, trial_row
+from legacy_helpers import backend, event_names, submit_as_router
 from sqlalchemy import Engine, text
 
 from bakeoff.backends.legacy.store import JobStatus
 from bakeoff.db.engine import make_engine
-from bakeoff.testing import wait_for
+from bakeoff.testing import trial_job_row, wait_for
 
 
 def _all_finished(engine: Engine) -> bool:
@@ -47,7 +47,7 @@ def test_two_loop_processors_never_run_the_same_job(engine: Engine, database_url
     assert set(ran.values()) == {1}
     assert first.processed and second.processed, "both processors took part in the race"
     for trial_job_id, _ in jobs:
-        row = trial_row(engine, trial_job_id)
+        row = trial_job_row(engine, trial_job_id)
         assert (row["outcome"], row["attempts"]) == ("completed", 1)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 
-from legacy_helpers import backend, submit_as_router, trial_row
+from legacy_helpers import backend, submit_as_router
 from sqlalchemy import Engine
 
 from bakeoff.backends.legacy.store import JobStatus
-from bakeoff.testing import wait_for
+from bakeoff.testing import trial_job_row, wait_for
 
 
 def test_strict_protocol_fails_the_garbage_job_and_the_loop_keeps_running(engine: Engine) -> None:
@@ -32,7 +32,7 @@ def test_strict_protocol_fails_the_garbage_job_and_the_loop_keeps_running(engine
     assert "Processing job... done!" in (failed.error or "")
     done = garbage.store.get(noop_job)
     assert done is not None and done.status is JobStatus.COMPLETED
-    assert trial_row(engine, trial_job_id)["error_kind"] == "protocol_error"
+    assert trial_job_row(engine, trial_job_id)["error_kind"] == "protocol_error"
 
 
 def test_lenient_protocol_ignores_garbage_and_completes(engine: Engine) -> None:
@@ -44,4 +44,4 @@ def test_lenient_protocol_ignores_garbage_and_completes(engine: Engine) -> None:
     process_one(lenient.runner)
     job = lenient.store.get(job_id)
     assert job is not None and job.status is JobStatus.COMPLETED
-    assert trial_row(engine, trial_job_id)["outcome"] == "completed"
+    assert trial_job_row(engine, trial_job_id)["outcome"] == "completed"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from legacy_helpers import backend, event_names, submit_as_router, trial_row
+from legacy_helpers import backend, event_names, submit_as_router
 from sqlalchemy import Engine, text
 
 from bakeoff.backends.legacy.processors import process_one
 from bakeoff.backends.legacy.store import JobStatus
 from bakeoff.contract import JobState
+from bakeoff.testing import trial_job_row
 
 
 def test_manual_retry_links_original_job_and_counts_as_the_next_attempt(engine: Engine) -> None:
@@ -17,7 +18,7 @@ def test_manual_retry_links_original_job_and_counts_as_the_next_attempt(engine: 
     legacy = backend(engine, handler="fail:http_5xx")
     trial_job_id, job_id = submit_as_router(engine, legacy)
     process_one(legacy.runner)
-    assert trial_row(engine, trial_job_id)["outcome"] == "failed"
+    assert trial_job_row(engine, trial_job_id)["outcome"] == "failed"
 
     retry_id = legacy.retry(job_id)
     retried = legacy.store.get(retry_id)
@@ -31,7 +32,7 @@ def test_manual_retry_links_original_job_and_counts_as_the_next_attempt(engine: 
         conn.execute(text("UPDATE legacy.job SET handler = 'noop' WHERE id = :id"), {"id": retry_id})
     process_one(legacy.runner)
     assert legacy.state(job_id) is JobState.COMPLETED
-    row = trial_row(engine, trial_job_id)
+    row = trial_job_row(engine, trial_job_id)
     assert row["attempts"] == 2
     assert row["outcome"] == "failed", "the recorder keeps the first terminal outcome"
     events = event_names(engine, trial_job_id)
@@ -47,11 +48,11 @@ def test_auto_retry_retries_a_fixed_number_of_times_then_records_one_failure(eng
     trial_job_id, job_id = submit_as_router(engine, legacy)
     process_one(legacy.runner)
     assert legacy.state(job_id) is JobState.RETRYING
-    assert trial_row(engine, trial_job_id)["outcome"] is None
+    assert trial_job_row(engine, trial_job_id)["outcome"] is None
 
     process_one(legacy.runner)
     assert legacy.state(job_id) is JobState.FAILED
-    row = trial_row(engine, trial_job_id)
+    row = trial_job_row(engine, trial_job_id)
     assert (row["outcome"], row["error_kind"], row["attempts"]) == ("failed", "read_timeout", 2)
     assert event_names(engine, trial_job_id).count("retry_scheduled") == 1
     assert process_one(legacy.runner) is None, "no third attempt"
@@ -69,5 +70,5 @@ def test_reap_fails_stale_running_rows_as_worker_lost(engine: Engine) -> None:
     assert [str(job.id) for job in reaped] == [job_id]
     job = legacy.store.get(job_id)
     assert job is not None and (job.status, job.error_kind) == (JobStatus.FAILED, "worker_lost")
-    row = trial_row(engine, trial_job_id)
+    row = trial_job_row(engine, trial_job_id)
     assert (row["outcome"], row["error_kind"]) == ("failed", "worker_lost")

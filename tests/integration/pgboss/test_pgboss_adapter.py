@@ -3,8 +3,6 @@ import_article handler in pg-boss workers, and the lifecycle in the shared metri
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +14,7 @@ from bakeoff.backends import create_backend
 from bakeoff.backends.pgboss.adapter import PgBossBackend
 from bakeoff.contract import ImportRequest, JobBackend, JobState
 from bakeoff.db.engine import make_engine
-from bakeoff.testing import single_arm_router
+from bakeoff.testing import running_workers, single_arm_router, wait_for
 from bakeoff.workload.article_server import ArticleServer
 
 from .conftest import Probe
@@ -57,20 +55,10 @@ def submit_as_router(engine: Engine, backend: JobBackend, url: str) -> tuple[uui
 
 def run_until(arm: PgBossBackend, probe: Probe, trial_job_id: uuid.UUID) -> dict[str, Any]:
     """Run the arm's workers until the trial job has an outcome (bounded); its metrics row."""
-    stop = threading.Event()
-    runner = threading.Thread(target=arm.run_workers, kwargs={"concurrency": 2, "stop": stop})
-    runner.start()
-    deadline = time.monotonic() + WAIT_SECONDS
-    try:
-        while time.monotonic() < deadline:
-            row = probe.rows("trial_job", id=trial_job_id)
-            if row and row[0]["outcome"]:
-                return row[0]
-            time.sleep(0.05)
-        pytest.fail("the trial job never reached an outcome")
-    finally:
-        stop.set()
-        runner.join(WAIT_SECONDS)
+    with running_workers(arm):
+        wait_for(lambda: probe.rows("trial_job", id=trial_job_id)[0]["outcome"] is not None,
+                 "the trial job's outcome", timeout=WAIT_SECONDS)  # fmt: skip
+    return dict(probe.rows("trial_job", id=trial_job_id)[0])
 
 
 def test_a_failing_import_is_retried_like_pg_boss_then_recorded_failed(
