@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from bakeoff.db.engine import make_engine
 from bakeoff.testing import TestDatabases
+from bakeoff.workload.article_server import ArticleServer
 
 TESTS = Path(__file__).parent
 
@@ -32,12 +33,38 @@ def test_databases() -> Iterator[TestDatabases]:
     databases.close()
 
 
-@pytest.fixture
-def database_url(test_databases: TestDatabases) -> Iterator[str]:
-    """URL of a fresh database with every migration applied, dropped after the test."""
+def _migrated_database(test_databases: TestDatabases) -> Iterator[str]:
     url = test_databases.create()
     yield url
     test_databases.drop(url)
+
+
+@pytest.fixture
+def database_url(test_databases: TestDatabases) -> Iterator[str]:
+    """URL of a fresh database with every migration applied, dropped after the test."""
+    yield from _migrated_database(test_databases)
+
+
+@pytest.fixture(scope="session")
+def shared_database(test_databases: TestDatabases) -> Iterator[str]:
+    """One migrated database for the session's tests that keep apart by names of their own (pg-boss
+    schemas and queues, inngest function ids): creating a database costs seconds on a busy server."""
+    yield from _migrated_database(test_databases)
+
+
+@pytest.fixture(scope="module")
+def shared_engine(shared_database: str) -> Iterator[Engine]:
+    """An engine on the shared database, for one module's tests."""
+    engine = make_engine(shared_database, pool_size=4)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ArticleServer]:
+    """A local article server (profile ``none``) shared by the module's tests; a module may define its own."""
+    with ArticleServer(profile="none") as server:
+        yield server
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ __all__ = [
     "attempt_finished_detail",
     "contained",
     "error_kind_of",
+    "known_trial_job",
     "record_attempt",
 ]
 
@@ -55,6 +56,14 @@ def error_kind_of(exc: BaseException) -> str:
     """The stable ``error_kind`` of an exception (``ImportFailed`` carries one), else ``internal_error``."""
     kind = getattr(exc, "error_kind", None)
     return kind if isinstance(kind, str) and kind else "internal_error"
+
+
+def known_trial_job(row: object, trial_job_id: UUID, hook: str) -> bool:
+    """Whether a hook's statement found its trial job (``row``); an unknown one is logged."""
+    if row is None:
+        logger.warning("%s() for unknown trial job %s", hook, trial_job_id)
+        return False
+    return True
 
 
 def attempt_finished_detail(
@@ -126,10 +135,7 @@ class PsycopgAttempts:
             row = self.conn.execute(
                 PSYCOPG_STATEMENTS["mark_attempt_started"], {"trial_job_id": trial_job_id, "attempt": attempt}
             ).fetchone()
-        if row is None:
-            logger.warning("attempt_started() for unknown trial job %s", trial_job_id)
-            return False
-        return True
+        return known_trial_job(row, trial_job_id, "attempt_started")
 
     def attempt_finished(
         self,

@@ -30,7 +30,12 @@ from sqlalchemy import Connection, Engine, text
 from bakeoff.contract import AssignmentReason, InvalidRequest, Outcome
 from bakeoff.db.driver import driver_connection
 from bakeoff.db.sql import pyformat
-from bakeoff.metrics.attempts import MAX_ERROR_MESSAGE, attempt_finished_detail, check_attempt
+from bakeoff.metrics.attempts import (
+    MAX_ERROR_MESSAGE,
+    attempt_finished_detail,
+    check_attempt,
+    known_trial_job,
+)
 from bakeoff.metrics.columns import ASSIGNMENT_REASONS, OUTCOMES
 from bakeoff.metrics.queries import QUERIES
 
@@ -159,10 +164,7 @@ class Recorder:
             row = c.execute(
                 STATEMENTS["mark_attempt_started"], {"trial_job_id": trial_job_id, "attempt": attempt}
             ).first()
-            if row is None:
-                logger.warning("attempt_started() for unknown trial job %s", trial_job_id)
-                return False
-            return True
+        return known_trial_job(row, trial_job_id, "attempt_started")
 
     def attempt_finished(
         self,

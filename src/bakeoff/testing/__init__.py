@@ -13,6 +13,7 @@ and :mod:`.pgboss_node` (the pinned real pg-boss in Node). All of its SQL is in 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -39,6 +40,7 @@ __all__ = [
     "HangingBackend",
     "RecordingBackend",
     "TestDatabases",
+    "bakeoff_command",
     "router_fake_backend",
     "running_workers",
     "single_arm_router",
@@ -224,6 +226,11 @@ class HangingBackend(RecordingBackend):
                 conn.execute(text(QUERIES["router_fake_no_timeout"]))
             conn.execute(text(QUERIES["router_fake_sleep"]), {"seconds": self.seconds})
         return super().submit(request, trial_job_id=trial_job_id, conn=conn)
+
+
+def bakeoff_command(database_url: str, *args: str) -> list[str]:
+    """The ``bakeoff`` CLI on ``database_url`` with ``args``, as a subprocess command line."""
+    return [sys.executable, "-m", "bakeoff", "--database-url", database_url, *args]
 
 
 def trial_job_row(engine: Engine, trial_job_id: UUID) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from bakeoff.backends import create_backend
 from bakeoff.contract import ImportRequest, JobBackend, Submission, SubmitFailed
 from bakeoff.db.engine import make_engine
 from bakeoff.router import Experiment, Router
-from bakeoff.testing import QUERIES, single_arm_router, wait_for
+from bakeoff.testing import QUERIES, bakeoff_command, single_arm_router, wait_for
 from bakeoff.trial.runner import close_backends
 from bakeoff.workload.article_server import ArticleServer
 from bakeoff.workload.models import ImportSettings
@@ -351,17 +351,7 @@ def _reap_legacy(database_url: str, engine: Engine, backend: JobBackend, experim
         if backend.state(r["backend_job_id"]).value == "running"
     }
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bakeoff",
-            "--database-url",
-            database_url,
-            "legacy",
-            "reap",
-            "--older-than",
-            "0s",
-        ],
+        bakeoff_command(database_url, "legacy", "reap", "--older-than", "0s"),
         capture_output=True,
         text=True,
         timeout=120,

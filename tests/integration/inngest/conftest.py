@@ -14,15 +14,12 @@ from typing import Any
 import pytest
 
 from bakeoff.backends.inngest import Event, Inngest, Run, Worker
-from bakeoff.testing import TestDatabases
 
 
 @pytest.fixture(scope="session")
-def module_database_url(test_databases: TestDatabases) -> Iterator[str]:
-    """One fresh migrated database shared by the inngest tests."""
-    url = test_databases.create()
-    yield url
-    test_databases.drop(url)
+def module_database_url(shared_database: str) -> str:
+    """The session's shared migrated database (the inngest tests keep apart by function ids)."""
+    return shared_database
 
 
 @pytest.fixture

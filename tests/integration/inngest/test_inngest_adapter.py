@@ -12,22 +12,13 @@ from sqlalchemy import Engine
 from bakeoff.backends import create_backend
 from bakeoff.backends.inngest.adapter import InngestBackend
 from bakeoff.contract import BackendError, ImportRequest, JobState
-from bakeoff.db.engine import make_engine
 from bakeoff.testing import running_workers, single_arm_router, trial_job_row, wait_for
 from bakeoff.workload.article_server import ArticleServer
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[ArticleServer]:
-    with ArticleServer(profile="none") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def module_engine(module_database_url: str) -> Iterator[Engine]:
-    engine = make_engine(module_database_url, pool_size=4)
-    yield engine
-    engine.dispose()
+def module_engine(shared_engine: Engine) -> Engine:
+    return shared_engine
 
 
 @pytest.fixture
@@ -73,25 +64,28 @@ def test_import_runs_as_three_memoized_steps_and_records_metrics(
     assert backend.state(run_id) is JobState.COMPLETED
 
 
-def test_non_retryable_failure_fails_after_one_attempt_with_its_error_kind(
-    backend: InngestBackend, workers: None, module_engine: Engine, server: ArticleServer
+@pytest.mark.parametrize(
+    ("status", "error_kind", "attempts"),
+    [(404, "http_4xx", 1), (503, "http_5xx", 2)],
+    ids=["not-retryable", "retryable"],
+)
+def test_a_failure_retries_its_step_only_when_retryable(
+    backend: InngestBackend,
+    workers: None,
+    module_engine: Engine,
+    server: ArticleServer,
+    status: int,
+    error_kind: str,
+    attempts: int,
 ) -> None:
-    """A 404 (http_4xx, not retryable) fails the run at once; the trial row keeps the error kind."""
-    trial_job_id, run_id = submit_as_router(module_engine, backend, server.url("/test/status/404"))
+    """A 404 (not retryable) fails the run at once; a 503 is retried per step (retries=1: 2 attempts)
+    and then fails. Either way the trial row keeps the error kind."""
+    trial_job_id, run_id = submit_as_router(module_engine, backend, server.url(f"/test/status/{status}"))
     row = finished_row(module_engine, trial_job_id)
-    assert (row["outcome"], row["error_kind"], row["attempts"]) == ("failed", "http_4xx", 1)
+    assert (row["outcome"], row["error_kind"], row["attempts"]) == ("failed", error_kind, attempts)
     assert backend.state(run_id) is JobState.FAILED
-
-
-def test_retryable_failure_uses_the_step_retries_then_fails(
-    backend: InngestBackend, workers: None, module_engine: Engine, server: ArticleServer
-) -> None:
-    """A 503 (http_5xx, retryable) is retried per step (retries=1: 2 attempts), then fails as http_5xx."""
-    trial_job_id, run_id = submit_as_router(module_engine, backend, server.url("/test/status/503"))
-    row = finished_row(module_engine, trial_job_id)
-    assert (row["outcome"], row["error_kind"], row["attempts"]) == ("failed", "http_5xx", 2)
     fetch_attempts = [a for a in backend.client.get_run(run_id).attempts if a.step_key == "fetch"]
-    assert len(fetch_attempts) == 2
+    assert len(fetch_attempts) == attempts
 
 
 def test_retry_interval_waits_the_fixed_interval_instead_of_the_table(

@@ -10,8 +10,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
-import threading
 from datetime import timedelta
 
 import pytest
@@ -20,7 +18,7 @@ from sqlalchemy import Engine
 
 from bakeoff.backends.legacy.store import JobStatus
 from bakeoff.contract import JobState
-from bakeoff.testing import trial_job_row, wait_for
+from bakeoff.testing import bakeoff_command, running_workers, trial_job_row, wait_for
 
 
 def _kill(pid: int) -> None:
@@ -34,16 +32,7 @@ def test_killed_loop_processor_leaves_a_running_row_until_reaped(engine: Engine,
     legacy = backend(engine, handler="sleep:60000")
     trial_job_id, job_id = submit_as_router(engine, legacy)
     processor = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bakeoff",
-            "--database-url",
-            database_url,
-            "legacy",
-            "loop",
-            "--poll-interval=0.05",
-        ],
+        bakeoff_command(database_url, "legacy", "loop", "--poll-interval=0.05"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -71,21 +60,13 @@ def test_a_child_ignores_sigint_and_sigterm_so_its_job_finishes(engine: Engine) 
     """What a terminal's Ctrl-C or systemd's SIGTERM does to a running child: nothing; the job completes."""
     legacy = backend(engine, handler="sleep:1500")
     trial_job_id, job_id = submit_as_router(engine, legacy)
-    stop = threading.Event()
-    workers = threading.Thread(
-        target=legacy.run_workers, kwargs={"concurrency": 1, "stop": stop}, daemon=True
-    )
-    workers.start()
-    try:
+    with running_workers(legacy, concurrency=1):
         wait_for(lambda: getattr(legacy.store.get(job_id), "pid", None) is not None, "the child to spawn")
         job = legacy.store.get(job_id)
         assert job is not None and job.pid is not None
         os.kill(job.pid, signal.SIGINT)
         os.kill(job.pid, signal.SIGTERM)
         wait_for(lambda: trial_job_row(engine, trial_job_id)["outcome"] is not None, "the job to finish")
-    finally:
-        stop.set()
-        workers.join(timeout=30)
     row = trial_job_row(engine, trial_job_id)
     assert (row["outcome"], row["error_kind"]) == ("completed", None)
     assert legacy.state(job_id) is JobState.COMPLETED

@@ -19,7 +19,6 @@ from psycopg.rows import dict_row
 from bakeoff.backends.pgboss import PgBoss
 from bakeoff.db.sql import parse_queries
 from bakeoff.db.urls import libpq_url
-from bakeoff.testing import TestDatabases
 
 SQL = parse_queries((Path(__file__).parent / "queries.sql").read_text(encoding="utf-8"))
 
@@ -46,14 +45,6 @@ class Probe:
 
     def age(self, job_id: str | None, seconds: float) -> None:
         self.rows("age_job", id=job_id, seconds=seconds)
-
-
-@pytest.fixture(scope="session")
-def shared_database(test_databases: TestDatabases) -> Iterator[str]:
-    """One migrated database for every pgboss test (each module works in its own schema)."""
-    url = test_databases.create()
-    yield url
-    test_databases.drop(url)
 
 
 @pytest.fixture(scope="module")

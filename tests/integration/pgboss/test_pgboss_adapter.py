@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 from bakeoff.backends import create_backend
 from bakeoff.backends.pgboss.adapter import PgBossBackend
 from bakeoff.contract import ImportRequest, JobBackend, JobState
-from bakeoff.db.engine import make_engine
 from bakeoff.testing import running_workers, single_arm_router, wait_for
 from bakeoff.workload.article_server import ArticleServer
 
@@ -23,16 +22,8 @@ WAIT_SECONDS = 30.0
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[ArticleServer]:
-    with ArticleServer(profile="none") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def engine(shared_database: str) -> Iterator[Engine]:
-    engine = make_engine(shared_database, pool_size=4)
-    yield engine
-    engine.dispose()
+def engine(shared_engine: Engine) -> Engine:
+    return shared_engine
 
 
 @pytest.fixture

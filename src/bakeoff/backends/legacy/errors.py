@@ -14,6 +14,10 @@ from bakeoff.contract import BakeoffError
 __all__ = ["ErrorKind", "ProtocolError"]
 
 
+class ProtocolError(BakeoffError, ValueError):
+    """A line on the child's stdout is not a well-formed protocol message."""
+
+
 class ErrorKind(StrEnum):
     """The legacy arm's own error kinds (the handler's ``ImportFailed`` brings the others)."""
 
@@ -23,7 +27,3 @@ class ErrorKind(StrEnum):
     TIMEOUT = "timeout"
     CANCELLED = "cancelled"
     SPAWN_FAILED = "spawn_failed"
-
-
-class ProtocolError(BakeoffError, ValueError):
-    """A line on the child's stdout is not a well-formed protocol message."""

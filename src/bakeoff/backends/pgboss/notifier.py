@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
+from bakeoff.backends.pgboss.background import BackgroundThread
 from bakeoff.backends.pgboss.store import PgBossQueries
 from bakeoff.db.urls import mask_url
 
@@ -44,26 +44,22 @@ class Notifier:
         self.queries = queries
         self.on_notify = on_notify
         self.on_reconnect = on_reconnect
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._background = BackgroundThread("pgboss-listener", self._run, join_seconds=5)
+        self._stop = self._background.stopping
         self._conn: psycopg.Connection[Any] | None = None
         self.connected = False
         self.reconnects = 0
         self.backend_pid: int | None = None
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._background.started:
             return
         self._stop.clear()
         self._connect_once()  # the first LISTEN is up before start() returns, so no early send is missed
-        self._thread = threading.Thread(target=self._run, name="pgboss-listener", daemon=True)
-        self._thread.start()
+        self._background.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(5)
+        self._background.stop()
         self._close()
 
     def _connect_once(self) -> bool:

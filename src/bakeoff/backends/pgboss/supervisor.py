@@ -9,10 +9,11 @@ path as ``fail()``, with pg-boss's outputs (``job timed out`` / ``job heartbeat 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
+
+from bakeoff.backends.pgboss.background import BackgroundThread
 
 if TYPE_CHECKING:
     from bakeoff.backends.pgboss.db import Database
@@ -35,25 +36,19 @@ class Supervisor:
         self.db = db
         self.queries = queries
         self.config = config
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._background = BackgroundThread("pgboss-supervisor", self._run, join_seconds=10)
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="pgboss-supervisor", daemon=True)
-        self._thread.start()
+        self._background.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(10)
+        self._background.stop()
 
     def _run(self) -> None:
         supervise_every = float(self.config.supervise_interval_seconds)
         flow_every = float(self.config.flow_interval_seconds)
         next_supervise = next_flow = time.monotonic()
-        while not self._stop.wait(max(0.0, min(next_supervise, next_flow) - time.monotonic())):
+        while not self._background.stopping.wait(max(0.0, min(next_supervise, next_flow) - time.monotonic())):
             now = time.monotonic()
             if now >= next_supervise:
                 self._contained(self.run_once)

@@ -11,7 +11,6 @@ payload shape is pg-boss's, so Node and Python instances share schedules.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 from bakeoff.backends.pgboss import options as opt
+from bakeoff.backends.pgboss.background import BackgroundThread
 from bakeoff.backends.pgboss.errors import PgBossInputError
 from bakeoff.backends.pgboss.models import Job, Schedule
 
@@ -88,8 +88,7 @@ class Timekeeper:
         self.db = db
         self.queries = queries
         self.config = config
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._background = BackgroundThread("pgboss-timekeeper", self._run, join_seconds=10)
 
     @staticmethod
     def validate(cron: str, tz: str) -> None:
@@ -109,24 +108,19 @@ class Timekeeper:
             batch_size=SEND_IT_BATCH_SIZE,
             polling_interval_seconds=max(0.5, float(self.config.cron_worker_interval_seconds)),
         )
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="pgboss-timekeeper", daemon=True)
-        self._thread.start()
+        self._background.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(10)
+        self._background.stop()
 
     def _run(self) -> None:
         every = float(self.config.cron_monitor_interval_seconds)
-        while not self._stop.is_set():
+        while not self._background.stopping.is_set():
             try:
                 self.cron_pass()
             except Exception:
                 logger.exception("pg-boss cron pass failed")
-            self._stop.wait(every)
+            self._background.stopping.wait(every)
 
     def cron_pass(self, *, force: bool = False) -> int:
         """Claim the pass and file due occurrences; how many were filed (0: another instance ran it)."""
