@@ -121,7 +121,7 @@ def test_the_backends_import_limits_reach_the_child_through_its_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """What the parent puts in the child's environment rebuilds the same ImportSettings in the child."""
-    from bakeoff.backends.legacy.handlers import IMPORT_LIMITS_ENV, _child_import_settings, import_limits_json
+    from bakeoff.backends.legacy.handlers import IMPORT_LIMITS_ENV, child_import_settings, import_limits_json
     from bakeoff.workload.models import ImportSettings
 
     parent = ImportSettings(
@@ -129,7 +129,7 @@ def test_the_backends_import_limits_reach_the_child_through_its_environment(
     )
     monkeypatch.setenv("BAKEOFF_IMPORT_ALLOW_HOSTS", "127.0.0.1:8080")
     monkeypatch.setenv(IMPORT_LIMITS_ENV, import_limits_json(parent))
-    assert _child_import_settings() == parent
+    assert child_import_settings() == parent
 
 
 def test_the_registry_builds_the_legacy_arm_as_a_job_backend() -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "HandlerContext",
     "SaveDocument",
     "SimulatedFailure",
+    "child_import_settings",
     "import_limits_json",
     "parse_handler",
 ]
@@ -136,7 +137,7 @@ def import_limits_json(settings: ImportSettings) -> str:
     return json.dumps({name: getattr(settings, name) for name in IMPORT_LIMIT_FIELDS})
 
 
-def _child_import_settings() -> ImportSettings:
+def child_import_settings() -> ImportSettings:
     """The parent's ImportSettings, rebuilt from the environment it gave this child."""
     from bakeoff.workload.models import ImportSettings
 
@@ -155,7 +156,7 @@ def _import_article(context: HandlerContext) -> dict[str, Any]:
     from bakeoff.workload.fetch import fetch_page
 
     job = context.job
-    page = fetch_page(job.url, settings=_child_import_settings())
+    page = fetch_page(job.url, settings=child_import_settings())
     from bakeoff.workload.extract import extract_article
 
     document = context.save_document(
