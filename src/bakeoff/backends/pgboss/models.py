@@ -50,15 +50,25 @@ class PgBossConfig:
     """An instance's background settings (pg-boss's constructor options, in seconds)."""
 
     supervise: bool = True
+    """Run the supervisor (expiry, heartbeats, cached counts, retention, flows)."""
     schedule: bool = True
+    """Run the timekeeper (cron schedules and the send-it forwarder)."""
     migrate: bool = True
+    """Install or check the schema on ``start()``."""
     supervise_interval_seconds: float = 60
+    """How often the supervisor wakes."""
     monitor_interval_seconds: float = 60
+    """How often a queue is monitored: expiry, heartbeat loss, cached counts."""
     maintenance_interval_seconds: float = 86_400
+    """How often a queue's retention is enforced."""
     cron_monitor_interval_seconds: float = 30
+    """How often the cron pass files due occurrences."""
     cron_worker_interval_seconds: float = 5
+    """How often the send-it forwarder polls."""
     flow_interval_seconds: float = 5
+    """How often children whose parents all completed are unblocked."""
     notify_polling_interval_seconds: float = 30
+    """A worker's backstop poll while LISTEN/NOTIFY is up (ours; pg-boss polls by default)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
