@@ -234,7 +234,9 @@ def test_a_job_whose_worker_process_died_mid_attempt_gets_an_outcome(
     arm_name: str, database_url: str, engine: Engine, server: ArticleServer
 ) -> None:
     """SIGKILL the worker process while the job runs; after the arm's recovery the job has an outcome."""
-    recovery = RECOVERY[arm_name]
+    recovery = RECOVERY.get(arm_name)
+    if recovery is None:
+        pytest.fail(f"arm {arm_name!r} is registered but RECOVERY does not say how it recovers a dead worker")
     backend = build(arm_name, engine, server, **recovery.options)
     try:
         url = server.url(f"/test/slow?seconds={JOB_SECONDS}&arm={arm_name}")
