@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -112,6 +113,20 @@ def test_stop_fails_in_flight_jobs_so_they_retry(
         own_boss.work(queue, handler)
 
 
+@contextmanager
+def picking_worker(
+    boss: PgBoss, queue: str, *, polling_interval_seconds: float = 20, notify: bool = True
+) -> Iterator[tuple[threading.Event, str]]:
+    """A new queue with one worker whose handler sets ``picked``: (picked, work id); stopped after."""
+    boss.create_queue(queue, notify=notify)
+    picked = threading.Event()
+    work_id = boss.work(queue, lambda jobs: picked.set(), polling_interval_seconds=polling_interval_seconds)
+    try:
+        yield picked, work_id
+    finally:
+        boss.off_work(queue)
+
+
 def _idle_after_fetching(boss: PgBoss, work_id: str) -> Worker:
     """The one loop of ``work_id`` once it has made a fetch and sleeps until its next poll."""
     [worker] = [w for w in boss.workers() if w.id == work_id]
@@ -122,26 +137,18 @@ def _idle_after_fetching(boss: PgBoss, work_id: str) -> Worker:
 def test_notify_wakes_an_idle_worker_long_before_its_next_poll(boss: PgBoss, queue: str) -> None:
     """With LISTEN/NOTIFY the send's commit wakes the idle worker: its second fetch finds the job,
     though its next poll would be 20 s away."""
-    boss.create_queue(queue)
-    picked = threading.Event()
-    work_id = boss.work(queue, lambda jobs: picked.set(), polling_interval_seconds=20)
-    try:
+    with picking_worker(boss, queue) as (picked, work_id):
         wait_for(boss.listening, "the listener up", timeout=WAIT_SECONDS)
         worker = _idle_after_fetching(boss, work_id)
         fetches = worker.fetches
         boss.send(queue)
         assert picked.wait(5), "not woken by the notification"
         assert worker.fetches == fetches + 1, "the job was found by the fetch the notification woke"
-    finally:
-        boss.off_work(queue)
 
 
 def test_the_listener_reconnects_after_losing_its_connection(boss: PgBoss, queue: str, probe: Probe) -> None:
     """Kill the LISTEN backend: the notifier reconnects and wakes workers again."""
-    boss.create_queue(queue)
-    picked = threading.Event()
-    work_id = boss.work(queue, lambda jobs: picked.set(), polling_interval_seconds=20)
-    try:
+    with picking_worker(boss, queue) as (picked, work_id):
         before = boss.notifier.reconnects
         probe.rows("terminate", pid=boss.notifier.backend_pid)
         wait_for(
@@ -152,20 +159,13 @@ def test_the_listener_reconnects_after_losing_its_connection(boss: PgBoss, queue
         _idle_after_fetching(boss, work_id)
         boss.send(queue)
         assert picked.wait(5)
-    finally:
-        boss.off_work(queue)
 
 
 def test_queues_without_notify_are_found_by_polling(boss: PgBoss, queue: str) -> None:
     """notify=False (pg-boss's own default): no NOTIFY is sent and the poll finds the job."""
-    boss.create_queue(queue, notify=False)
-    picked = threading.Event()
-    boss.work(queue, lambda jobs: picked.set(), polling_interval_seconds=0.5)
-    try:
+    with picking_worker(boss, queue, polling_interval_seconds=0.5, notify=False) as (picked, _):
         boss.send(queue)
         assert picked.wait(WAIT_SECONDS)
-    finally:
-        boss.off_work(queue)
 
 
 def test_supervise_fails_expired_and_heartbeat_lost_jobs_through_retry(
@@ -279,20 +279,17 @@ def test_a_send_in_a_callers_transaction_notifies_at_its_commit(
     boss: PgBoss, queue: str, shared_database: str
 ) -> None:
     """The NOTIFY rides in the caller's transaction: nothing before commit, a wake-up right after it."""
-    boss.create_queue(queue)
-    picked = threading.Event()
-    work_id = boss.work(queue, lambda jobs: picked.set(), polling_interval_seconds=20)
     engine = make_engine(shared_database, pool_size=1)
     try:
-        wait_for(boss.listening, "the listener up", timeout=WAIT_SECONDS)
-        _idle_after_fetching(boss, work_id)
-        with engine.begin() as conn:
-            boss.send(queue, {"tx": True}, conn=conn)
-            assert not picked.wait(0.5)
-        assert picked.wait(5), "the commit's notification did not wake the worker"
+        with picking_worker(boss, queue) as (picked, work_id):
+            wait_for(boss.listening, "the listener up", timeout=WAIT_SECONDS)
+            _idle_after_fetching(boss, work_id)
+            with engine.begin() as conn:
+                boss.send(queue, {"tx": True}, conn=conn)
+                assert not picked.wait(0.5)
+            assert picked.wait(5), "the commit's notification did not wake the worker"
     finally:
         engine.dispose()
-        boss.off_work(queue)
 
 
 def test_touch_keeps_a_heartbeat_job_alive_through_supervision(
