@@ -17,7 +17,7 @@ TESTS = Path(__file__).parent
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         path = Path(str(item.fspath))
-        if TESTS / "integration" in path.parents or TESTS / "acceptance" in path.parents:
+        if any(TESTS / folder in path.parents for folder in ("integration", "acceptance", "service")):
             item.add_marker(pytest.mark.integration)
 
 
