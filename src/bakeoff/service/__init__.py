@@ -14,8 +14,24 @@ over the arms built as ``bakeoff worker`` builds them:
 
 from __future__ import annotations
 
-from bakeoff.service.app import create_app
-from bakeoff.service.service import Service, build_service
-from bakeoff.service.settings import ServiceSettings
+from typing import TYPE_CHECKING
+
+from bakeoff._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from bakeoff.service.app import create_app
+    from bakeoff.service.service import Service, build_service
+    from bakeoff.service.settings import ServiceSettings
 
 __all__ = ["Service", "ServiceSettings", "build_service", "create_app"]
+
+# Loaded on first use: `bakeoff worker --metrics-port` needs the metrics module, not FastAPI.
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "create_app": "bakeoff.service.app",
+        "Service": "bakeoff.service.service",
+        "build_service": "bakeoff.service.service",
+        "ServiceSettings": "bakeoff.service.settings",
+    },
+)
