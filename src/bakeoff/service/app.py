@@ -7,6 +7,7 @@ factory each ``bakeoff serve --workers N`` process calls (its settings come from
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -26,12 +27,18 @@ from bakeoff.contract import DatabaseUnavailable, InvalidRequest, SubmitFailed
 from bakeoff.router import UnknownExperiment
 from bakeoff.service import ofrep, routes
 from bakeoff.service.auth import require_api_token
-from bakeoff.service.http import PROBLEM_MEDIA_TYPE, BodySizeLimit, HttpProblem, problem_response
+from bakeoff.service.http import (
+    PROBLEM_MEDIA_TYPE,
+    BodySizeLimit,
+    HttpProblem,
+    problem_openapi,
+    problem_response,
+)
 from bakeoff.service.metrics import TrialJobsCollector
 from bakeoff.service.models import ProblemField
 from bakeoff.service.service import Service
 
-__all__ = ["ENV_EXPERIMENT", "app_from_environment", "create_app"]
+__all__ = ["ENV_EXPERIMENT", "app_from_environment", "create_app", "openapi_document"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +65,15 @@ def create_app(service: Service, *, owns_service: bool = False) -> FastAPI:
             if owns_service:
                 service.close()
 
+    app = _application(lifespan=lifespan)
+    app.state.service = service
+    service.telemetry.registry.register(TrialJobsCollector(service.engine, experiment=service.experiment))
+    app.add_middleware(BodySizeLimit, max_bytes=service.settings.max_body_bytes)
+    return app
+
+
+def _application(lifespan: Any = None) -> FastAPI:
+    """Routes, error handlers and the OpenAPI document, with no service attached."""
     app = FastAPI(
         title=TITLE,
         version=__version__,
@@ -66,31 +82,34 @@ def create_app(service: Service, *, owns_service: bool = False) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.service = service
-    service.telemetry.registry.register(TrialJobsCollector(service.engine, experiment=service.experiment))
     app.include_router(routes.router)
     app.include_router(ofrep.router)
     app.add_api_route(
         "/metrics",
-        _metrics_endpoint(service),
+        _metrics,
         methods=["GET"],
         summary="Prometheus metrics (text format)",
         tags=["health"],
         dependencies=[Depends(require_api_token)],
         response_class=Response,
-        responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}},
+        responses={
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+            **problem_openapi(401, 403),
+        },
     )
     _install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=service.settings.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
-def _metrics_endpoint(service: Service) -> Any:
-    def metrics() -> Response:
-        return Response(generate_latest(service.telemetry.registry), media_type=CONTENT_TYPE_LATEST)
+def _metrics(request: Request) -> Response:
+    service: Service = request.app.state.service
+    return Response(generate_latest(service.telemetry.registry), media_type=CONTENT_TYPE_LATEST)
 
-    return metrics
+
+def openapi_document() -> str:
+    """The OpenAPI document as committed in ``docs/openapi.json`` (``bakeoff serve --openapi``)."""
+    return json.dumps(_application().openapi(), indent=2) + "\n"
 
 
 def _install_error_handlers(app: FastAPI) -> None:

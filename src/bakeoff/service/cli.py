@@ -39,8 +39,11 @@ LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
     show_default=True,
     help="The arm's submit budget in seconds (then the control arm serves).",
 )
+@click.option("--openapi", "print_openapi", is_flag=True, help="Print the OpenAPI document and exit.")
 @pass_cli
-def serve(cli: CliContext, host: str, port: int, experiment: str, workers: int, timeout: float) -> None:
+def serve(
+    cli: CliContext, host: str, port: int, experiment: str, workers: int, timeout: float, print_openapi: bool
+) -> None:
     """Serve imports, experiment state, admin switches, OFREP, /metrics and /readyz over HTTP."""
     import uvicorn
 
@@ -50,6 +53,11 @@ def serve(cli: CliContext, host: str, port: int, experiment: str, workers: int, 
     from bakeoff.service.settings import ServiceSettings
     from bakeoff.service.telemetry import configure_tracing
 
+    if print_openapi:
+        from bakeoff.service.app import openapi_document
+
+        click.echo(openapi_document(), nl=False)
+        return
     settings = ServiceSettings.from_env(experiment=experiment, submit_timeout=timeout)
     if host not in LOOPBACK_HOSTS and settings.api_token is None:
         click.echo(

@@ -145,7 +145,7 @@ def _content_length(scope: Scope) -> int | None:
 def problem_openapi(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for problem documents (media type fixed by the app's openapi())."""
     titles = {
-        400: "Bad request",
+        400: "The body is not UTF-8 JSON",
         401: "No or malformed bearer token",
         403: "Wrong token, or the admin routes are disabled",
         404: "Not found",

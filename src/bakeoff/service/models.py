@@ -46,7 +46,13 @@ class _Strict(BaseModel):
 class ImportIn(_Strict):
     """One article import. ``unit_key`` is what the assignment sticks to (default: the URL)."""
 
-    url: str = Field(min_length=1, max_length=MAX_URL_LENGTH, examples=["https://example.com/articles/1"])
+    url: str = Field(
+        min_length=1,
+        max_length=MAX_URL_LENGTH,
+        pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+",
+        description="An absolute http(s) URL.",
+        examples=["https://example.com/articles/1"],
+    )
     unit_key: str | None = Field(default=None, min_length=1, max_length=MAX_KEY_LENGTH, examples=["user-42"])
     idempotency_key: str | None = Field(
         default=None,

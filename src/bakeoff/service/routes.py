@@ -77,7 +77,7 @@ def _import_request(body: ImportIn, header_key: str | None) -> ImportRequest:
     summary="Route one article import",
     responses={
         200: {"model": ImportOut, "description": "A repeat of an idempotency key: the first submission"},
-        **problem_openapi(401, 403, 413, 422, 503),
+        **problem_openapi(400, 401, 403, 413, 422, 503),
     },
     dependencies=[Depends(require_api_token)],
     tags=["imports"],
@@ -156,7 +156,7 @@ ADMIN: dict[str, Any] = {
     "dependencies": [Depends(require_admin_token)],
     "tags": ["admin"],
     "response_model": ExperimentOut,
-    "responses": problem_openapi(401, 403, 404, 413, 422, 503),
+    "responses": problem_openapi(400, 401, 403, 404, 413, 422, 503),
 }
 
 
@@ -191,7 +191,7 @@ def set_weights(name: ExperimentName, body: WeightsIn, service: ServiceDep) -> E
     dependencies=[Depends(require_admin_token)],
     tags=["admin"],
     response_model=OverrideOut,
-    responses=problem_openapi(401, 403, 404, 413, 422, 503),
+    responses=problem_openapi(400, 401, 403, 404, 413, 422, 503),
 )
 def put_override(
     name: ExperimentName, unit_key: UnitKey, body: OverrideIn, service: ServiceDep
