@@ -62,6 +62,7 @@ def create_app(service: Service, *, owns_service: bool = False) -> FastAPI:
         try:
             yield
         finally:
+            _flush_spans()  # uvicorn ends a SIGTERM by re-raising it, so atexit flushes would not run
             if owns_service:
                 service.close()
 
@@ -70,6 +71,14 @@ def create_app(service: Service, *, owns_service: bool = False) -> FastAPI:
     service.telemetry.registry.register(TrialJobsCollector(service.engine, experiment=service.experiment))
     app.add_middleware(BodySizeLimit, max_bytes=service.settings.max_body_bytes)
     return app
+
+
+def _flush_spans() -> None:
+    from opentelemetry import trace
+
+    flush = getattr(trace.get_tracer_provider(), "force_flush", None)
+    if flush is not None:
+        flush()
 
 
 def _application(lifespan: Any = None) -> FastAPI:

@@ -25,6 +25,7 @@ from bakeoff.metrics import Recorder
 from bakeoff.router import Decision, Experiment, ExperimentState, Router, UnknownExperiment
 from bakeoff.service.settings import ServiceSettings
 from bakeoff.service.telemetry import Telemetry
+from bakeoff.service.tracing import TRACE_CONTEXT_EVENT
 
 __all__ = ["BackendFactory", "ExperimentSummary", "Service", "Snapshot", "build_service"]
 
@@ -125,7 +126,20 @@ class Service:
 
     def submit(self, request: ImportRequest) -> Submission:
         """Route one import through the Router (timed, and traced when tracing is on)."""
-        return self.telemetry.traced_submit(self.experiment, lambda: self.router.submit(request))
+        submission, trace_context = self.telemetry.traced_submit(
+            self.experiment, lambda: self.router.submit(request)
+        )
+        if trace_context and not submission.duplicate:
+            self._store_trace_context(submission, trace_context)
+        return submission
+
+    def _store_trace_context(self, submission: Submission, trace_context: dict[str, str]) -> None:
+        """Let the worker's attempt spans link to this submit span (the job is committed already)."""
+        detail = {**trace_context, "arm": submission.served_arm, "experiment": submission.experiment}
+        try:
+            self.recorder.event(submission.trial_job_id, TRACE_CONTEXT_EVENT, detail=detail)
+        except Exception:  # the job is taken; a lost trace link must not turn it into an error
+            logger.warning("could not store the trace context of %s", submission.trial_job_id, exc_info=True)
 
     def trial_job(self, trial_job_id: UUID) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
         """One job's lifecycle row and its events, or None when there is no such job."""

@@ -20,6 +20,7 @@ from importlib.metadata import entry_points
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from bakeoff.contract import ConfigurationError, Submission
@@ -69,8 +70,10 @@ class Telemetry:
         )
         self.tracer = trace.get_tracer(TRACER_NAME, tracer_provider=tracer_provider)
 
-    def traced_submit(self, experiment: str, submit: Callable[[], Submission]) -> Submission:
-        """Run ``submit`` in a ``send`` span, and time it into the histogram."""
+    def traced_submit(
+        self, experiment: str, submit: Callable[[], Submission]
+    ) -> tuple[Submission, dict[str, str] | None]:
+        """Run ``submit`` in a ``send`` span and time it; also the span's W3C context when it records."""
         with self.tracer.start_as_current_span(
             f"send {experiment}",
             kind=SpanKind.PRODUCER,
@@ -100,7 +103,10 @@ class Telemetry:
                     }
                 )
                 span.set_status(Status(StatusCode.OK))
-            return submission
+                carrier: dict[str, str] = {}
+                TraceContextTextMapPropagator().inject(carrier)
+                return submission, carrier
+            return submission, None
 
 
 def configure_tracing(environ: Mapping[str, str] | None = None) -> bool:

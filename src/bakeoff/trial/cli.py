@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -204,6 +205,7 @@ def worker(
     chosen = _arms_option(arms)
     engine = cli.engine()
     upgrade(engine)
+    _trace_attempts_if_configured()
     import_settings = ImportSettings.from_env()
     inngest_options = {"retry_interval": inngest_retry_interval or None}
     backends = {
@@ -242,6 +244,20 @@ def worker(
     )
     if undrained:
         raise SystemExit(1)
+
+
+def _trace_attempts_if_configured() -> None:
+    """With OTEL_TRACES_EXPORTER set, each attempt becomes a span linked to its submit's."""
+    if not os.environ.get("OTEL_TRACES_EXPORTER"):
+        return  # tracing is off: load neither OpenTelemetry nor the service's telemetry
+    from bakeoff.service.telemetry import configure_tracing
+
+    if configure_tracing():
+        from opentelemetry import trace
+
+        from bakeoff.service.tracing import trace_attempts
+
+        trace_attempts(trace.get_tracer_provider())
 
 
 def _serve_metrics(engine: Any, host: str, port: int) -> Any:
