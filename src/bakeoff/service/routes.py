@@ -217,7 +217,7 @@ def delete_override(name: ExperimentName, unit_key: UnitKey, service: ServiceDep
 
 
 @router.get("/healthz", summary="The process answers", tags=["health"])
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
