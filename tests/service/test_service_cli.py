@@ -69,3 +69,48 @@ def test_bakeoff_serve_routes_to_the_real_arms_and_stops_on_sigterm(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_bakeoff_serve_with_two_workers_answers_every_scrape_with_both_processes_metrics(
+    database_url: str,
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    env = {**os.environ, "BAKEOFF_DATABASE_URL": database_url}
+    for name in ("BAKEOFF_API_TOKEN", "BAKEOFF_ADMIN_TOKEN", "PROMETHEUS_MULTIPROC_DIR"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bakeoff", "serve", "--port", "0", "--workers", "2"],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        url = _listening(process, time.monotonic() + 60)[0]["url"]
+        with httpx.Client(base_url=url, timeout=30) as client:
+            deadline = time.monotonic() + 60
+            while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            for i in range(12):
+                # A new connection each time, so the kernel spreads them over both processes.
+                response = httpx.post(
+                    f"{url}/v1/imports", json={"url": f"https://example.com/w{i}"}, timeout=30
+                )
+                assert response.status_code == 201, response.text
+            for _ in range(6):  # whichever process answers, it reports the submits of both
+                exposition = httpx.get(f"{url}/metrics", timeout=30).text
+                values: dict[str, float] = {}
+                for family in text_string_to_metric_families(exposition):
+                    for sample in family.samples:
+                        values[sample.name] = values.get(sample.name, 0) + sample.value
+                assert values["bakeoff_router_submit_seconds_count"] == 12
+                assert values["bakeoff_jobs_submitted_total"] == 12
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        assert process.stderr is not None
+        assert "Traceback" not in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

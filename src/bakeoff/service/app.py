@@ -18,7 +18,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -68,7 +68,7 @@ def create_app(service: Service, *, owns_service: bool = False) -> FastAPI:
 
     app = _application(lifespan=lifespan)
     app.state.service = service
-    service.telemetry.registry.register(TrialJobsCollector(service.engine, experiment=service.experiment))
+    app.state.metrics = _exposition_registry(service)
     app.add_middleware(BodySizeLimit, max_bytes=service.settings.max_body_bytes)
     return app
 
@@ -111,9 +111,28 @@ def _application(lifespan: Any = None) -> FastAPI:
     return app
 
 
+def _exposition_registry(service: Service) -> CollectorRegistry:
+    """What /metrics shows: the database collector, and the submit histogram of every process.
+
+    Under ``bakeoff serve --workers N`` each process records into prometheus_client's multiprocess
+    files (``PROMETHEUS_MULTIPROC_DIR``, set by the command), so any process answers a scrape with
+    the sum over all of them; a single process shows its own registry.
+    """
+    collector = TrialJobsCollector(service.engine, experiment=service.experiment)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry(auto_describe=True)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(collector)
+        return registry
+    service.telemetry.registry.register(collector)
+    return service.telemetry.registry
+
+
 def _metrics(request: Request) -> Response:
-    service: Service = request.app.state.service
-    return Response(generate_latest(service.telemetry.registry), media_type=CONTENT_TYPE_LATEST)
+    registry: CollectorRegistry = request.app.state.metrics
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def openapi_document() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
 from typing import Any
 
 import click
@@ -81,9 +82,12 @@ def serve(
         os.environ["BAKEOFF_DATABASE_URL"] = cli.database_url()
         os.environ[ENV_EXPERIMENT] = experiment
         os.environ[ENV_SUBMIT_TIMEOUT] = repr(timeout)
-        uvicorn.run(
-            "bakeoff.service.app:app_from_environment", factory=True, workers=workers, **server_options
-        )
+        with tempfile.TemporaryDirectory(prefix="bakeoff-serve-metrics-") as metrics_dir:
+            # Each process's submit histogram goes to shared files, so every scrape sums all of them.
+            os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
+            uvicorn.run(
+                "bakeoff.service.app:app_from_environment", factory=True, workers=workers, **server_options
+            )
         return
     configure_tracing()
     service = build_service(engine, settings)
