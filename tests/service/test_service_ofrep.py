@@ -114,3 +114,11 @@ def test_a_change_made_by_another_process_reaches_evaluations_within_the_refresh
             break
         live.service._stop.wait(0.05)
     assert (body["value"], body["reason"]) == ("inngest", "TARGETING_MATCH")
+
+
+def test_the_configuration_extension_says_string_flags_and_answers_304(live: LiveServer) -> None:
+    first = httpx.get(f"{live.url}/ofrep/v1/configuration")
+    assert first.status_code == 200
+    assert first.json()["capabilities"]["flagEvaluation"]["supportedTypes"] == ["string"]
+    again = httpx.get(f"{live.url}/ofrep/v1/configuration", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304

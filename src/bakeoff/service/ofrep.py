@@ -168,3 +168,35 @@ def _matches(if_none_match: str, etag: str) -> bool:
     """RFC 9110 weak comparison of ``If-None-Match`` (a list of tags, or ``*``) with ``etag``."""
     tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
     return "*" in tags or etag in tags
+
+
+CONFIGURATION = {
+    "name": "bakeoff",
+    "capabilities": {
+        "cacheInvalidation": {"polling": {"enabled": True, "minPollingIntervalMs": 1000}},
+        "flagEvaluation": {"supportedTypes": ["string"]},
+    },
+}
+_CONFIGURATION_BODY = json.dumps(CONFIGURATION, separators=(",", ":"), sort_keys=True).encode()
+_CONFIGURATION_ETAG = '"' + hashlib.sha256(_CONFIGURATION_BODY).hexdigest()[:32] + '"'
+
+
+@router.get(
+    "/configuration",
+    summary="OFREP provider configuration: string flags, polling no faster than once a second",
+    responses={
+        200: {
+            "content": {"application/json": {"schema": {"type": "object"}}},
+            "headers": {"ETag": {"schema": {"type": "string"}, "description": "Entity tag of the document"}},
+        },
+        304: {"description": "The configuration is not modified"},
+        **problem_openapi(401, 403),
+    },
+    response_class=Response,
+)
+async def configuration(
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+) -> Response:
+    if if_none_match is not None and _matches(if_none_match, _CONFIGURATION_ETAG):
+        return Response(status_code=304, headers={"ETag": _CONFIGURATION_ETAG})
+    return Response(_CONFIGURATION_BODY, media_type="application/json", headers={"ETag": _CONFIGURATION_ETAG})
