@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import httpx
@@ -112,7 +113,7 @@ def test_a_change_made_by_another_process_reaches_evaluations_within_the_refresh
         body = evaluate(live, "qa-user").json()
         if body["reason"] == "TARGETING_MATCH":
             break
-        live.service._stop.wait(0.05)
+        time.sleep(0.05)
     assert (body["value"], body["reason"]) == ("inngest", "TARGETING_MATCH")
 
 
