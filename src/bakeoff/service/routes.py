@@ -41,7 +41,8 @@ ArmName = Annotated[str, Path(min_length=1, max_length=MAX_KEY_LENGTH, examples=
 UnitKey = Annotated[str, Path(min_length=1, max_length=MAX_KEY_LENGTH, examples=["qa-user-1"])]
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
+    """The process's Service (async: a sync dependency would cost a thread-pool hop per request)."""
     service: Service = request.app.state.service
     return service
 
@@ -84,25 +85,27 @@ def _import_request(body: ImportIn, header_key: str | None) -> ImportRequest:
 )
 def create_import(
     body: ImportIn,
-    response: Response,
     service: ServiceDep,
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=MAX_KEY_LENGTH)
     ] = None,
-) -> ImportOut:
+) -> Response:
     """Exposure and enqueue commit together, or nothing is written (503)."""
     submission = service.submit(_import_request(body, idempotency_key))
-    if submission.duplicate:
-        response.status_code = 200
-    return ImportOut(
-        trial_job_id=submission.trial_job_id,
-        experiment=submission.experiment,
-        phase=submission.phase,
-        arm=submission.served_arm,
-        assigned_arm=submission.assigned_arm,
-        assignment_reason=submission.reason,
-        backend_job_id=submission.backend_job_id,
-        duplicate=submission.duplicate,
+    # Built by hand and returned as a Response: response_model validation would repeat, on the hot
+    # path, checks the Submission's own types already guarantee (the schema stays ImportOut).
+    return JSONResponse(
+        {
+            "trial_job_id": str(submission.trial_job_id),
+            "experiment": submission.experiment,
+            "phase": submission.phase,
+            "arm": submission.served_arm,
+            "assigned_arm": submission.assigned_arm,
+            "assignment_reason": submission.reason,
+            "backend_job_id": submission.backend_job_id,
+            "duplicate": submission.duplicate,
+        },
+        status_code=200 if submission.duplicate else 201,
     )
 
 
