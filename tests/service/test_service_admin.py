@@ -5,10 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
-from service_support import ADMIN_TOKEN, API_TOKEN, EXPERIMENT, LiveServer, counts, experiment_row
+from service_support import (
+    ADMIN_TOKEN,
+    API_TOKEN,
+    EXPERIMENT,
+    LiveServer,
+    counts,
+    experiment_row,
+    recording_arms,
+)
 from sqlalchemy import Engine
 
+from bakeoff.contract import Health
 from bakeoff.service import ServiceSettings
+from bakeoff.testing import RecordingBackend
 
 BASE = f"/v1/experiments/{EXPERIMENT}"
 PROBLEM = "application/problem+json"
@@ -133,6 +143,10 @@ def test_an_api_token_guards_the_other_routes_but_not_the_probes(
     )
     assert httpx.get(f"{live.url}{BASE}").status_code == 401
     assert httpx.get(f"{live.url}/metrics").status_code == 401
+    ofrep = httpx.post(
+        f"{live.url}/ofrep/v1/evaluate/flags/{EXPERIMENT}", json={"context": {"targetingKey": "u"}}
+    )
+    assert ofrep.status_code == 401
     assert counts(engine) == before
     assert httpx.post(f"{live.url}/v1/imports", json=request, headers=bearer(API_TOKEN)).status_code == 201
     assert httpx.get(f"{live.url}{BASE}", headers=bearer(ADMIN_TOKEN)).status_code == 200
@@ -149,3 +163,28 @@ def test_readyz_reports_the_database_and_each_arms_health(live: LiveServer) -> N
     assert set(body["arms"]) == {"legacy", "pgboss", "inngest"} and all(
         a["ok"] for a in body["arms"].values()
     )
+
+
+class PausedBackend(RecordingBackend):
+    """An arm whose health check says it cannot take work."""
+
+    def health(self) -> Health:
+        return Health(ok=False, detail="queue paused by an operator")
+
+
+def test_readyz_is_503_naming_the_arm_that_is_not_healthy(
+    serve: Callable[..., LiveServer], engine: Engine
+) -> None:
+    live = serve(backends={**recording_arms(engine), "inngest": PausedBackend("inngest", engine)})
+    response = httpx.get(f"{live.url}/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["ready"] is False and body["database"] == "ok"
+    assert body["arms"]["inngest"] == {
+        "ok": False,
+        "detail": "queue paused by an operator",
+        "queued": None,
+        "running": None,
+    }
+    assert body["arms"]["legacy"]["ok"] is True
+    assert httpx.get(f"{live.url}/healthz").status_code == 200  # the process itself is fine
