@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -11,15 +13,17 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
-from service_support import LiveServer
+from service_support import LiveServer, recording_arms
 from sqlalchemy import Engine
 
+from bakeoff.backends import create_backend
 from bakeoff.contract import ARM_NAMES
 from bakeoff.metrics import Recorder
 from bakeoff.metrics.attempts import record_attempt
 from bakeoff.service.telemetry import Telemetry
 from bakeoff.service.tracing import trace_attempts
 from bakeoff.testing import FailingBackend
+from bakeoff.workload.article_server import ArticleServer
 
 
 @pytest.fixture
@@ -127,3 +131,46 @@ def test_without_tracing_an_attempt_makes_no_span_and_no_query(engine: Engine) -
     with record_attempt(CountingRecorder(engine), UUID(int=1), 1):
         pass
     assert CountingRecorder.reads == 0
+
+
+def test_a_real_pgboss_worker_links_its_attempt_to_the_servers_submit(
+    serve: Callable[..., LiveServer], spans: tuple[TracerProvider, InMemorySpanExporter], engine: Engine
+) -> None:
+    """Server and worker share only the database: the link travels as the stored trace context."""
+    provider, exporter = spans
+    with ArticleServer(profile="none") as articles:
+        pgboss = create_backend(
+            "pgboss", engine, import_settings=articles.import_settings(), queue=f"trace-{uuid4().hex[:8]}",
+            polling_interval_seconds=0.5,
+        )  # fmt: skip
+        live = serve(
+            telemetry=Telemetry(tracer_provider=provider),
+            backends={**recording_arms(engine), "pgboss": pgboss},
+        )
+        created = httpx.post(
+            f"{live.url}/v1/imports", json={"url": articles.article_urls(1)[0], "unit_key": "user-42"}
+        )
+        assert created.json()["arm"] == "pgboss"
+        trace_attempts(provider)
+        stop = threading.Event()
+        worker = threading.Thread(target=pgboss.run_workers, kwargs={"concurrency": 1, "stop": stop})
+        worker.start()
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not only(
+                exporter.get_finished_spans(), "process article-import"
+            ):
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            worker.join(30)
+            pgboss.close()
+
+    (send,) = only(exporter.get_finished_spans(), "send article-import")
+    (process,) = only(exporter.get_finished_spans(), "process article-import")
+    assert process.attributes is not None and process.attributes["messaging.system"] == "bakeoff.pgboss"
+    assert process.attributes["bakeoff.trial_job_id"] == created.json()["trial_job_id"]
+    assert [(link.context.trace_id, link.context.span_id) for link in process.links] == [
+        (send.context.trace_id, send.context.span_id)
+    ]
+    assert process.status.status_code is not StatusCode.ERROR
