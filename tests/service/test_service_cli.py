@@ -114,3 +114,46 @@ def test_bakeoff_serve_with_two_workers_answers_every_scrape_with_both_processes
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_otel_traces_exporter_console_prints_the_submit_span_by_shutdown(database_url: str) -> None:
+    env = {**os.environ, "BAKEOFF_DATABASE_URL": database_url, "OTEL_TRACES_EXPORTER": "console"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bakeoff", "serve", "--port", "0"],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = _listening(process, time.monotonic() + 60)[0]["url"]
+        created = httpx.post(
+            f"{url}/v1/imports", json={"url": "https://example.com/t", "unit_key": "user-42"}, timeout=30
+        )
+        assert created.status_code == 201
+        process.send_signal(signal.SIGTERM)
+        stdout, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert '"name": "send article-import"' in stdout
+    assert f'"bakeoff.trial_job_id": "{created.json()["trial_job_id"]}"' in stdout
+
+
+def test_an_exporter_that_is_not_installed_is_named_in_the_error() -> None:
+    # A database that cannot answer: the exporter must be refused before the database is touched.
+    env = {
+        **os.environ,
+        "OTEL_TRACES_EXPORTER": "zipkin_json",
+        "BAKEOFF_DATABASE_URL": "postgresql://u@127.0.0.1:1/x",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bakeoff", "serve", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "zipkin_json" in result.stderr and "not installed" in result.stderr

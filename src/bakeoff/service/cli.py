@@ -60,6 +60,7 @@ def serve(
         click.echo(openapi_document(), nl=False)
         return
     settings = ServiceSettings.from_env(experiment=experiment, submit_timeout=timeout)
+    configure_tracing(install=False)  # a bad OTEL_TRACES_EXPORTER fails before the database is touched
     if host not in LOOPBACK_HOSTS and settings.api_token is None:
         click.echo(
             f"bakeoff serve: warning: binding {host} without BAKEOFF_API_TOKEN: anyone who can reach this "

@@ -109,27 +109,31 @@ class Telemetry:
             return submission, None
 
 
-def configure_tracing(environ: Mapping[str, str] | None = None) -> bool:
+def configure_tracing(environ: Mapping[str, str] | None = None, *, install: bool = True) -> bool:
     """Install a global tracer provider when ``OTEL_TRACES_EXPORTER`` names an exporter; True if it did.
 
-    Unset, ``none`` or ``OTEL_SDK_DISABLED=true`` leave tracing off (the API's no-op tracer).
+    Unset, ``none`` or ``OTEL_SDK_DISABLED=true`` leave tracing off (the API's no-op tracer). With
+    ``install=False`` it only checks that every named exporter is installed (raising if not).
     """
     env = os.environ if environ is None else environ
     names = [n.strip() for n in env.get("OTEL_TRACES_EXPORTER", "").split(",") if n.strip()]
     if env.get("OTEL_SDK_DISABLED", "").lower() == "true" or not names or names == ["none"]:
         return False
+    available = {ep.name: ep for ep in entry_points(group="opentelemetry_traces_exporter")}
+    missing = [name for name in names if name not in available]
+    if missing:
+        raise ConfigurationError(
+            f"OTEL_TRACES_EXPORTER names {', '.join(map(repr, missing))}, not installed (installed: "
+            f"{', '.join(sorted(available)) or 'none'}); otlp needs opentelemetry-exporter-otlp"
+        )
+    if not install:
+        return True
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     provider = SdkTracerProvider(resource=Resource.create({"service.name": "bakeoff-serve"}))
-    available = {ep.name: ep for ep in entry_points(group="opentelemetry_traces_exporter")}
     for name in names:
-        if name not in available:
-            raise ConfigurationError(
-                f"OTEL_TRACES_EXPORTER names {name!r}, which is not installed (installed: "
-                f"{', '.join(sorted(available)) or 'none'}); otlp needs opentelemetry-exporter-otlp"
-            )
         provider.add_span_processor(BatchSpanProcessor(available[name].load()()))
     trace.set_tracer_provider(provider)
     logger.info("tracing on: exporter(s) %s", ", ".join(names))
