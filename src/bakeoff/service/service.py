@@ -116,11 +116,22 @@ class Service:
             self._refresher.start()
 
     def _refresh_loop(self) -> None:
+        failing = False  # warn when re-reading starts failing and when it recovers, not every second
         while not self._stop.wait(self.settings.state_refresh_seconds):
             try:
                 self.refresh()
-            except Exception:  # a database blip must not end the loop; /readyz reports the database
-                logger.warning("could not re-read experiment %s; keeping the last state", self.experiment)
+            except Exception as exc:  # a database blip must not end the loop; /readyz reports it
+                if not failing:
+                    logger.warning(
+                        "cannot re-read experiment %s (%s); evaluations keep the last state",
+                        self.experiment,
+                        type(exc).__name__,
+                    )
+                failing = True
+            else:
+                if failing:
+                    logger.warning("re-reading experiment %s works again", self.experiment)
+                failing = False
 
     # -- imports ------------------------------------------------------------------------------
 
