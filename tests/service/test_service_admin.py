@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import quote
 
 import httpx
 from service_support import (
@@ -188,3 +189,17 @@ def test_readyz_is_503_naming_the_arm_that_is_not_healthy(
     }
     assert body["arms"]["legacy"]["ok"] is True
     assert httpx.get(f"{live.url}/healthz").status_code == 200  # the process itself is fine
+
+
+def test_a_url_unit_key_can_be_overridden_with_its_slashes_percent_encoded(
+    live: LiveServer, engine: Engine
+) -> None:
+    """Unit keys default to the import's URL, so an override path must carry slashes."""
+    unit = "https://example.com/articles/7?x=1"
+    path = f"{live.url}{BASE}/overrides/{quote(unit, safe='')}"
+    pinned = httpx.put(path, json={"arm": "inngest"}, headers=bearer(ADMIN_TOKEN))
+    assert pinned.status_code == 200 and pinned.json()["unit_key"] == unit
+    assert experiment_row(engine)["overrides"] == [(unit, "inngest")]
+    routed = httpx.post(f"{live.url}/v1/imports", json={"url": unit}).json()
+    assert (routed["arm"], routed["assignment_reason"]) == ("inngest", "override")
+    assert httpx.delete(path, headers=bearer(ADMIN_TOKEN)).status_code == 204

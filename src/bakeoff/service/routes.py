@@ -189,7 +189,7 @@ def set_weights(name: ExperimentName, body: WeightsIn, service: ServiceDep) -> E
 
 
 @router.put(
-    "/v1/experiments/{name}/overrides/{unit_key}",
+    "/v1/experiments/{name}/overrides/{unit_key:path}",
     summary="Pin a unit to an arm (recorded as reason 'override')",
     dependencies=[Depends(require_admin_token)],
     tags=["admin"],
@@ -205,7 +205,7 @@ def put_override(
 
 
 @router.delete(
-    "/v1/experiments/{name}/overrides/{unit_key}",
+    "/v1/experiments/{name}/overrides/{unit_key:path}",
     status_code=204,
     summary="Remove a unit's override",
     dependencies=[Depends(require_admin_token)],
