@@ -35,6 +35,7 @@ SUBCOMMANDS: dict[str, str] = {
     "route": "bakeoff.router.cli:route",
     "articles": "bakeoff.workload.cli:articles",
     "worker": "bakeoff.trial.cli:worker",
+    "serve": "bakeoff.service.cli:serve",
     "stress": "bakeoff.trial.cli:stress",
     "legacy": "bakeoff.backends.legacy.cli:legacy",
     "inngest": "bakeoff.backends.inngest.cli:inngest",

@@ -102,21 +102,24 @@ def record_attempt(recorder: AttemptRecorder, trial_job_id: UUID | None, attempt
     if trial_job_id is None:
         yield
         return
-    contained("attempt_started", recorder.attempt_started, trial_job_id, attempt)
-    try:
-        yield
-    except BaseException as exc:
-        contained(
-            "attempt_finished",
-            recorder.attempt_finished,
-            trial_job_id,
-            attempt,
-            ok=False,
-            error_kind=error_kind_of(exc),
-            error_message=f"{type(exc).__name__}: {exc}",
-        )
-        raise
-    contained("attempt_finished", recorder.attempt_finished, trial_job_id, attempt, ok=True)
+    from bakeoff.service.tracing import attempt_span  # light: OpenTelemetry loads only when tracing is on
+
+    with attempt_span(recorder, trial_job_id, attempt):
+        contained("attempt_started", recorder.attempt_started, trial_job_id, attempt)
+        try:
+            yield
+        except BaseException as exc:
+            contained(
+                "attempt_finished",
+                recorder.attempt_finished,
+                trial_job_id,
+                attempt,
+                ok=False,
+                error_kind=error_kind_of(exc),
+                error_message=f"{type(exc).__name__}: {exc}",
+            )
+            raise
+        contained("attempt_finished", recorder.attempt_finished, trial_job_id, attempt, ok=True)
 
 
 PSYCOPG_STATEMENTS = {name: pyformat(QUERIES[name]) for name in ("mark_attempt_started", "insert_event")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -179,8 +180,22 @@ def _print_outcome(console: Console, result: Any) -> None:
     help="Seconds between the inngest arm's retries, as a self-hosted `inngest start --retry-interval`; "
     "0 keeps Inngest's default backoff, the only one Inngest Cloud has.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus /metrics (read from the database per scrape) on this port; 0: any free port.",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address of --metrics-port.")
 @pass_cli
-def worker(cli: CliContext, arms: str, concurrency: int, inngest_retry_interval: int) -> None:
+def worker(
+    cli: CliContext,
+    arms: str,
+    concurrency: int,
+    inngest_retry_interval: int,
+    metrics_port: int | None,
+    metrics_host: str,
+) -> None:
     """Run the chosen arms' workers until SIGTERM or Ctrl-C; one JSON line per finished job."""
     from bakeoff.backends import create_backend
     from bakeoff.db.migrate import upgrade
@@ -190,6 +205,7 @@ def worker(cli: CliContext, arms: str, concurrency: int, inngest_retry_interval:
     chosen = _arms_option(arms)
     engine = cli.engine()
     upgrade(engine)
+    _trace_attempts_if_configured()
     import_settings = ImportSettings.from_env()
     inngest_options = {"retry_interval": inngest_retry_interval or None}
     backends = {
@@ -205,9 +221,11 @@ def worker(cli: CliContext, arms: str, concurrency: int, inngest_retry_interval:
 
     signal.signal(signal.SIGTERM, on_stop_signal)
     signal.signal(signal.SIGINT, on_stop_signal)
-    click.echo(
-        json.dumps({"event": "worker_started", "arms": list(chosen), "concurrency": concurrency}), err=True
-    )
+    started: dict[str, Any] = {"event": "worker_started", "arms": list(chosen), "concurrency": concurrency}
+    metrics_server = None if metrics_port is None else _serve_metrics(engine, metrics_host, metrics_port)
+    if metrics_server is not None:
+        started["metrics_url"] = f"http://{metrics_host}:{metrics_server.server_port}/metrics"
+    click.echo(json.dumps(started), err=True)
     # The job log is entered first, so it is removed last: jobs that finish during the drain are logged.
     with (
         _job_lines_on_stdout(),
@@ -221,11 +239,40 @@ def worker(cli: CliContext, arms: str, concurrency: int, inngest_retry_interval:
         click.echo(json.dumps({"event": "worker_draining", "arms": list(chosen)}), err=True)
     undrained = [thread.name for thread in threads if thread.is_alive()]
     close_backends(backends.values())  # after a cut-short drain this kills legacy children still running
+    if metrics_server is not None:
+        metrics_server.shutdown()
     click.echo(
         json.dumps({"event": "worker_stopped", "arms": list(chosen), "undrained": undrained}), err=True
     )
     if undrained:
         raise SystemExit(1)
+
+
+def _trace_attempts_if_configured() -> None:
+    """With OTEL_TRACES_EXPORTER set, each attempt becomes a span linked to its submit's."""
+    if not os.environ.get("OTEL_TRACES_EXPORTER"):
+        return  # tracing is off: load neither OpenTelemetry nor the service's telemetry
+    from bakeoff.service.telemetry import configure_tracing
+
+    if configure_tracing():
+        from opentelemetry import trace
+
+        from bakeoff.service.tracing import trace_attempts
+
+        trace_attempts(trace.get_tracer_provider())
+
+
+def _serve_metrics(engine: Any, host: str, port: int) -> Any:
+    """Prometheus metrics of every experiment, computed from the database at each scrape."""
+    from prometheus_client import start_http_server
+
+    from bakeoff.service.metrics import metrics_registry
+
+    try:
+        server, _ = start_http_server(port, addr=host, registry=metrics_registry(engine))
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from exc
+    return server
 
 
 class _JobLineFormatter(logging.Formatter):

@@ -1,0 +1,65 @@
+"""Fixtures for ``bakeoff serve``'s tests: one migrated database per session, emptied before each test.
+
+Creating a database from the template costs seconds on a busy machine, so these tests share one
+and start each test from empty trial and experiment tables (as the router's tests do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from service_support import ADMIN_TOKEN, TABLES, LiveServer
+from sqlalchemy import Engine, text
+
+from bakeoff.db.engine import make_engine
+from bakeoff.service import ServiceSettings
+from bakeoff.testing import TestDatabases, ensure_router_fake_jobs
+
+
+@pytest.fixture(scope="session")
+def service_database_url(test_databases: TestDatabases) -> Iterator[str]:
+    url = test_databases.create()
+    engine = make_engine(url, pool_size=1)
+    try:
+        ensure_router_fake_jobs(engine)
+    finally:
+        engine.dispose()
+    yield url
+    test_databases.drop(url)
+
+
+@pytest.fixture
+def database_url(service_database_url: str) -> str:
+    """The shared service database with every table a service test touches emptied."""
+    engine = make_engine(service_database_url, pool_size=1)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY"))
+    finally:
+        engine.dispose()
+    return service_database_url
+
+
+@pytest.fixture
+def serve(engine: Engine) -> Iterator[Callable[..., LiveServer]]:
+    """Start live servers (default: the admin token set, no API token, the recording arms)."""
+    started: list[LiveServer] = []
+
+    def start(**options: Any) -> LiveServer:
+        settings = options.pop("settings", None) or ServiceSettings(
+            admin_token=options.pop("admin_token", ADMIN_TOKEN), api_token=options.pop("api_token", None)
+        )
+        server = LiveServer(engine, settings, **options).__enter__()
+        started.append(server)
+        return server
+
+    yield start
+    for server in reversed(started):
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def live(serve: Callable[..., LiveServer]) -> LiveServer:
+    return serve()
