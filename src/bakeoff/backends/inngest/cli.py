@@ -1,4 +1,5 @@
-"""``bakeoff inngest``: the run history in the terminal (the observability the seed credits Inngest with).
+"""``bakeoff inngest``: the run history in the terminal (the observability the seed credits Inngest with),
+and ``bakeoff inngest serve``, the server that runs functions written with Inngest's official SDKs.
 
 ``bakeoff inngest runs [--status S] [--fn ID]`` lists recent runs; ``bakeoff inngest run RUN_ID``
 prints one run's timeline: every step and every attempt, with the queue delay (waiting for a
@@ -8,6 +9,8 @@ worker, or for a retry/sleep to come due) next to the execution time, then the o
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -130,7 +133,7 @@ def _summary(run: Run) -> list[str]:
 
 @click.group()
 def inngest() -> None:
-    """The inngest arm's run history: runs, steps, attempts."""
+    """The inngest arm: run history (runs, run) and the SDK-compatible server (serve)."""
 
 
 @inngest.command("runs")
@@ -169,3 +172,78 @@ def run(cli: CliContext, run_id: str) -> None:
     for line in _summary(found):
         console.print(line, highlight=False)
     console.print(render_run(found))
+
+
+@inngest.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8288, show_default=True)
+@click.option(
+    "-u", "--sdk-url", "sdk_urls", multiple=True, help="Sync the app served at this URL (as inngest dev -u)."
+)
+@click.option(
+    "--retry-interval",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Retry every N seconds (as inngest dev --retry-interval); default: Inngest's backoff table.",
+)
+@click.option(
+    "--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Worker threads."
+)
+@click.option(
+    "--step-timeout",
+    type=click.FloatRange(min=0.1),
+    default=120.0,
+    show_default=True,
+    help="Seconds per call.",
+)
+@pass_cli
+def serve(
+    cli: CliContext,
+    host: str,
+    port: int,
+    sdk_urls: tuple[str, ...],
+    retry_interval: int | None,
+    concurrency: int,
+    step_timeout: float,
+) -> None:
+    """Run functions written with Inngest's official SDKs: a dev server on the engine's tables."""
+    import uvicorn
+
+    from bakeoff.backends.inngest.server import InngestServer, create_app
+    from bakeoff.db.migrate import upgrade
+    from bakeoff.db.urls import mask_url
+
+    upgrade(cli.engine())
+    server = InngestServer(
+        cli.database_url(), retry_interval=retry_interval, concurrency=concurrency, step_timeout=step_timeout
+    ).start()
+    console = Console(stderr=True)
+    console.print(
+        f"bakeoff inngest serve on http://{host}:{port}  database {mask_url(cli.database_url())}\n"
+        "dev mode: no signing key or event key needed; point an app at it with "
+        f"INNGEST_DEV=http://{host}:{port}",
+        highlight=False,
+    )
+    if sdk_urls:
+        threading.Thread(target=_sync_apps, args=(server, sdk_urls, console), daemon=True).start()
+    try:
+        uvicorn.run(create_app(server), host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        server.stop()
+
+
+def _sync_apps(server: Any, urls: tuple[str, ...], console: Console, attempts: int = 30) -> None:
+    """Sync each ``-u`` app, retrying every 2 s while it is not up yet (as inngest dev polls)."""
+    from bakeoff.backends.inngest.server import SyncFailed
+
+    for url in urls:
+        for attempt in range(attempts):
+            try:
+                server.sync_app(url)
+            except SyncFailed as exc:
+                if attempt == attempts - 1:
+                    console.print(f"[red]could not sync {url}[/]: {exc}")
+                time.sleep(2)
+                continue
+            console.print(f"synced {url}", highlight=False)
+            break

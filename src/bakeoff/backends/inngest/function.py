@@ -24,11 +24,14 @@ from bakeoff.backends.inngest.models import (
     TriggerEvent,
     to_timedelta,
 )
+from bakeoff.backends.inngest.protocol import CallRequest, CallResult
 from bakeoff.backends.inngest.sdk import Context
 
-__all__ = ["Function", "FunctionOptions", "Handler"]
+__all__ = ["Function", "FunctionOptions", "Handler", "RemoteCall"]
 
 Handler = Callable[[Context], Any]
+RemoteCall = Callable[[CallRequest], CallResult]
+"""One invocation of a function served elsewhere (an app speaking Inngest's SDK protocol over HTTP)."""
 MAX_RETRIES = 20
 MAX_CONCURRENCY_LIMITS = 2
 MAX_CANCELLATIONS = 5
@@ -74,6 +77,8 @@ class Function:
     options: FunctionOptions
     on_failure_id: str | None = None
     expressions: dict[str, Expression | None] = field(default_factory=dict)
+    remote: RemoteCall | None = None
+    """Set for a function served by an app over HTTP: the executor calls this instead of ``handler``."""
 
     @property
     def max_attempts(self) -> int:

@@ -1,0 +1,184 @@
+"""``InngestServer``: the dev-server side of Inngest's SDK protocol on the step engine's tables.
+
+One engine app (:data:`SERVER_APP_ID`) holds the functions of every synced SDK app, keyed by
+their composite ids (``app-fn``), so ``invoke`` across apps, ``on_failure`` (a function of its
+own, as the SDKs register it) and ``cancelOn`` work as the engine already does them. Runs,
+steps, attempts and events land in the same ``inngest`` schema as the in-process arm, so
+``bakeoff inngest runs`` shows them too. Synced apps live in memory, as in ``inngest dev``: a
+restarted server forgets them until the apps sync again (``-u`` does it at start).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from bakeoff.backends.inngest.client import DEFAULT_LEASE, Inngest
+from bakeoff.backends.inngest.cron import next_fire
+from bakeoff.backends.inngest.errors import InvalidEvent
+from bakeoff.backends.inngest.executor import Backoff
+from bakeoff.backends.inngest.function import Function
+from bakeoff.backends.inngest.models import Event
+from bakeoff.backends.inngest.server.registry import AppRegistry, RegisterError, parse_app
+from bakeoff.backends.inngest.server.transport import HttpTransport
+from bakeoff.backends.inngest.server.wire import WireError, parse_event
+from bakeoff.backends.inngest.worker import Worker
+
+__all__ = ["SERVER_APP_ID", "InngestServer", "Reply", "SyncFailed"]
+
+logger = logging.getLogger(__name__)
+
+SERVER_APP_ID = "inngest-serve"
+"""The engine app that owns every function synced over HTTP (their ids carry the SDK app's id)."""
+MAX_EVENTS_PER_REQUEST = 5000
+
+
+class SyncFailed(RuntimeError):
+    """``PUT`` to an app did not sync it; the message says what the app answered."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A JSON answer: status code and body."""
+
+    status: int
+    body: Any
+
+
+class InngestServer:
+    """Syncs apps, takes events and drives the synced functions over HTTP with engine workers."""
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        retry_interval: int | None = None,
+        backoff: Backoff | None = None,
+        concurrency: int = 8,
+        step_timeout: float = 120.0,
+        poll_interval: float = 0.5,
+        lease: timedelta = DEFAULT_LEASE,
+        schema: str = "inngest",
+    ) -> None:
+        self.client = Inngest(
+            app_id=SERVER_APP_ID,
+            database_url=database_url,
+            schema=schema,
+            retry_interval=retry_interval,
+            backoff=backoff,
+            poll_interval=poll_interval,
+            lease=lease,
+        )
+        self.concurrency = concurrency
+        self.transport = HttpTransport(step_timeout=step_timeout)
+        self.registry = AppRegistry(self._publish)
+        self._worker: Worker | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> InngestServer:
+        """Start the engine workers that drive synced functions."""
+        if self._worker is None:
+            self._worker = self.client.start_worker(concurrency=self.concurrency)
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the workers (in-flight calls finish), then the HTTP client and the pool."""
+        if self._worker is not None:
+            self._worker.stop(timeout=timeout)
+            self._worker = None
+        self.transport.close()
+        self.client.close()
+
+    # -- sync -------------------------------------------------------------------------------------
+
+    def _publish(self, functions: dict[str, Function]) -> None:
+        self.client.functions = functions  # one assignment: workers see the old or the new set
+        now = datetime.now(UTC)
+        crons = [(fn.fn_id, cron) for fn in functions.values() for cron in fn.crons()]
+        if not crons:
+            return
+        with self.client.connection() as conn:
+            for fn_id, cron in crons:
+                self.client.sql.run(
+                    conn,
+                    "register_cron",
+                    app_id=SERVER_APP_ID,
+                    fn_id=fn_id,
+                    cron=cron,
+                    next_at=next_fire(cron, now),
+                )
+
+    def register(self, payload: Any) -> Reply:
+        """``POST /fn/register``: add or replace an app's functions."""
+        try:
+            app = parse_app(payload, self.transport.caller)
+            modified = self.registry.sync(app)
+        except RegisterError as exc:
+            logger.warning("sync refused: %s", exc)
+            return Reply(400, {"error": str(exc)})
+        logger.info("synced app %s (%d functions) at %s", app.app_id, len(app.functions), app.url)
+        return Reply(200, {"ok": True, "modified": modified})
+
+    def sync_app(self, url: str, *, timeout: float = 30.0) -> dict[str, Any]:
+        """Sync the app served at ``url`` as ``inngest dev -u`` does: ``PUT`` it, it registers here."""
+        try:
+            response = httpx.put(url, headers={"x-inngest-server-kind": "dev"}, timeout=timeout)
+        except httpx.HTTPError as exc:
+            raise SyncFailed(f"could not reach the app at {url}: {exc}") from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"message": response.text[:200]}
+        if response.status_code != 200:
+            message = body.get("message") or body.get("error") if isinstance(body, dict) else body
+            raise SyncFailed(f"the app at {url} answered {response.status_code}: {message}")
+        return body if isinstance(body, dict) else {"body": body}
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def send_events(self, payload: Any) -> Reply:
+        """``POST /e/{key}``: one event or a list; ``{ids, status}``, or 400 naming the bad field."""
+        raw = payload if isinstance(payload, list) else [payload]
+        if not raw:
+            return Reply(400, {"error": "the body holds no event", "status": 400})
+        if len(raw) > MAX_EVENTS_PER_REQUEST:
+            return Reply(
+                400, {"error": f"{len(raw)} events in one request; the limit is 5000", "status": 400}
+            )
+        try:
+            events = [parse_event(item, i) for i, item in enumerate(raw)]
+            ids = self.client.send(events)
+        except (WireError, InvalidEvent) as exc:
+            return Reply(400, {"error": str(exc), "status": 400})
+        return Reply(200, {"ids": ids, "status": 200})
+
+    def send(self, events: list[Event]) -> list[str]:
+        """Send events from Python (tests, benchmarks): the same path as ``POST /e``."""
+        return self.client.send(events)
+
+    # -- inspection -------------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        """What ``GET /dev`` answers: the server and the synced apps with their functions."""
+        return {
+            "version": "bakeoff-inngest-serve",
+            "mode": "dev",
+            "apps": [
+                {
+                    "id": app.app_id,
+                    "url": app.url,
+                    "sdk": app.sdk,
+                    "framework": app.framework,
+                    "functions": sorted(app.functions),
+                }
+                for app in self.registry.apps()
+            ],
+            "functions": [
+                {"id": fn.fn_id, "name": fn.options.name or fn.fn_id} for fn in self.client.functions.values()
+            ],
+        }
