@@ -79,8 +79,12 @@ def _bar(start: datetime, end: datetime, origin: datetime, span: float, style: s
 
 def _attempt_rows(run: Run) -> list[tuple[str, Attempt | StepRecord]]:
     """Attempts in order, plus waiting/sleeping steps (which have no attempt of their own)."""
-    rows: list[tuple[str, Attempt | StepRecord]] = [(a.step_key or "(function)", a) for a in run.attempts]
-    rows += [(s.step_key, s) for s in run.steps if s.op != "StepRun" and s.started_at]
+    # Steps of functions served over HTTP are keyed by the SDK's hashed id: show their readable id.
+    names = {s.step_key: s.step_id for s in run.steps if ":" not in s.step_key}
+    rows: list[tuple[str, Attempt | StepRecord]] = [
+        (names.get(a.step_key, a.step_key) if a.step_key else "(function)", a) for a in run.attempts
+    ]
+    rows += [(names.get(s.step_key, s.step_key), s) for s in run.steps if s.op != "StepRun" and s.started_at]
     return sorted(rows, key=lambda r: r[1].started_at or run.created_at)
 
 

@@ -23,8 +23,10 @@ from bakeoff.backends.inngest.errors import InvalidEvent
 from bakeoff.backends.inngest.executor import Backoff
 from bakeoff.backends.inngest.function import Function
 from bakeoff.backends.inngest.models import Event
+from bakeoff.backends.inngest.protocol import MemoEntry
+from bakeoff.backends.inngest.server.gql import find_run
 from bakeoff.backends.inngest.server.registry import AppRegistry, RegisterError, parse_app
-from bakeoff.backends.inngest.server.transport import HttpTransport
+from bakeoff.backends.inngest.server.transport import HttpTransport, memo_payload
 from bakeoff.backends.inngest.server.wire import WireError, parse_event
 from bakeoff.backends.inngest.worker import Worker
 
@@ -60,6 +62,7 @@ class InngestServer:
         backoff: Backoff | None = None,
         concurrency: int = 8,
         step_timeout: float = 120.0,
+        inline_limit: int = 4 * 1024 * 1024,
         poll_interval: float = 0.5,
         lease: timedelta = DEFAULT_LEASE,
         schema: str = "inngest",
@@ -74,7 +77,7 @@ class InngestServer:
             lease=lease,
         )
         self.concurrency = concurrency
-        self.transport = HttpTransport(step_timeout=step_timeout)
+        self.transport = HttpTransport(step_timeout=step_timeout, inline_limit=inline_limit)
         self.registry = AppRegistry(self._publish)
         self._worker: Worker | None = None
 
@@ -160,6 +163,27 @@ class InngestServer:
     def send(self, events: list[Event]) -> list[str]:
         """Send events from Python (tests, benchmarks): the same path as ``POST /e``."""
         return self.client.send(events)
+
+    # -- the run API the SDKs call when use_api is set -----------------------------------------------
+
+    def run_batch(self, run_id: str) -> Reply:
+        """``GET /v0/runs/{run_id}/batch``: the run's events (one: batching is refused at sync)."""
+        run = find_run(self.client, run_id)
+        if run is None:
+            return Reply(404, {"error": f"no run {run_id}"})
+        return Reply(200, [run.event.to_dict()])
+
+    def run_actions(self, run_id: str) -> Reply:
+        """``GET /v0/runs/{run_id}/actions``: memoized steps by hashed id, as a call request's ``steps``."""
+        run = find_run(self.client, run_id)
+        if run is None:
+            return Reply(404, {"error": f"no run {run_id}"})
+        steps = {
+            s.step_key: memo_payload(MemoEntry(data=s.output, error=s.error, op=s.op))
+            for s in run.steps
+            if s.status != "waiting"
+        }
+        return Reply(200, steps)
 
     # -- inspection -------------------------------------------------------------------------------
 

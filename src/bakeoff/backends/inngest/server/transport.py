@@ -67,14 +67,18 @@ def memo_payload(entry: MemoEntry) -> Any:
     return {"data": entry.data}
 
 
-def request_body(fn_id: str, request: CallRequest) -> dict[str, Any]:
-    """The call request body both SDKs accept (the spec's, plus what Python 0.5.x requires)."""
+def request_body(fn_id: str, request: CallRequest, *, use_api: bool = False) -> dict[str, Any]:
+    """The call request body both SDKs accept (the spec's, plus what Python 0.5.x requires).
+
+    With ``use_api`` the memo and the events stay out of the body: the SDK fetches them from
+    ``/v0/runs/{run_id}/actions`` and ``/batch`` (Inngest does this for bodies too big to send).
+    """
     steps = {key: memo_payload(entry) for key, entry in request.steps.items()}
     stack = list(steps)
     return {
         "event": request.event,
-        "events": request.events,
-        "steps": steps,
+        "events": [] if use_api else request.events,
+        "steps": {} if use_api else steps,
         "ctx": {
             "fn_id": fn_id,
             "run_id": request.run_id,
@@ -82,10 +86,10 @@ def request_body(fn_id: str, request: CallRequest) -> dict[str, Any]:
             "attempt": request.attempt,
             "max_attempts": request.max_attempts,
             "disable_immediate_execution": request.disable_immediate_execution,
-            "use_api": False,
+            "use_api": use_api,
             "stack": {"stack": stack, "current": len(stack)},
         },
-        "use_api": False,
+        "use_api": use_api,
         "version": 1,
     }
 
@@ -104,8 +108,10 @@ class HttpTransport:
         signer: Signer | None = None,
         verifier: Callable[[bytes, str | None], bool] | None = None,
         server_kind: str = "dev",
+        inline_limit: int = 4 * 1024 * 1024,
     ) -> None:
         self.step_timeout = step_timeout
+        self.inline_limit = inline_limit
         self.signer = signer
         self.verifier = verifier
         self.server_kind = server_kind
@@ -123,6 +129,8 @@ class HttpTransport:
     def call(self, fn_id: str, url: str, request: CallRequest) -> CallResult:
         """POST one invocation; never raises for what the app did (that becomes a run error)."""
         body = json.dumps(request_body(fn_id, request), separators=(",", ":")).encode()
+        if len(body) > self.inline_limit:
+            body = json.dumps(request_body(fn_id, request, use_api=True), separators=(",", ":")).encode()
         params = {"fnId": fn_id, "stepId": request.target_step or "step"}
         try:
             response = self._http.post(url, params=params, content=body, headers=self._headers(body))
