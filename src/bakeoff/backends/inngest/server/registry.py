@@ -24,6 +24,7 @@ from bakeoff.backends.inngest.models import (
     Concurrency,
     Debounce,
     RateLimit,
+    Singleton,
     Throttle,
     TriggerCron,
     TriggerEvent,
@@ -36,7 +37,6 @@ __all__ = ["AppRegistry", "RegisterError", "SyncedApp", "parse_app"]
 UNSUPPORTED_OPTIONS = {
     "batchEvents": "batching events (batchEvents)",
     "priority": "priority",
-    "singleton": "singleton",
     "timeouts": "function timeouts (timeouts.start / timeouts.finish)",
 }
 RemoteFactory = Callable[[str, str], RemoteCall]
@@ -153,6 +153,7 @@ def _options(config: dict[str, Any], retries: int | None) -> FunctionOptions:
     rate = config.get("rateLimit")
     debounce = config.get("debounce")
     idempotency = config.get("idempotency")
+    singleton = config.get("singleton")
     return FunctionOptions(
         retries=4 if retries is None else retries,
         concurrency=_concurrency(config.get("concurrency")),
@@ -183,6 +184,9 @@ def _options(config: dict[str, Any], retries: int | None) -> FunctionOptions:
         cancel=_cancel(config.get("cancel")),
         idempotency=None if idempotency is None else _str(idempotency, "idempotency"),
         name=config.get("name") if isinstance(config.get("name"), str) else None,
+        singleton=None
+        if singleton is None
+        else Singleton(mode=str(_dict(singleton, "singleton").get("mode")), key=singleton.get("key")),
     )
 
 

@@ -131,9 +131,10 @@ class HttpTransport:
         body = json.dumps(request_body(fn_id, request), separators=(",", ":")).encode()
         if len(body) > self.inline_limit:
             body = json.dumps(request_body(fn_id, request, use_api=True), separators=(",", ":")).encode()
-        params = {"fnId": fn_id, "stepId": request.target_step or "step"}
+        # Merge, not replace: the step URL may carry query parameters of its own.
+        target = httpx.URL(url).copy_merge_params({"fnId": fn_id, "stepId": request.target_step or "step"})
         try:
-            response = self._http.post(url, params=params, content=body, headers=self._headers(body))
+            response = self._http.post(target, content=body, headers=self._headers(body))
         except httpx.TimeoutException:
             return _failed("StepTimeout", f"the app at {url} did not answer within {self.step_timeout:g} s")
         except httpx.HTTPError as exc:
