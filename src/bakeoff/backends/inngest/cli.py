@@ -200,6 +200,18 @@ def run(cli: CliContext, run_id: str) -> None:
     show_default=True,
     help="Seconds per call.",
 )
+@click.option(
+    "--signing-key",
+    envvar="INNGEST_SIGNING_KEY",
+    default=None,
+    help="Production mode: sign requests to apps, verify answers and SDK calls (env INNGEST_SIGNING_KEY).",
+)
+@click.option(
+    "--event-key",
+    envvar="INNGEST_EVENT_KEY",
+    default=None,
+    help="Only this key may send events to POST /e/{key} (env INNGEST_EVENT_KEY).",
+)
 @pass_cli
 def serve(
     cli: CliContext,
@@ -209,6 +221,8 @@ def serve(
     retry_interval: int | None,
     concurrency: int,
     step_timeout: float,
+    signing_key: str | None,
+    event_key: str | None,
 ) -> None:
     """Run functions written with Inngest's official SDKs: a dev server on the engine's tables."""
     import uvicorn
@@ -219,13 +233,22 @@ def serve(
 
     upgrade(cli.engine())
     server = InngestServer(
-        cli.database_url(), retry_interval=retry_interval, concurrency=concurrency, step_timeout=step_timeout
-    ).start()
+        cli.database_url(), retry_interval=retry_interval, concurrency=concurrency, step_timeout=step_timeout,
+        signing_key=signing_key, event_key=event_key,
+    ).start()  # fmt: skip
     console = Console(stderr=True)
+    if server.signing_key is None:
+        mode = (
+            "dev mode: no signing key or event key needed; point an app at it with "
+            f"INNGEST_DEV=http://{host}:{port}"
+        )
+    else:
+        mode = (
+            "production mode: requests to apps are signed, their answers and SDK calls verified; "
+            f"apps need INNGEST_SIGNING_KEY and INNGEST_BASE_URL=http://{host}:{port}"
+        )
     console.print(
-        f"bakeoff inngest serve on http://{host}:{port}  database {mask_url(cli.database_url())}\n"
-        "dev mode: no signing key or event key needed; point an app at it with "
-        f"INNGEST_DEV=http://{host}:{port}",
+        f"bakeoff inngest serve on http://{host}:{port}  database {mask_url(cli.database_url())}\n{mode}",
         highlight=False,
     )
     if sdk_urls:

@@ -10,6 +10,7 @@ restarted server forgets them until the apps sync again (``-u`` does it at start
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ from bakeoff.backends.inngest.models import Event
 from bakeoff.backends.inngest.protocol import MemoEntry
 from bakeoff.backends.inngest.server.gql import find_run
 from bakeoff.backends.inngest.server.registry import AppRegistry, RegisterError, parse_app
+from bakeoff.backends.inngest.server.signing import SigningKey
 from bakeoff.backends.inngest.server.transport import HttpTransport, memo_payload
 from bakeoff.backends.inngest.server.wire import WireError, parse_event
 from bakeoff.backends.inngest.worker import Worker
@@ -66,6 +68,8 @@ class InngestServer:
         poll_interval: float = 0.5,
         lease: timedelta = DEFAULT_LEASE,
         schema: str = "inngest",
+        signing_key: str | None = None,
+        event_key: str | None = None,
     ) -> None:
         self.client = Inngest(
             app_id=SERVER_APP_ID,
@@ -77,7 +81,12 @@ class InngestServer:
             lease=lease,
         )
         self.concurrency = concurrency
-        self.transport = HttpTransport(step_timeout=step_timeout, inline_limit=inline_limit)
+        self.signing_key = SigningKey(signing_key) if signing_key else None
+        self.event_key = event_key or None
+        self.mode = "cloud" if self.signing_key is not None else "dev"
+        self.transport = HttpTransport(
+            step_timeout=step_timeout, inline_limit=inline_limit, signing_key=self.signing_key
+        )
         self.registry = AppRegistry(self._publish)
         self._worker: Worker | None = None
 
@@ -127,10 +136,23 @@ class InngestServer:
         logger.info("synced app %s (%d functions) at %s", app.app_id, len(app.functions), app.url)
         return Reply(200, {"ok": True, "modified": modified})
 
+    def authorizes(self, authorization: str | None) -> bool:
+        """Whether an SDK-to-server call may proceed: always in dev mode, else with the key's bearer."""
+        return self.signing_key is None or self.signing_key.authorizes(authorization)
+
+    def accepts_event_key(self, key: str) -> bool:
+        """Whether ``POST /e/{key}`` may send: any key in dev mode, else only the configured one."""
+        if self.signing_key is None and self.event_key is None:
+            return True
+        return self.event_key is not None and hmac.compare_digest(key, self.event_key)
+
     def sync_app(self, url: str, *, timeout: float = 30.0) -> dict[str, Any]:
         """Sync the app served at ``url`` as ``inngest dev -u`` does: ``PUT`` it, it registers here."""
+        headers = {"x-inngest-server-kind": self.mode}
+        if self.signing_key is not None:
+            headers["x-inngest-signature"] = self.signing_key.sign(b"")
         try:
-            response = httpx.put(url, headers={"x-inngest-server-kind": "dev"}, timeout=timeout)
+            response = httpx.put(url, headers=headers, timeout=timeout)
         except httpx.HTTPError as exc:
             raise SyncFailed(f"could not reach the app at {url}: {exc}") from exc
         try:
@@ -191,7 +213,7 @@ class InngestServer:
         """What ``GET /dev`` answers: the server and the synced apps with their functions."""
         return {
             "version": "bakeoff-inngest-serve",
-            "mode": "dev",
+            "mode": self.mode,
             "apps": [
                 {
                     "id": app.app_id,

@@ -36,6 +36,7 @@ from bakeoff.backends.inngest.protocol import (
     StepsReported,
     TargetNotFound,
 )
+from bakeoff.backends.inngest.server.signing import SigningKey, canonical_json
 from bakeoff.backends.inngest.server.wire import (
     WireError,
     error_payload,
@@ -54,7 +55,6 @@ REFUSED_OPS = {
     "Gateway": "the AI gateway (step.fetch / gateway requests)",
     "StepAIGateway": "the AI gateway (step.ai.infer)",
 }
-Signer = Callable[[bytes], str]
 
 
 def memo_payload(entry: MemoEntry) -> Any:
@@ -105,16 +105,13 @@ class HttpTransport:
         self,
         *,
         step_timeout: float = 120.0,
-        signer: Signer | None = None,
-        verifier: Callable[[bytes, str | None], bool] | None = None,
-        server_kind: str = "dev",
+        signing_key: SigningKey | None = None,
         inline_limit: int = 4 * 1024 * 1024,
     ) -> None:
         self.step_timeout = step_timeout
         self.inline_limit = inline_limit
-        self.signer = signer
-        self.verifier = verifier
-        self.server_kind = server_kind
+        self.signing_key = signing_key
+        self.server_kind = "cloud" if signing_key is not None else "dev"
         self._http = httpx.Client(timeout=httpx.Timeout(step_timeout, connect=10.0))
 
     def close(self) -> None:
@@ -128,9 +125,9 @@ class HttpTransport:
 
     def call(self, fn_id: str, url: str, request: CallRequest) -> CallResult:
         """POST one invocation; never raises for what the app did (that becomes a run error)."""
-        body = json.dumps(request_body(fn_id, request), separators=(",", ":")).encode()
+        body = self._encode(request_body(fn_id, request))
         if len(body) > self.inline_limit:
-            body = json.dumps(request_body(fn_id, request, use_api=True), separators=(",", ":")).encode()
+            body = self._encode(request_body(fn_id, request, use_api=True))
         # Merge, not replace: the step URL may carry query parameters of its own.
         target = httpx.URL(url).copy_merge_params({"fnId": fn_id, "stepId": request.target_step or "step"})
         try:
@@ -139,11 +136,19 @@ class HttpTransport:
             return _failed("StepTimeout", f"the app at {url} did not answer within {self.step_timeout:g} s")
         except httpx.HTTPError as exc:
             return _failed("AppUnreachable", f"could not reach the app at {url}: {exc}")
-        if self.verifier is not None and not self.verifier(
-            response.content, response.headers.get("x-inngest-signature")
-        ):
-            return _failed("InvalidSignature", f"the app at {url} answered without a valid signature")
+        if self.signing_key is not None:
+            problem = self.signing_key.problem(response.content, response.headers.get("x-inngest-signature"))
+            if problem is not None:
+                return _failed(
+                    "InvalidSignature", f"the app at {url} answered {response.status_code} with {problem}"
+                )
         return self._result(url, request, response.status_code, response.headers, response.content)
+
+    def _encode(self, payload: dict[str, Any]) -> bytes:
+        # Signed bodies go out canonical (RFC 8785): the SDKs canonicalize before they verify.
+        if self.signing_key is not None:
+            return canonical_json(payload)
+        return json.dumps(payload, separators=(",", ":")).encode()
 
     def _headers(self, body: bytes) -> dict[str, str]:
         headers = {
@@ -153,8 +158,8 @@ class HttpTransport:
             "x-inngest-req-version": "1",
             "user-agent": SERVER_SDK,
         }
-        if self.signer is not None:
-            headers["x-inngest-signature"] = self.signer(body)
+        if self.signing_key is not None:
+            headers["x-inngest-signature"] = self.signing_key.sign(body)
         return headers
 
     def _result(
