@@ -1,0 +1,74 @@
+"""Functions written with Inngest's official TypeScript SDK (``inngest`` 3.x, pinned) on ``inngest serve``.
+
+The Node app (``node/app.mjs``) uses ``step.run``, ``step.sleep``, ``step.waitForEvent``,
+``step.invoke``, parallel ``Promise.all`` steps, ``NonRetriableError`` and ``inngest.send``; the
+server syncs it by ``PUT`` as ``inngest dev -u`` does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from ts_node import serve_ts_app
+
+from bakeoff.backends.inngest import RunStatus
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def ts_app(running_server, app_id) -> Iterator[str]:
+    with serve_ts_app(app_id, running_server.url) as url:
+        running_server.server.sync_app(url)
+        yield url
+
+
+def test_ts_steps_sleep_and_a_retried_step(ts_app, running_server, app_id):
+    run = running_server.run_for(running_server.send(f"{app_id}/steps", {"n": 1}))
+    assert run.status is RunStatus.COMPLETED, run.error
+    assert run.output == {"a": 2, "b": 20}
+    assert [s.op for s in run.steps] == ["StepRun", "Sleep", "StepRun"]
+    assert any(not a.ok for a in run.attempts)
+
+
+def test_ts_wait_for_event_fulfilled_and_timed_out(ts_app, running_server, app_id):
+    event_id = running_server.send(f"{app_id}/wait", {"id": 5})
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        runs = running_server.server.client.runs_for_event(event_id)
+        if runs and any(s.status == "waiting" for s in running_server.server.client.get_run(runs[0]).steps):
+            break
+        time.sleep(0.05)
+    running_server.send(f"{app_id}/approved", {"id": 4, "by": "wrong"})
+    running_server.send(f"{app_id}/approved", {"id": 5, "by": "bob"})
+    run = running_server.run_for(event_id)
+    assert run.status is RunStatus.COMPLETED, run.error
+    assert run.output == {"by": "bob", "none": None}
+
+
+def test_ts_invoke_and_parallel_steps(ts_app, running_server, app_id):
+    run = running_server.run_for(running_server.send(f"{app_id}/parent"))
+    assert run.status is RunStatus.COMPLETED, run.error
+    assert run.output == {"doubled": 42, "results": ["X", "Y", "Z"]}
+
+
+def test_ts_non_retriable_error_fails_without_retries(ts_app, running_server, app_id):
+    run = running_server.run_for(running_server.send(f"{app_id}/fatal"))
+    assert run.status is RunStatus.FAILED
+    assert "no point retrying" in run.error["message"]
+    assert len([a for a in run.attempts if a.step_key]) == 1
+
+
+def test_ts_inngest_send_reaches_the_server(ts_app, running_server, app_id):
+    run = running_server.run_for(running_server.send(f"{app_id}/send", {"tag": "ts"}))
+    assert run.status is RunStatus.COMPLETED, run.error
+    assert run.output == 1
+    client = running_server.server.client
+    deadline = time.monotonic() + 15
+    received: list[dict[str, object]] = []
+    while time.monotonic() < deadline and not received:
+        received = client.list_runs(fn_id=f"{app_id}-received", status="completed")
+        time.sleep(0.05)
+    assert received and client.get_run(str(received[0]["run_id"])).output == "received from ts"
