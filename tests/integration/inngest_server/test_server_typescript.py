@@ -72,3 +72,16 @@ def test_ts_inngest_send_reaches_the_server(ts_app, running_server, app_id):
         received = client.list_runs(fn_id=f"{app_id}-received", status="completed")
         time.sleep(0.05)
     assert received and client.get_run(str(received[0]["run_id"])).output == "received from ts"
+
+
+def test_ts_v4_runs_two_steps_with_checkpointing_refused(running_server, app_id):
+    """v4 checkpoints by default; the server offers no checkpointing, so it reports steps in 206s."""
+    with serve_ts_app(app_id, running_server.url, project="node_v4") as url:
+        running_server.server.sync_app(url)
+        run = running_server.run_for(running_server.send(f"{app_id}/two", {"n": 4}))
+    assert run.status is RunStatus.COMPLETED, run.error
+    assert run.output == {"first": 5, "second": 10}
+    assert [(s.step_id, s.op, s.status) for s in run.steps] == [
+        ("first", "StepRun", "completed"),
+        ("second", "StepRun", "completed"),
+    ]

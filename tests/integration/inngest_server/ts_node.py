@@ -1,7 +1,8 @@
 """Inngest's official TypeScript SDK, installed from pinned files and served by Node in a subprocess.
 
 As ``tests/interop/pgboss_node.py`` does for pg-boss: ``npm ci`` of ``node/package.json`` and its
-lockfile (``inngest`` 3.x, pinned) into ``~/.cache/bakeoff/inngest-node/<hash of the lockfile>``
+lockfile (``inngest`` 3.x, pinned; ``node_v4/`` holds 4.x) into
+``~/.cache/bakeoff/inngest-node/<project>-<hash of the lockfile>``
 (or ``BAKEOFF_INNGEST_NODE_CACHE``), once; ``app.mjs`` is copied next to ``node_modules`` on every
 start. npm missing, or an install that fails, raises with a clear message: never a skip.
 """
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-NODE_PROJECT = Path(__file__).parent / "node"
+HERE = Path(__file__).parent
 PINNED_FILES = ("package.json", "package-lock.json")
 INSTALL_HELP = (
     "The TypeScript SDK tests need Node.js 18+ and npm: `apt-get install nodejs npm` on Debian/Ubuntu, "
@@ -31,17 +32,17 @@ class NodeAppError(RuntimeError):
     """npm or node is missing, the install failed, or the app did not start."""
 
 
-def _lock_hash() -> str:
+def _lock_hash(project: Path) -> str:
     digest = hashlib.sha256()
     for name in PINNED_FILES:
-        digest.update((NODE_PROJECT / name).read_bytes())
+        digest.update((project / name).read_bytes())
     return digest.hexdigest()[:16]
 
 
-def ensure_installed() -> Path:
-    """The folder holding the pinned ``inngest`` package (installed on first use)."""
+def ensure_installed(project: Path) -> Path:
+    """The folder holding ``project``'s pinned ``inngest`` package (installed on first use)."""
     root = Path(os.environ.get("BAKEOFF_INNGEST_NODE_CACHE") or Path.home() / ".cache/bakeoff/inngest-node")
-    target = root / _lock_hash()
+    target = root / f"{project.name}-{_lock_hash(project)}"
     if (target / ".complete").exists():
         return target
     npm = shutil.which("npm")
@@ -51,14 +52,14 @@ def ensure_installed() -> Path:
     staging = Path(tempfile.mkdtemp(prefix="install-", dir=root))
     try:
         for name in PINNED_FILES:
-            shutil.copy2(NODE_PROJECT / name, staging / name)
+            shutil.copy2(project / name, staging / name)
         result = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
             cwd=staging, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         if result.returncode != 0:
             raise NodeAppError(f"`npm ci` failed:\n{result.stderr[-4000:]}\n{INSTALL_HELP}")
-        (staging / ".complete").write_text(_lock_hash())
+        (staging / ".complete").write_text(_lock_hash(project))
         if not (target / ".complete").exists():
             shutil.rmtree(target, ignore_errors=True)
             staging.rename(target)
@@ -74,13 +75,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve_ts_app(app_id: str, server_url: str) -> Iterator[str]:
-    """Run ``app.mjs`` (dev mode, pointed at ``server_url``); yields its serve URL."""
+def serve_ts_app(app_id: str, server_url: str, project: str = "node") -> Iterator[str]:
+    """Run ``<project>/app.mjs`` (dev mode, pointed at ``server_url``); yields its serve URL."""
     node = shutil.which("node")
     if node is None:
         raise NodeAppError(f"node was not found on PATH. {INSTALL_HELP}")
-    folder = ensure_installed()
-    shutil.copy2(NODE_PROJECT / "app.mjs", folder / "app.mjs")
+    folder = ensure_installed(HERE / project)
+    shutil.copy2(HERE / project / "app.mjs", folder / "app.mjs")
     port = _free_port()
     env = {**os.environ, "APP_ID": app_id, "PORT": str(port), "INNGEST_DEV": server_url}
     process = subprocess.Popen(

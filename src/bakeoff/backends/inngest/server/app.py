@@ -9,6 +9,7 @@ PostgreSQL calls run in Starlette's thread pool, never on the event loop.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,6 +22,8 @@ from bakeoff.backends.inngest.server.core import InngestServer, Reply
 from bakeoff.backends.inngest.server.gql import create_graphql
 
 __all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
 
 
 async def _json_body(request: Request) -> tuple[Any, JSONResponse | None]:
@@ -52,6 +55,7 @@ REFUSED = {
 def _refusal(feature: str) -> Any:
     async def refuse(request: Request) -> JSONResponse:
         message = f"{feature} is not supported by bakeoff inngest serve"
+        logger.info("refused %s %s: %s", request.method, request.url.path, message)
         return JSONResponse({"error": message, "message": message}, status_code=501)
 
     return refuse

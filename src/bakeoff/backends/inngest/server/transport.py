@@ -79,8 +79,9 @@ def request_body(fn_id: str, request: CallRequest, *, use_api: bool = False) -> 
         "event": request.event,
         "events": [] if use_api else request.events,
         "steps": {} if use_api else steps,
+        # No ctx.fn_id (Inngest's internal function UUID): without it the TS v4 SDK does not
+        # checkpoint (refused here) and reports steps in 206 answers, as every SDK does.
         "ctx": {
-            "fn_id": fn_id,
             "run_id": request.run_id,
             "step_id": request.target_step or "step",
             "attempt": request.attempt,
