@@ -282,3 +282,71 @@ def test_cron_trigger_starts_runs(sdk_client, serve_app, running_server, app_id)
         time.sleep(0.1)
     assert runs, "the cron never fired"
     assert client.get_run(str(runs[0]["run_id"])).output == "inngest/scheduled.timer"
+
+
+def test_step_send_event_triggers_another_function(sdk_client, serve_app, running_server, app_id):
+    """``step.send_event`` (the SDK's send through ``POST /e``) starts the function it triggers."""
+
+    @sdk_client.create_function(fn_id="emit", trigger=inngest.TriggerEvent(event=f"{app_id}/emit"))
+    def emit(ctx: inngest.ContextSync) -> int:
+        ids = ctx.step.send_event("send", [inngest.Event(name=f"{app_id}/got", data={"n": 7})])
+        return len(ids)
+
+    @sdk_client.create_function(fn_id="got", trigger=inngest.TriggerEvent(event=f"{app_id}/got"))
+    def got(ctx: inngest.ContextSync) -> int:
+        return int(ctx.event.data["n"]) + 1
+
+    serve_app([emit, got])
+    run = running_server.run_for(running_server.send(f"{app_id}/emit"))
+    assert run.output == 1
+    client = running_server.server.client
+    deadline = time.monotonic() + 10
+    done: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not done:
+        done = client.list_runs(fn_id=f"{app_id}-got", status="completed")
+        time.sleep(0.05)
+    assert done and client.get_run(str(done[0]["run_id"])).output == 8
+
+
+def test_inconsistent_step_order_still_runs_each_step_once(sdk_client, serve_app, running_server, app_id):
+    """Steps called in a different order on every request: memoization is by id, not position."""
+    requests: list[int] = []
+    ran: list[str] = []
+
+    @sdk_client.create_function(fn_id="order", trigger=inngest.TriggerEvent(event=f"{app_id}/o"), retries=0)
+    def order(ctx: inngest.ContextSync) -> list[int]:
+        requests.append(1)
+        names = ["one", "two"] if len(requests) % 2 else ["two", "one"]
+        return [ctx.step.run(name, lambda n=name: ran.append(n) or len(n)) for name in names]
+
+    serve_app([order])
+    run = running_server.run_for(running_server.send(f"{app_id}/o"))
+
+    assert run.status is RunStatus.COMPLETED, run.error
+    assert sorted(ran) == ["one", "two"]
+    assert {s.step_id: s.output for s in run.steps} == {"one": 3, "two": 3}
+
+
+def test_parallel_step_that_disappears_fails_the_run(sdk_client, serve_app, running_server, app_id):
+    """A planned parallel step gone when it is targeted: the SDK's StepUnexpectedError fails the run."""
+    requests: list[int] = []
+
+    @sdk_client.create_function(fn_id="vanish", trigger=inngest.TriggerEvent(event=f"{app_id}/v"), retries=0)
+    def vanish(ctx: inngest.ContextSync) -> None:
+        requests.append(1)
+        steps: tuple[Any, ...] = (
+            lambda: ctx.step.run("1a", lambda: None),
+            lambda: ctx.step.run("1b", lambda: None),
+        )
+        if len(requests) == 1:
+            steps += (lambda: ctx.step.run("1c", lambda: None),)
+        ctx.group.parallel(steps)
+        ctx.step.run("after", lambda: None)
+
+    serve_app([vanish])
+    run = running_server.run_for(running_server.send(f"{app_id}/v"))
+
+    assert run.status is RunStatus.FAILED
+    assert run.error["name"] == "StepUnexpectedError"
+    assert run.error["message"] == 'found step "after" when targeting a different step'
+    assert run.error.get("code") == "step_unexpected"

@@ -87,16 +87,14 @@ def parse_retry_after(value: str | None) -> int | None:
 
 
 def error_payload(body: Any, *, default_name: str = "Error") -> dict[str, Any]:
-    """An SDK's error body as ``{name, message[, stack]}`` (what a memoized step error needs)."""
+    """An SDK's error body with string ``name`` and ``message`` (what a memoized step error needs)."""
     if isinstance(body, dict):
         name = body.get("name")
         message = body.get("message")
-        error: dict[str, Any] = {
-            "name": name if isinstance(name, str) and name else default_name,
-            "message": message if isinstance(message, str) else str(message or body.get("error") or ""),
-        }
-        if isinstance(body.get("stack"), str):
-            error["stack"] = body["stack"]
+        # Other fields (the Python SDK's ``code``) are kept: the dev server shows the whole body.
+        error: dict[str, Any] = {k: v for k, v in body.items() if v is not None}
+        error["name"] = name if isinstance(name, str) and name else default_name
+        error["message"] = message if isinstance(message, str) else str(message or body.get("error") or "")
         return error
     return {"name": default_name, "message": str(body)}
 
