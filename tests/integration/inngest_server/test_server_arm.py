@@ -8,6 +8,9 @@ one attempt per step execution, the saved document, the error kind of a failure.
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -150,3 +153,15 @@ def test_http_transport_needs_an_app_url(arm_engine):
 )
 def test_error_kind_of_an_sdk_error_payload(error, kind):
     assert error_kind_of_payload(error) == kind
+
+
+def test_worker_cli_passes_the_app_url_to_the_arm(server_database_url):
+    """``bakeoff worker --inngest-app-url`` builds the HTTP arm: a bad URL is refused, naming it."""
+    env = {**os.environ, "BAKEOFF_DATABASE_URL": server_database_url}
+    result = subprocess.run(
+        [sys.executable, "-m", "bakeoff", "worker", "--arms", "inngest", "--inngest-app-url", "ftp://nope"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "app_url" in result.stderr and "ftp://nope" in result.stderr
+    assert "Traceback" not in result.stderr

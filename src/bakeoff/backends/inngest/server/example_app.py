@@ -29,10 +29,12 @@ def serve_example_import_app(engine: Engine, import_settings: Any) -> tuple[Back
             f"the HTTP transport runs {EXAMPLE_APP}, which is not there (a repository checkout)"
         )
     try:
+        import fastapi  # noqa: F401
         import inngest  # noqa: F401
     except ImportError as exc:
         raise ConfigurationError(
-            "the HTTP transport needs Inngest's SDK: pip install 'inngest>=0.5.19,<0.6'"
+            f"the HTTP transport's example app needs {exc.name}: pip install -e '.[dev]' "
+            "(inngest>=0.5.19,<0.6 and fastapi)"
         ) from exc
     spec = importlib.util.spec_from_file_location("bakeoff_inngest_import_app", EXAMPLE_APP)
     if spec is None or spec.loader is None:
