@@ -243,3 +243,21 @@ def test_a_signing_key_that_is_not_hex_is_refused():
 
     with pytest.raises(ConfigurationError, match="signkey-<env>-<hex"):
         SigningKey("signkey-prod-not-hex")
+
+
+def test_sync_of_an_app_with_another_key_fails_clearly(prod_server, app_id):
+    """A register call with the wrong bearer is refused; ``sync_app`` says so though the SDK answers 200."""
+    from bakeoff.backends.inngest.server import SyncFailed
+
+    server, url = prod_server
+    client = _prod_client(app_id, url, key=OTHER_KEY)
+
+    @client.create_function(fn_id="f", trigger=inngest.TriggerEvent(event=f"{app_id}/f"))
+    def f(ctx: inngest.ContextSync) -> int:
+        return 1
+
+    app = fastapi.FastAPI()
+    inngest.fast_api.serve(app, client, [f])
+    with BackgroundServer(app) as http, pytest.raises(SyncFailed, match="did not register"):
+        server.sync_app(f"{http.url}/api/inngest")
+    assert all(a["id"] != app_id for a in server.describe()["apps"])

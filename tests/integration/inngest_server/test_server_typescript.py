@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from ts_node import serve_ts_app
 
-from bakeoff.backends.inngest import RunStatus
+from bakeoff.backends.inngest import Event, RunStatus
+from bakeoff.backends.inngest.server import BackgroundServer, InngestServer, create_app
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +87,50 @@ def test_ts_v4_runs_two_steps_with_checkpointing_refused(running_server, app_id)
         ("first", "StepRun", "completed"),
         ("second", "StepRun", "completed"),
     ]
+
+
+def test_ts_production_mode_signed_both_ways(server_database_url, app_id):
+    """The TS SDK in production mode verifies the server's signatures and signs its answers."""
+    key = "signkey-test-" + "0f" * 32
+    server = InngestServer(
+        server_database_url,
+        retry_interval=1,
+        concurrency=2,
+        poll_interval=0.2,
+        signing_key=key,
+        event_key="ek",
+    )
+    http = BackgroundServer(create_app(server)).start()
+    server.start()
+    try:
+        with serve_ts_app(app_id, http.url, signing_key=key, event_key="ek") as url:
+            server.sync_app(url)
+            [event_id] = server.send([Event(name=f"{app_id}/send", data={"tag": "prod"})])
+            run = _wait_run(server, event_id)
+            received = _wait_completed(server, f"{app_id}-received")
+    finally:
+        server.stop(timeout=10)
+        http.stop()
+    assert run.status is RunStatus.COMPLETED, run.error
+    assert run.output == 1
+    assert received.output == "received from prod"
+
+
+def _wait_run(server: InngestServer, event_id: str) -> Any:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        runs = server.client.runs_for_event(event_id)
+        if runs:
+            return server.client.wait_for_run(runs[0], timeout=20)
+        time.sleep(0.05)
+    raise AssertionError(f"no run for {event_id}")
+
+
+def _wait_completed(server: InngestServer, fn_id: str) -> Any:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        done = server.client.list_runs(fn_id=fn_id, status="completed")
+        if done:
+            return server.client.get_run(str(done[0]["run_id"]))
+        time.sleep(0.05)
+    raise AssertionError(f"no completed run of {fn_id}")

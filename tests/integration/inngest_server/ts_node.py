@@ -75,8 +75,18 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve_ts_app(app_id: str, server_url: str, project: str = "node") -> Iterator[str]:
-    """Run ``<project>/app.mjs`` (dev mode, pointed at ``server_url``); yields its serve URL."""
+def serve_ts_app(
+    app_id: str,
+    server_url: str,
+    project: str = "node",
+    *,
+    signing_key: str | None = None,
+    event_key: str = "",
+) -> Iterator[str]:
+    """Run ``<project>/app.mjs`` pointed at ``server_url``; yields its serve URL.
+
+    Dev mode (``INNGEST_DEV``), or production mode with ``signing_key`` (``INNGEST_BASE_URL``).
+    """
     node = shutil.which("node")
     if node is None:
         raise NodeAppError(f"node was not found on PATH. {INSTALL_HELP}")
@@ -84,6 +94,11 @@ def serve_ts_app(app_id: str, server_url: str, project: str = "node") -> Iterato
     shutil.copy2(HERE / project / "app.mjs", folder / "app.mjs")
     port = _free_port()
     env = {**os.environ, "APP_ID": app_id, "PORT": str(port), "INNGEST_DEV": server_url}
+    if signing_key is not None:
+        env.update(
+            INNGEST_DEV="0", INNGEST_BASE_URL=server_url, INNGEST_SIGNING_KEY=signing_key,
+            INNGEST_EVENT_KEY=event_key,
+        )  # fmt: skip
     process = subprocess.Popen(
         [node, "app.mjs"], cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

@@ -88,6 +88,7 @@ class InngestServer:
             step_timeout=step_timeout, inline_limit=inline_limit, signing_key=self.signing_key
         )
         self.registry = AppRegistry(self._publish)
+        self._registrations = 0
         self._worker: Worker | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -133,6 +134,7 @@ class InngestServer:
         except RegisterError as exc:
             logger.warning("sync refused: %s", exc)
             return Reply(400, {"error": str(exc)})
+        self._registrations += 1
         logger.info("synced app %s (%d functions) at %s", app.app_id, len(app.functions), app.url)
         return Reply(200, {"ok": True, "modified": modified})
 
@@ -148,6 +150,7 @@ class InngestServer:
 
     def sync_app(self, url: str, *, timeout: float = 30.0) -> dict[str, Any]:
         """Sync the app served at ``url`` as ``inngest dev -u`` does: ``PUT`` it, it registers here."""
+        before = self._registrations
         headers = {"x-inngest-server-kind": self.mode}
         if self.signing_key is not None:
             headers["x-inngest-signature"] = self.signing_key.sign(b"")
@@ -159,9 +162,12 @@ class InngestServer:
             body = response.json()
         except ValueError:
             body = {"message": response.text[:200]}
+        message = (body.get("message") or body.get("error")) if isinstance(body, dict) else body
         if response.status_code != 200:
-            message = body.get("message") or body.get("error") if isinstance(body, dict) else body
             raise SyncFailed(f"the app at {url} answered {response.status_code}: {message}")
+        if self._registrations == before:
+            # Some SDKs answer 200 even when their registration was refused; the message says why.
+            raise SyncFailed(f"the app at {url} answered 200 but did not register: {message}")
         return body if isinstance(body, dict) else {"body": body}
 
     # -- events -----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 - App to server: the response carries the same header over its raw body; a missing, wrong or
   stale (more than 5 minutes old) signature is refused.
 - SDK calls to the server (sync, the run API) carry ``Authorization: Bearer <sha256 hex of the
-  key's bytes>``, also without the prefix.
+  key's bytes>`` (the TypeScript SDK puts the ``signkey-<env>-`` prefix back in front of it).
 """
 
 from __future__ import annotations
@@ -78,4 +78,6 @@ class SigningKey:
         """True when an ``Authorization`` header carries this key's bearer token."""
         if not authorization or not authorization.startswith("Bearer "):
             return False
-        return hmac.compare_digest(authorization.removeprefix("Bearer ").strip(), self.bearer)
+        # The TypeScript SDK keeps the key's "signkey-<env>-" prefix on the hash; Python drops it.
+        token = _PREFIX.sub("", authorization.removeprefix("Bearer ").strip())
+        return hmac.compare_digest(token, self.bearer)
