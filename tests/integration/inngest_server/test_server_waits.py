@@ -159,9 +159,12 @@ def test_invoke_times_out(sdk_client, serve_app, running_server, app_id):
 def test_parallel_steps_are_planned_then_each_executed(sdk_client, serve_app, running_server, app_id):
     """``group.parallel`` reports StepPlanned ops; each runs in its own targeted call; results in order."""
     ran: list[str] = []
+    calls: list[int] = []
 
     @sdk_client.create_function(fn_id="fan", trigger=inngest.TriggerEvent(event=f"{app_id}/fan"))
     def fan(ctx: inngest.ContextSync) -> dict[str, Any]:
+        calls.append(1)
+
         def work(name: str) -> str:
             ran.append(name)
             return name * 2
@@ -177,6 +180,9 @@ def test_parallel_steps_are_planned_then_each_executed(sdk_client, serve_app, ru
     assert run.output == {"results": ["aa", "bb", "cc"], "after": "done"}
     assert sorted(ran) == ["a", "b", "c"]
     assert {s.step_id for s in run.steps} == {"a", "b", "c", "after"}
+    # plan + 3 targeted steps + a discovery that only plans "after" (disable_immediate_execution,
+    # set once a run planned a parallel group, as Inngest does) + its targeted call + the return.
+    assert len(calls) == 7
 
 
 def test_on_failure_runs_with_the_failed_runs_error(sdk_client, serve_app, running_server, app_id):

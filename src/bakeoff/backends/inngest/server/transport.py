@@ -17,8 +17,11 @@ a :class:`~bakeoff.backends.inngest.protocol.CallResult`:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,6 +53,7 @@ __all__ = ["HttpTransport", "memo_payload", "request_body"]
 logger = logging.getLogger(__name__)
 
 SERVER_SDK = "bakeoff-inngest-serve:v0.1.0"
+MAX_PARALLEL_RUNS = 100_000
 REFUSED_OPS = {
     "AIGateway": "the AI gateway (step.ai.infer)",
     "Gateway": "the AI gateway (step.fetch / gateway requests)",
@@ -113,6 +117,8 @@ class HttpTransport:
         self.inline_limit = inline_limit
         self.signing_key = signing_key
         self.server_kind = "cloud" if signing_key is not None else "dev"
+        self._parallel_runs: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
         self._http = httpx.Client(timeout=httpx.Timeout(step_timeout, connect=10.0))
 
     def close(self) -> None:
@@ -126,6 +132,28 @@ class HttpTransport:
 
     def call(self, fn_id: str, url: str, request: CallRequest) -> CallResult:
         """POST one invocation; never raises for what the app did (that becomes a run error)."""
+        if not request.disable_immediate_execution and self._ran_parallel(request.run_id):
+            request = dataclasses.replace(request, disable_immediate_execution=True)
+        result = self._call(fn_id, url, request)
+        if isinstance(result, StepsReported) and len(result.ops) > 1:
+            self._mark_parallel(request.run_id)
+        return result
+
+    def _ran_parallel(self, run_id: str) -> bool:
+        with self._lock:
+            return run_id in self._parallel_runs
+
+    def _mark_parallel(self, run_id: str) -> None:
+        """As Inngest does once a run plans a parallel group: its later steps are planned, not run
+        at once (``disable_immediate_execution``). Kept in memory, the newest runs only: after a
+        restart such a run's next step may run at once, with the same results."""
+        with self._lock:
+            self._parallel_runs[run_id] = None
+            self._parallel_runs.move_to_end(run_id)
+            while len(self._parallel_runs) > MAX_PARALLEL_RUNS:
+                self._parallel_runs.popitem(last=False)
+
+    def _call(self, fn_id: str, url: str, request: CallRequest) -> CallResult:
         body = self._encode(request_body(fn_id, request))
         if len(body) > self.inline_limit:
             body = self._encode(request_body(fn_id, request, use_api=True))
