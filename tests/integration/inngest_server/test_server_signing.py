@@ -261,3 +261,30 @@ def test_sync_of_an_app_with_another_key_fails_clearly(prod_server, app_id):
     with BackgroundServer(app) as http, pytest.raises(SyncFailed, match="did not register"):
         server.sync_app(f"{http.url}/api/inngest")
     assert all(a["id"] != app_id for a in server.describe()["apps"])
+
+
+def test_sdk_refuses_a_tampered_or_wrongly_signed_request(app_id):
+    """The official SDK in production mode checks our signature: intact 206, tampered or wrong key 401."""
+    client = _prod_client(app_id, "http://127.0.0.1:9")
+
+    @client.create_function(fn_id="f", trigger=inngest.TriggerEvent(event=f"{app_id}/f"))
+    def f(ctx: inngest.ContextSync) -> str:
+        return ctx.step.run("s", lambda: "ran")
+
+    app = fastapi.FastAPI()
+    inngest.fast_api.serve(app, client, [f])
+    event = {"name": f"{app_id}/f", "data": {}, "id": "e1", "ts": 1}
+    ctx = {"run_id": "r1", "attempt": 0, "max_attempts": 1, "disable_immediate_execution": False,
+           "use_api": False, "stack": {"stack": [], "current": 0}}  # fmt: skip
+    body = canonical_json({"event": event, "events": [event], "steps": {}, "ctx": ctx, "use_api": False})
+    with BackgroundServer(app) as http, httpx.Client() as web:
+        target = f"{http.url}/api/inngest?fnId={app_id}-f&stepId=step"
+
+        def post(content: bytes, signature: str) -> int:
+            headers = {"content-type": "application/json", "x-inngest-signature": signature}
+            return web.post(target, content=content, headers=headers).status_code
+
+        intact = post(body, SigningKey(KEY).sign(body))
+        tampered = post(body.replace(b'"r1"', b'"r2"'), SigningKey(KEY).sign(body))
+        wrong_key = post(body, SigningKey(OTHER_KEY).sign(body))
+    assert (intact, tampered, wrong_key) == (206, 401, 401)

@@ -11,11 +11,15 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from ts_node import serve_ts_app
 
 from bakeoff.backends.inngest import Event, RunStatus
+from bakeoff.backends.inngest.protocol import CallRequest
 from bakeoff.backends.inngest.server import BackgroundServer, InngestServer, create_app
+from bakeoff.backends.inngest.server.signing import SigningKey, canonical_json
+from bakeoff.backends.inngest.server.transport import request_body
 
 pytestmark = pytest.mark.integration
 
@@ -134,3 +138,26 @@ def _wait_completed(server: InngestServer, fn_id: str) -> Any:
             return server.client.get_run(str(done[0]["run_id"]))
         time.sleep(0.05)
     raise AssertionError(f"no completed run of {fn_id}")
+
+
+def test_ts_sdk_refuses_a_stale_or_tampered_signature(app_id):
+    """The TS SDK in production mode accepts our fresh signature, and refuses a stale or tampered one."""
+    key = "signkey-test-" + "0f" * 32
+    event = {"name": f"{app_id}/child", "data": {"n": 2}, "id": "e1", "ts": 1}
+    request = CallRequest(event=event, events=[event], steps={}, run_id="r1", attempt=0, max_attempts=1)
+    body = canonical_json(request_body(f"{app_id}-child", request))
+    with (
+        serve_ts_app(app_id, "http://127.0.0.1:9", signing_key=key, event_key="ek") as url,
+        httpx.Client() as web,
+    ):
+
+        def post(content: bytes, signature: str) -> httpx.Response:
+            headers = {"content-type": "application/json", "x-inngest-signature": signature}
+            return web.post(f"{url}?fnId={app_id}-child&stepId=step", content=content, headers=headers)
+
+        fresh = post(body, SigningKey(key).sign(body))
+        stale = post(body, SigningKey(key).sign(body, now=time.time() - 600))
+        tampered = post(body.replace(b'"n":2', b'"n":3'), SigningKey(key).sign(body))
+    assert (fresh.status_code, fresh.json()) == (200, 4)
+    # Same key and body as the fresh one: only the timestamp (10 min old) or the body differs.
+    assert (stale.status_code, tampered.status_code) == (401, 401)

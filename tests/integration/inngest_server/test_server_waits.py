@@ -356,3 +356,34 @@ def test_parallel_step_that_disappears_fails_the_run(sdk_client, serve_app, runn
     assert run.error["name"] == "StepUnexpectedError"
     assert run.error["message"] == 'found step "after" when targeting a different step'
     assert run.error.get("code") == "step_unexpected"
+
+
+def test_async_function_sleeps_waits_invokes_and_runs_parallel_steps(
+    sdk_client, serve_app, running_server, app_id
+):
+    """The same protocol paths with ``async def`` handlers (run on the FastAPI app's event loop)."""
+
+    @sdk_client.create_function(fn_id="achild", trigger=inngest.TriggerEvent(event=f"{app_id}/achild"))
+    async def achild(ctx: inngest.Context) -> int:
+        return int(ctx.event.data["n"]) + 100
+
+    @sdk_client.create_function(fn_id="aparent", trigger=inngest.TriggerEvent(event=f"{app_id}/aparent"))
+    async def aparent(ctx: inngest.Context) -> dict[str, Any]:
+        async def upper(name: str) -> str:
+            return name.upper()
+
+        await ctx.step.sleep("nap", datetime.timedelta(milliseconds=200))
+        waited = await ctx.step.wait_for_event(
+            "nobody", event=f"{app_id}/nobody", timeout=datetime.timedelta(seconds=1)
+        )
+        child = await ctx.step.invoke("child", function=achild, data={"n": 1})
+        both = await ctx.group.parallel(
+            (lambda: ctx.step.run("p", upper, "p"), lambda: ctx.step.run("q", upper, "q"))
+        )
+        return {"waited": waited, "child": child, "both": list(both)}
+
+    serve_app([achild, aparent])
+    run = running_server.run_for(running_server.send(f"{app_id}/aparent"))
+
+    assert run.status is RunStatus.COMPLETED, run.error
+    assert run.output == {"waited": None, "child": 101, "both": ["P", "Q"]}
