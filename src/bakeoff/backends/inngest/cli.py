@@ -180,7 +180,7 @@ def run(cli: CliContext, run_id: str) -> None:
 
 @inngest.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8288, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8288, show_default=True)
 @click.option(
     "-u", "--sdk-url", "sdk_urls", multiple=True, help="Sync the app served at this URL (as inngest dev -u)."
 )
