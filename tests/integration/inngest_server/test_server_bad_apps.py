@@ -40,7 +40,7 @@ async def _bad(request: Request) -> Response:
     if mode == "ai-gateway":
         return JSONResponse([{"op": "AIGateway", "id": "abc", "name": "infer"}], status_code=206)
     if mode == "hang":
-        await asyncio.sleep(5)
+        await asyncio.sleep(2)  # past the 1 s step timeout
     return JSONResponse({"ok": True})
 
 
