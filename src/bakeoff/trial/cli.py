@@ -100,6 +100,13 @@ def _summary_table(rows: list[dict[str, Any]]) -> Table:
     help="Seconds between the inngest arm's retries, as `inngest dev --retry-interval`; "
     "0 keeps Inngest's default backoff (15 s, 30 s, 1 min, ... plus jitter).",
 )
+@click.option(
+    "--inngest-transport",
+    type=click.Choice(["in-process", "http"]),
+    default="in-process",
+    show_default=True,
+    help="http: run the inngest arm through examples/inngest_import_app.py (Inngest's official SDK).",
+)
 @click.option("--latency-scale", type=click.FloatRange(0.0, 10.0), default=1.0, hidden=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON instead of tables.")
 @pass_cli
@@ -115,6 +122,7 @@ def demo(
     aa: bool,
     aa_backend: str,
     inngest_retry_interval: int,
+    inngest_transport: str,
     latency_scale: float,
     as_json: bool,
 ) -> None:
@@ -131,6 +139,7 @@ def demo(
         aa_backend=aa_backend if aa else None,
         latency_scale=latency_scale,
         inngest_retry_interval=inngest_retry_interval or None,
+        inngest_transport=inngest_transport,
     )
     console = Console(stderr=as_json)
     engine = cli.engine()
@@ -187,6 +196,12 @@ def _print_outcome(console: Console, result: Any) -> None:
     help="Serve Prometheus /metrics (read from the database per scrape) on this port; 0: any free port.",
 )
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address of --metrics-port.")
+@click.option(
+    "--inngest-app-url",
+    default=None,
+    help="Run the inngest arm's import as the function an app serves at this URL with Inngest's SDK "
+    "(e.g. examples/inngest_import_app.py at http://127.0.0.1:8000/api/inngest).",
+)
 @pass_cli
 def worker(
     cli: CliContext,
@@ -195,6 +210,7 @@ def worker(
     inngest_retry_interval: int,
     metrics_port: int | None,
     metrics_host: str,
+    inngest_app_url: str | None,
 ) -> None:
     """Run the chosen arms' workers until SIGTERM or Ctrl-C; one JSON line per finished job."""
     from bakeoff.backends import create_backend
@@ -207,7 +223,9 @@ def worker(
     upgrade(engine)
     _trace_attempts_if_configured()
     import_settings = ImportSettings.from_env()
-    inngest_options = {"retry_interval": inngest_retry_interval or None}
+    inngest_options: dict[str, Any] = {"retry_interval": inngest_retry_interval or None}
+    if inngest_app_url:
+        inngest_options.update(transport="http", app_url=inngest_app_url)
     backends = {
         arm: create_backend(
             arm, engine, import_settings=import_settings, **(inngest_options if arm == "inngest" else {})

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,9 @@ class DemoOptions:
     """Seconds between the inngest arm's retries, as ``inngest dev --retry-interval``; None keeps
     Inngest's default table (15 s, 30 s, 1 min, ... each plus 0-30 s), which alone can hold the last
     job of a demo for up to 105 s after its first failure."""
+    inngest_transport: str = "in-process"
+    """``http``: the inngest arm drives ``examples/inngest_import_app.py`` (Inngest's official
+    Python SDK) over HTTP instead of running the import in the worker's process."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,9 +77,13 @@ class DemoResult:
     """How the arms were run, where it bears on the numbers (also in the report)."""
 
 
-def _build_backends(engine: Engine, options: DemoOptions, import_settings: object) -> dict[str, JobBackend]:
+def _build_backends(
+    engine: Engine, options: DemoOptions, import_settings: object, inngest_app_url: str | None = None
+) -> dict[str, JobBackend]:
     def build(arm: str) -> JobBackend:
-        extra = {"retry_interval": options.inngest_retry_interval} if arm == "inngest" else {}
+        extra: dict[str, Any] = {"retry_interval": options.inngest_retry_interval} if arm == "inngest" else {}
+        if arm == "inngest" and inngest_app_url is not None:
+            extra.update(transport="http", app_url=inngest_app_url)
         return create_backend(arm, engine, import_settings=import_settings, **extra)
 
     if options.aa_backend is not None:
@@ -83,16 +91,36 @@ def _build_backends(engine: Engine, options: DemoOptions, import_settings: objec
     return {arm: build(arm) for arm in ARM_NAMES}
 
 
+def _start_inngest_app(
+    engine: Engine, options: DemoOptions, import_settings: object
+) -> tuple[Callable[[], None], str | None]:
+    """With ``--inngest-transport http``: start the example SDK app; its stop and its URL."""
+    if options.inngest_transport != "http" or options.aa_backend not in (None, "inngest"):
+        return (lambda: None), None
+    from bakeoff.backends.inngest.server.example_app import serve_example_import_app
+
+    app, url = serve_example_import_app(engine, import_settings)
+    return app.stop, url
+
+
 def report_notes(options: DemoOptions) -> tuple[str, ...]:
     """What the report must say about how this demo ran the arms, beside its numbers."""
-    if options.inngest_retry_interval is None or options.aa_backend not in (None, "inngest"):
+    if options.aa_backend not in (None, "inngest"):
         return ()
-    interval = options.inngest_retry_interval
-    return (
-        f"The inngest arm retried every {interval} s (as `inngest dev --retry-interval {interval}`), "
-        "not on Inngest's default schedule (15 s, 30 s, 1 min, ..., each plus 0-30 s of jitter), "
-        "so its retried jobs finish sooner here than they would on Inngest Cloud.",
-    )
+    notes: tuple[str, ...] = ()
+    if options.inngest_retry_interval is not None:
+        interval = options.inngest_retry_interval
+        notes += (
+            f"The inngest arm retried every {interval} s (as `inngest dev --retry-interval {interval}`), "
+            "not on Inngest's default schedule (15 s, 30 s, 1 min, ..., each plus 0-30 s of jitter), "
+            "so its retried jobs finish sooner here than they would on Inngest Cloud.",
+        )
+    if options.inngest_transport == "http":
+        notes += (
+            "The inngest arm ran over HTTP (transport http): each step was a call request to "
+            "examples/inngest_import_app.py, the import written with Inngest's official Python SDK.",
+        )
+    return notes
 
 
 def _since(started: float) -> float:
@@ -130,7 +158,8 @@ def run_demo(
         profile=options.profile, seed=options.trial.seed, latency_scale=options.latency_scale
     ) as server:
         import_settings = server.import_settings(read_timeout=3.0, total_timeout=10.0)
-        backends = _build_backends(engine, options, import_settings)
+        stop_inngest_app, inngest_app_url = _start_inngest_app(engine, options, import_settings)
+        backends = _build_backends(engine, options, import_settings, inngest_app_url)
         router = Router(
             engine, experiment=Experiment(name=name, arms=ARM_NAMES, control="legacy"), backends=backends
         )
@@ -169,6 +198,7 @@ def run_demo(
         open_jobs = run.open_jobs()
         router.close()
         close_backends(backends.values())
+        stop_inngest_app()
     notes = report_notes(options)
     report = write_report(engine, name, options.out, notes=notes)
     logger.info("demo: report written at %.1fs", _since(started))

@@ -1,4 +1,5 @@
-"""Flow control on real PostgreSQL: concurrency, throttle, rate limit, debounce, idempotency, cancel."""
+"""Flow control on real PostgreSQL: concurrency, throttle, rate limit, debounce, idempotency, singleton,
+cancel."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from bakeoff.backends.inngest import (
     InvalidFunction,
     RateLimit,
     RunStatus,
+    Singleton,
     Throttle,
     TriggerEvent,
     Worker,
@@ -128,6 +130,32 @@ def test_idempotency_key_allows_one_run_per_key(client: Inngest) -> None:
     )(lambda ctx: None)
     sent = client.send_detailed([Event(name="t/idem", data={"cart": c}) for c in ("c1", "c1", "c2")])
     assert [len(s.run_ids) for s in sent] == [1, 0, 1]
+
+
+def test_singleton_skip_starts_nothing_while_a_run_of_the_key_is_live(client: Inngest) -> None:
+    """singleton skip on event.data.user: a second event for u1 starts no run while u1's is queued."""
+    client.create_function(
+        fn_id="single-skip", trigger=TriggerEvent(event="t/single-skip"),
+        singleton=Singleton(mode="skip", key="event.data.user"),
+    )(lambda ctx: None)  # fmt: skip
+    sent = client.send_detailed([Event(name="t/single-skip", data={"user": u}) for u in ("u1", "u1", "u2")])
+    assert [len(s.run_ids) for s in sent] == [1, 0, 1]
+
+
+def test_singleton_cancel_replaces_the_live_run(client: Inngest) -> None:
+    """singleton cancel: the new event's run starts and the live run of its key is cancelled."""
+    client.create_function(
+        fn_id="single-cancel", trigger=TriggerEvent(event="t/single-cancel"),
+        singleton=Singleton(mode="cancel", key="event.data.user"),
+    )(lambda ctx: None)  # fmt: skip
+    [first] = client.send_detailed(Event(name="t/single-cancel", data={"user": "u1"}))
+    [second] = client.send_detailed(Event(name="t/single-cancel", data={"user": "u1"}))
+    assert client.get_run(first.run_ids[0]).status is RunStatus.CANCELLED
+    assert client.get_run(second.run_ids[0]).status is RunStatus.QUEUED
+    with pytest.raises(InvalidFunction, match=r"singleton\.mode"):
+        client.create_function(
+            fn_id="single-bad", trigger=TriggerEvent(event="t/x"), singleton=Singleton(mode="sometimes")
+        )
 
 
 def test_cancel_event_stops_run_between_steps_after_running_step_finishes(

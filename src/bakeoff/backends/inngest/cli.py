@@ -1,4 +1,5 @@
-"""``bakeoff inngest``: the run history in the terminal (the observability the seed credits Inngest with).
+"""``bakeoff inngest``: the run history in the terminal (the observability the seed credits Inngest with),
+and ``bakeoff inngest serve``, the server that runs functions written with Inngest's official SDKs.
 
 ``bakeoff inngest runs [--status S] [--fn ID]`` lists recent runs; ``bakeoff inngest run RUN_ID``
 prints one run's timeline: every step and every attempt, with the queue delay (waiting for a
@@ -8,6 +9,8 @@ worker, or for a retry/sleep to come due) next to the execution time, then the o
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -77,8 +80,12 @@ def _bar(start: datetime, end: datetime, origin: datetime, span: float, style: s
 
 def _attempt_rows(run: Run) -> list[tuple[str, Attempt | StepRecord]]:
     """Attempts in order, plus waiting/sleeping steps (which have no attempt of their own)."""
-    rows: list[tuple[str, Attempt | StepRecord]] = [(a.step_key or "(function)", a) for a in run.attempts]
-    rows += [(s.step_key, s) for s in run.steps if s.op != "StepRun" and s.started_at]
+    # Steps of functions served over HTTP are keyed by the SDK's hashed id: show their readable id.
+    names = {s.step_key: s.step_id for s in run.steps if ":" not in s.step_key}
+    rows: list[tuple[str, Attempt | StepRecord]] = [
+        (names.get(a.step_key, a.step_key) if a.step_key else "(function)", a) for a in run.attempts
+    ]
+    rows += [(names.get(s.step_key, s.step_key), s) for s in run.steps if s.op != "StepRun" and s.started_at]
     return sorted(rows, key=lambda r: r[1].started_at or run.created_at)
 
 
@@ -131,7 +138,7 @@ def _summary(run: Run) -> list[str]:
 
 @click.group()
 def inngest() -> None:
-    """The inngest arm's run history: runs, steps, attempts."""
+    """The inngest arm: run history (runs, run) and the SDK-compatible server (serve)."""
 
 
 @inngest.command("runs")
@@ -174,3 +181,101 @@ def run(cli: CliContext, run_id: str) -> None:
     for line in _summary(found):
         console.print(line, highlight=False)
     console.print(render_run(found))
+
+
+@inngest.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8288, show_default=True)
+@click.option(
+    "-u", "--sdk-url", "sdk_urls", multiple=True, help="Sync the app served at this URL (as inngest dev -u)."
+)
+@click.option(
+    "--retry-interval",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Retry every N seconds (as inngest dev --retry-interval); default: Inngest's backoff table.",
+)
+@click.option(
+    "--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Worker threads."
+)
+@click.option(
+    "--step-timeout",
+    type=click.FloatRange(min=0.1),
+    default=120.0,
+    show_default=True,
+    help="Seconds per call.",
+)
+@click.option(
+    "--signing-key",
+    envvar="INNGEST_SIGNING_KEY",
+    default=None,
+    help="Production mode: sign requests to apps, verify answers and SDK calls (env INNGEST_SIGNING_KEY).",
+)
+@click.option(
+    "--event-key",
+    envvar="INNGEST_EVENT_KEY",
+    default=None,
+    help="Only this key may send events to POST /e/{key} (env INNGEST_EVENT_KEY).",
+)
+@pass_cli
+def serve(
+    cli: CliContext,
+    host: str,
+    port: int,
+    sdk_urls: tuple[str, ...],
+    retry_interval: int | None,
+    concurrency: int,
+    step_timeout: float,
+    signing_key: str | None,
+    event_key: str | None,
+) -> None:
+    """Run functions written with Inngest's official SDKs: a dev server on the engine's tables."""
+    import uvicorn
+
+    from bakeoff.backends.inngest.server import InngestServer, create_app
+    from bakeoff.db.migrate import upgrade
+    from bakeoff.db.urls import mask_url
+
+    upgrade(cli.engine())
+    server = InngestServer(
+        cli.database_url(), retry_interval=retry_interval, concurrency=concurrency, step_timeout=step_timeout,
+        signing_key=signing_key, event_key=event_key,
+    ).start()  # fmt: skip
+    console = Console(stderr=True)
+    if server.signing_key is None:
+        mode = (
+            "dev mode: no signing key or event key needed; point an app at it with "
+            f"INNGEST_DEV=http://{host}:{port}"
+        )
+    else:
+        mode = (
+            "production mode: requests to apps are signed, their answers and SDK calls verified; "
+            f"apps need INNGEST_SIGNING_KEY and INNGEST_BASE_URL=http://{host}:{port}"
+        )
+    console.print(
+        f"bakeoff inngest serve on http://{host}:{port}  database {mask_url(cli.database_url())}\n{mode}",
+        highlight=False,
+    )
+    if sdk_urls:
+        threading.Thread(target=_sync_apps, args=(server, sdk_urls, console), daemon=True).start()
+    try:
+        uvicorn.run(create_app(server), host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        server.stop()
+
+
+def _sync_apps(server: Any, urls: tuple[str, ...], console: Console, attempts: int = 30) -> None:
+    """Sync each ``-u`` app, retrying every 2 s while it is not up yet (as inngest dev polls)."""
+    from bakeoff.backends.inngest.server import SyncFailed
+
+    for url in urls:
+        for attempt in range(attempts):
+            try:
+                server.sync_app(url)
+            except SyncFailed as exc:
+                if attempt == attempts - 1:
+                    console.print(f"[red]could not sync {url}[/]: {exc}")
+                time.sleep(2)
+                continue
+            console.print(f"synced {url}", highlight=False)
+            break

@@ -31,6 +31,7 @@ from bakeoff.backends.inngest.models import (
     Limits,
     RateLimit,
     Run,
+    Singleton,
     StepRecord,
     Throttle,
     TriggerCron,
@@ -114,6 +115,7 @@ class Inngest:
         idempotency: str | None = None,
         on_failure: Handler | None = None,
         name: str | None = None,
+        singleton: Singleton | None = None,
     ) -> Callable[[Handler], Function]:
         """Register the decorated handler as a function; every option is validated now."""
         options = FunctionOptions(
@@ -125,6 +127,7 @@ class Inngest:
             cancel=_as_tuple(cancel),
             idempotency=idempotency,
             name=name,
+            singleton=singleton,
         )
         failure_id = f"{fn_id}-failure" if on_failure is not None else None
         probe = Function.build(fn_id=fn_id, handler=lambda ctx: None, trigger=trigger, options=options)

@@ -33,7 +33,6 @@ from bakeoff.backends.inngest.protocol import (
     StepOp,
     StepsReported,
     TargetNotFound,
-    hash_step_id,
 )
 from bakeoff.backends.inngest.sdk import execute
 from bakeoff.backends.inngest.triggers import FUNCTION_FAILED, Dispatcher, FinishedRun
@@ -150,7 +149,7 @@ class Executor:
         if item.kind == "resume" and not self._resume(conn, item):
             return
         memo = {
-            r["step_key"]: MemoEntry(data=r["output"], error=r["error"])
+            r["step_key"]: MemoEntry(data=r["output"], error=r["error"], op=r["op"])
             for r in self.sql.run(conn, "load_memo", run_id=item.run_id)
         }
         state = _RunState(row=run, memo=memo)
@@ -169,7 +168,10 @@ class Executor:
             disable_immediate_execution=state.step_count >= self.limits.max_steps,
         )
         started = item.now()
-        result = execute(fn.handler, request, sender=self.sender)
+        if fn.remote is not None:
+            result = fn.remote(request)
+        else:
+            result = execute(fn.handler, request, sender=self.sender)
         ended = item.now()
         if self._fast_continue(conn, item, state, result, (started, ended)):
             return True
@@ -194,7 +196,7 @@ class Executor:
             return False
         row = self.sql.one(
             conn, "store_step_and_continue", run_id=item.run_id, id=item.id, step_key=op.key,
-            step_id=op.display_name, hashed_id=hash_step_id(op.key), output=jsonb(op.data),
+            step_id=op.display_name, hashed_id=op.hashed_id, output=jsonb(op.data),
             attempts=item.attempt + 1, attempt=item.attempt, queued_at=item.run_at, started_at=times[0],
             ended_at=times[1], worker=self.worker_id, bytes=size, lease_ms=self.lease_ms,
         )  # fmt: skip
@@ -347,7 +349,7 @@ class Executor:
         failed = op.op is Opcode.STEP_FAILED
         stored = self.sql.one(
             conn, "insert_step", run_id=item.run_id, step_key=op.key, step_id=op.display_name,
-            hashed_id=hash_step_id(op.key), op="StepRun", status="failed" if failed else "completed",
+            hashed_id=op.hashed_id, op="StepRun", status="failed" if failed else "completed",
             opts=None, output=None if failed else jsonb(op.data), error=jsonb(op.error),
             attempts=item.attempt + 1, started_at=times[0], ended_at=times[1],
         )  # fmt: skip
@@ -402,7 +404,7 @@ class Executor:
         row = self.sql.one(
             conn, "store_parallel_step", app_id=self.dispatcher.app_id, run_id=item.run_id, id=item.id,
             fn_id=item.fn_id, step_key=op.key,
-            step_id=op.display_name, hashed_id=hash_step_id(op.key),
+            step_id=op.display_name, hashed_id=op.hashed_id,
             status="failed" if failed else "completed", output=None if failed else jsonb(op.data),
             error=jsonb(op.error), attempts=item.attempt + 1, attempt=item.attempt, queued_at=item.run_at,
             started_at=times[0], ended_at=times[1], worker=self.worker_id,
@@ -473,7 +475,7 @@ class Executor:
     def _waiting_step(self, conn: Conn, item: Item, op: StepOp) -> None:
         stored = self.sql.one(
             conn, "insert_step", run_id=item.run_id, step_key=op.key, step_id=op.display_name,
-            hashed_id=hash_step_id(op.key), op=str(op.op), status="waiting", opts=jsonb(op.opts), output=None,
+            hashed_id=op.hashed_id, op=str(op.op), status="waiting", opts=jsonb(op.opts), output=None,
             error=None, attempts=1, started_at=item.now(), ended_at=None,
         )  # fmt: skip
         if stored is not None:

@@ -19,16 +19,20 @@ from bakeoff.backends.inngest.models import (
     Concurrency,
     Debounce,
     RateLimit,
+    Singleton,
     Throttle,
     TriggerCron,
     TriggerEvent,
     to_timedelta,
 )
+from bakeoff.backends.inngest.protocol import CallRequest, CallResult
 from bakeoff.backends.inngest.sdk import Context
 
-__all__ = ["Function", "FunctionOptions", "Handler"]
+__all__ = ["Function", "FunctionOptions", "Handler", "RemoteCall"]
 
 Handler = Callable[[Context], Any]
+RemoteCall = Callable[[CallRequest], CallResult]
+"""One invocation of a function served elsewhere (an app speaking Inngest's SDK protocol over HTTP)."""
 MAX_RETRIES = 20
 MAX_CONCURRENCY_LIMITS = 2
 MAX_CANCELLATIONS = 5
@@ -62,6 +66,7 @@ class FunctionOptions:
     cancel: tuple[Cancel, ...] = ()
     idempotency: str | None = None
     name: str | None = None
+    singleton: Singleton | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +79,8 @@ class Function:
     options: FunctionOptions
     on_failure_id: str | None = None
     expressions: dict[str, Expression | None] = field(default_factory=dict)
+    remote: RemoteCall | None = None
+    """Set for a function served by an app over HTTP: the executor calls this instead of ``handler``."""
 
     @property
     def max_attempts(self) -> int:
@@ -143,6 +150,8 @@ def _check_options(o: FunctionOptions) -> None:
         _period(o.rate_limit.period, "rate_limit.period", timedelta(seconds=1), MAX_RATE_LIMIT_PERIOD)
         if o.rate_limit.limit < 1:
             raise InvalidFunction("rate_limit.limit must be at least 1")
+    if o.singleton is not None and o.singleton.mode not in ("skip", "cancel"):
+        raise InvalidFunction(f"singleton.mode must be 'skip' or 'cancel', got {o.singleton.mode!r}")
     if o.debounce is not None:
         _period(o.debounce.period, "debounce.period", *DEBOUNCE_RANGE)
         if o.debounce.timeout is not None:
@@ -162,4 +171,5 @@ def _expressions(triggers: tuple[Any, ...], o: FunctionOptions) -> dict[str, Exp
     found["rate_limit"] = _compile(o.rate_limit.key if o.rate_limit else None, "rate_limit.key")
     found["debounce"] = _compile(o.debounce.key if o.debounce else None, "debounce.key")
     found["idempotency"] = _compile(o.idempotency, "idempotency")
+    found["singleton"] = _compile(o.singleton.key if o.singleton else None, "singleton.key")
     return found

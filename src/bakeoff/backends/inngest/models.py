@@ -25,6 +25,7 @@ __all__ = [
     "RateLimit",
     "Run",
     "RunStatus",
+    "Singleton",
     "StepRecord",
     "Throttle",
     "TriggerCron",
@@ -141,6 +142,15 @@ class Debounce:
     period: Duration
     key: str | None = None
     timeout: Duration | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Singleton:
+    """At most one live run per evaluated CEL ``key``: a new one is skipped, or cancels the old one."""
+
+    mode: str
+    """``"skip"`` (the new run is not started) or ``"cancel"`` (the live one is cancelled)."""
+    key: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -63,11 +63,18 @@ class StepOp:
     data: Any = None
     error: dict[str, Any] | None = None
     retry_after_ms: int | None = None
+    hashed: str | None = None
+    """The SDK's own hashed id, for a step reported over HTTP (then ``key`` is that id too)."""
+
+    @property
+    def hashed_id(self) -> str:
+        """Inngest's memo key of this step."""
+        return self.hashed if self.hashed is not None else hash_step_id(self.key)
 
     def to_dict(self) -> dict[str, Any]:
         """The wire shape of Inngest's SDK response."""
         payload: dict[str, Any] = {
-            "id": hash_step_id(self.key),
+            "id": self.hashed_id,
             "op": str(self.op),
             "displayName": self.display_name,
             "opts": self.opts,
@@ -85,6 +92,9 @@ class MemoEntry:
 
     data: Any = None
     error: dict[str, Any] | None = None
+    op: str = "StepRun"
+    """The op that produced it (``StepRun``, ``Sleep``, ``WaitForEvent``, ``InvokeFunction``): an
+    HTTP transport shapes the memo the way Inngest's SDKs expect for each."""
 
 
 @dataclass(frozen=True, kw_only=True)

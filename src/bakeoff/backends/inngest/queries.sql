@@ -196,8 +196,9 @@ WHERE run_id = %(run_id)s AND status = 'queued'
 
 -- name: load_memo
 -- Stored step results (a still-waiting step is not a result yet).
-SELECT step_key, status, output, error FROM {schema}.steps
+SELECT step_key, status, output, error, op FROM {schema}.steps
 WHERE run_id = %(run_id)s AND status <> 'waiting'
+ORDER BY seq
 
 -- name: lock_run
 -- Serialise the finalisation of one run's invocations.

@@ -127,7 +127,7 @@ class Dispatcher:
             run_id
             for fn in self.functions().values()
             if self._triggers(fn, payload)
-            for run_id in [self._trigger(conn, fn, payload)]
+            for run_id in [self._trigger(conn, fn, payload, finished)]
             if run_id
         ]
         return SentEvent(event_id=event.id, duplicate=False, run_ids=tuple(run_ids))
@@ -153,7 +153,9 @@ class Dispatcher:
         expression = fn.expressions.get(name)
         return expression.key(event=event) if expression is not None else ""
 
-    def _trigger(self, conn: Conn, fn: Function, event: dict[str, Any]) -> str | None:
+    def _trigger(
+        self, conn: Conn, fn: Function, event: dict[str, Any], finished: list[FinishedRun]
+    ) -> str | None:
         o = fn.options
         if o.rate_limit is not None:
             period = _ms(o.rate_limit.period, "rate_limit.period")
@@ -167,10 +169,34 @@ class Dispatcher:
             if not self._take(conn, key, DAY_MS, 0):
                 logger.info("idempotency: event %s starts no run of %s", event["id"], fn.fn_id)
                 return None
+        if o.singleton is not None and not self._singleton(conn, fn, event, finished):
+            return None
         if o.debounce is not None:
             return self._debounce(conn, fn, event)
         start_at = self._throttle_start(conn, fn, event) if o.throttle is not None else None
         return self.create_run(conn, fn, event, start_at=start_at)
+
+    def _singleton(
+        self, conn: Conn, fn: Function, event: dict[str, Any], finished: list[FinishedRun]
+    ) -> bool:
+        """Inngest's singleton: False (skip) while a run of the key is live, or cancel that run."""
+        singleton = fn.options.singleton
+        assert singleton is not None
+        key = self._key(fn, "singleton", event)
+        self.sql.run(conn, "lock_key", key=f"singleton:{fn.fn_id}:{key}")
+        live = [
+            run["run_id"]
+            for run in self.sql.run(
+                conn, "active_runs_of_function", app_id=self.app_id, fn_id=fn.fn_id, since_ms=None
+            )
+            if self._key(fn, "singleton", run["event"]) == key
+        ]
+        if live and singleton.mode == "skip":
+            logger.info("singleton: event %s starts no run of %s (one is live)", event["id"], fn.fn_id)
+            return False
+        for run_id in live:
+            self.cancel_run(conn, run_id, finished, reason=f"cancelled by singleton event {event['id']}")
+        return True
 
     def _throttle_start(self, conn: Conn, fn: Function, event: dict[str, Any]) -> datetime | None:
         throttle = fn.options.throttle
