@@ -67,14 +67,12 @@ class InngestServer:
         inline_limit: int = 4 * 1024 * 1024,
         poll_interval: float = 0.5,
         lease: timedelta = DEFAULT_LEASE,
-        schema: str = "inngest",
         signing_key: str | None = None,
         event_key: str | None = None,
     ) -> None:
         self.client = Inngest(
             app_id=SERVER_APP_ID,
             database_url=database_url,
-            schema=schema,
             retry_interval=retry_interval,
             backoff=backoff,
             poll_interval=poll_interval,
