@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bakeoff.analysis.compare import compare
-from bakeoff.analysis.decision import DecisionRule, PairSummary, PairVerdict, decide_pair
+from bakeoff.analysis.decision import DecisionRule, PairSummary, PairVerdict, decide_pair, decision_reached
 from bakeoff.analysis.synthetic import TrialSpec, synthetic_trial
 from bakeoff.metrics import columns as col
 
@@ -52,8 +52,7 @@ class NightlyLooks:
     @property
     def decided(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """The report would leave ``insufficient_data`` that night (a win, or every candidate settled)."""
-        settled = np.logical_and.reduce([v.decided for v in self.verdicts.values()])
-        return np.asarray(self.any_win | settled)
+        return decision_reached(list(self.verdicts.values()))
 
     def first_decision_day(self) -> int | None:
         """1-based day of the first decision, or ``None`` if none within the trial."""
@@ -118,11 +117,12 @@ def nightly_looks(
 
 
 def days_prediction(df: pd.DataFrame, spec: TrialSpec, at_day: int) -> tuple[float | None, str]:
-    """``compare()`` on the first ``at_day`` days: (predicted decision day, verdict status)."""
+    """``compare()`` on the first ``at_day`` days: (the forecast's median decision day, verdict status)."""
     cutoff = pd.Timestamp(spec.start) + pd.Timedelta(days=at_day)
     comparison = compare(df[df[col.SUBMITTED_AT] < cutoff])
-    days = comparison.power["days_to_decision"]
-    return (None if days is None else at_day + float(days)), comparison.verdict.status
+    forecast = comparison.power["days_to_decision"]
+    median = None if forecast is None else forecast["median"]
+    return (None if median is None else at_day + float(median)), comparison.verdict.status
 
 
 def run_trials(

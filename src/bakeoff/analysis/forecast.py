@@ -1,0 +1,373 @@
+"""Days to decision as a predictive forecast: the trial's future simulated under what is known now.
+
+A single projection of the current estimates through the decision rules cannot say how uncertain
+the answer is, and it was off by factors of 2 to 10 in both directions. Instead, each of
+``FORECAST_DRAWS`` draws
+
+1. draws every arm's true failure rate from its Beta posterior (Jeffreys prior) and its log-latency
+   mean and variance from their sampling distributions (normal mean, scaled inverse chi-square
+   variance, i.e. the posterior under the usual non-informative prior);
+2. simulates the coming days at each arm's observed rate of finished jobs (Poisson jobs per day,
+   binomial failures, the day's completed jobs' log-latency mean and sum of squares drawn exactly
+   for normal log latencies), adding them to the jobs already seen;
+3. applies the report's own rule after every simulated day -- :func:`decide_pair` on each candidate's
+   cumulative summary and :func:`decision_reached` over the candidates, the code path the verdict
+   uses -- and records the first day the report would leave ``insufficient_data``.
+
+Everything is vectorised over draws and days, in chunks of days; draws that have decided drop out.
+The result: the median number of more days, the 80% interval, the chance of a decision within 14,
+30, 60 and 90 days, and "no decision in sight" (under 10% within 365 days) with the jobs per arm
+per day that would bring the median within 90 days.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bakeoff.analysis.decision import DecisionRule, PairSummary, decide_pair, decision_reached
+
+__all__ = [
+    "FORECAST_DRAWS",
+    "HORIZON_DAYS",
+    "IN_SIGHT_DAYS",
+    "WITHIN_DAYS",
+    "ArmNow",
+    "DaysForecast",
+    "days_phrase",
+    "decided_forecast",
+    "forecast_days",
+]
+
+FloatArray = NDArray[np.float64]
+
+FORECAST_DRAWS = 1000
+FORECAST_SEED = 23
+"""Fixed, so the same data always gives the same report."""
+HORIZON_DAYS = 1095
+"""Three years of nightly looks: beyond that the forecast says "more than 1095 days"."""
+IN_SIGHT_DAYS = 365
+IN_SIGHT_PROBABILITY = 0.10
+WITHIN_DAYS = (14, 30, 60, 90)
+NEEDED_WITHIN_DAYS = 90
+NEEDED_DRAWS = 400
+NEEDED_MAX_SCALE = 2.0**16
+CHUNK_DAYS = 64
+JEFFREYS = 0.5
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArmNow:
+    """What is known of one arm now: finished jobs, failures, completed jobs' log-latency moments."""
+
+    decided: int
+    failed: int
+    latency_n: int
+    log_mean: float
+    log_var: float
+    per_day: float
+    """Finished (completed or failed) jobs of this arm per day."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DaysForecast:
+    """The predictive distribution of the number of more nightly looks until a decision."""
+
+    days: FloatArray = field(repr=False, compare=False)
+    """Per draw, the first look (1 = tomorrow) that decides; ``inf`` when none within the horizon."""
+    jobs_per_arm_per_day: float
+    needed_jobs_per_arm_per_day: float | None = None
+
+    @property
+    def draws(self) -> int:
+        return int(self.days.size)
+
+    def quantile(self, q: float) -> float | None:
+        """The ``q`` quantile of the days (an actual draw's value); ``None`` beyond the horizon."""
+        ordered = np.sort(self.days)
+        value = float(ordered[max(math.ceil(q * ordered.size) - 1, 0)])
+        return value if math.isfinite(value) else None
+
+    def probability_within(self, days: float) -> float:
+        return float(np.mean(self.days <= days))
+
+    @property
+    def no_decision_in_sight(self) -> bool:
+        return self.probability_within(IN_SIGHT_DAYS) < IN_SIGHT_PROBABILITY
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``power.days_to_decision`` object of the JSON contract."""
+        in_sight = not self.no_decision_in_sight
+        return {
+            "median": self.quantile(0.5) if in_sight else None,
+            "interval_80": [self.quantile(0.1), self.quantile(0.9)] if in_sight else None,
+            "probability_within": {str(d): self.probability_within(d) for d in WITHIN_DAYS},
+            "probability_within_365": self.probability_within(IN_SIGHT_DAYS),
+            "no_decision_in_sight": not in_sight,
+            "needed_jobs_per_arm_per_day": None if in_sight else self.needed_jobs_per_arm_per_day,
+            "jobs_per_arm_per_day": self.jobs_per_arm_per_day,
+            "draws": self.draws,
+            "horizon_days": HORIZON_DAYS,
+        }
+
+
+def decided_forecast(jobs_per_arm_per_day: float) -> DaysForecast:
+    """The forecast when the report has decided already: zero more days, with certainty."""
+    return DaysForecast(days=np.zeros(1), jobs_per_arm_per_day=jobs_per_arm_per_day)
+
+
+@dataclass
+class _Cumulative:
+    """Running totals of the simulated arms for the draws still undecided."""
+
+    decided: FloatArray
+    failed: FloatArray
+    latency_n: FloatArray
+    log_sum: FloatArray
+    log_sq: FloatArray
+
+    def take(self, keep: NDArray[np.bool_]) -> _Cumulative:
+        return _Cumulative(
+            *(getattr(self, f)[keep] for f in ("decided", "failed", "latency_n", "log_sum", "log_sq"))
+        )
+
+
+@dataclass
+class _Truth:
+    """One draw per row of each arm's true failure rate, log-latency mean and sd, and daily rate."""
+
+    rate: FloatArray
+    mu: FloatArray
+    sigma: FloatArray
+    per_day: float
+
+    def take(self, keep: NDArray[np.bool_]) -> _Truth:
+        return _Truth(self.rate[keep], self.mu[keep], self.sigma[keep], self.per_day)
+
+
+def _pooled(arms: Mapping[str, ArmNow]) -> tuple[float, float]:
+    """Log-latency mean and variance over every arm with at least two completed jobs."""
+    usable = [a for a in arms.values() if a.latency_n >= 2 and math.isfinite(a.log_var)]
+    if not usable:
+        return 0.0, 1.0
+    n = sum(a.latency_n for a in usable)
+    mean = sum(a.log_mean * a.latency_n for a in usable) / n
+    var = sum((a.latency_n - 1) * a.log_var for a in usable) / max(n - len(usable), 1)
+    return mean, max(var, 1e-12)
+
+
+def _draw_truth(arm: ArmNow, pooled: tuple[float, float], draws: int, rng: np.random.Generator) -> _Truth:
+    rate = rng.beta(arm.failed + JEFFREYS, arm.decided - arm.failed + JEFFREYS, size=draws)
+    if arm.latency_n >= 2 and math.isfinite(arm.log_var) and arm.log_var > 0:
+        dof = arm.latency_n - 1
+        var = arm.log_var * dof / rng.chisquare(dof, size=draws)
+        mu = rng.normal(arm.log_mean, np.sqrt(var / arm.latency_n))
+    else:
+        # Fewer than two latencies: the arm's latency is as uncertain as one job from the pooled spread.
+        var = np.full(draws, pooled[1])
+        centre = arm.log_mean if arm.latency_n == 1 else pooled[0]
+        mu = rng.normal(centre, np.sqrt(var))
+    return _Truth(rate=rate, mu=mu, sigma=np.sqrt(var), per_day=arm.per_day)
+
+
+def _start(arm: ArmNow, draws: int) -> _Cumulative:
+    n = float(arm.latency_n)
+    mean = arm.log_mean if n else 0.0
+    var = arm.log_var if n >= 2 and math.isfinite(arm.log_var) else 0.0
+    return _Cumulative(
+        decided=np.full(draws, float(arm.decided)),
+        failed=np.full(draws, float(arm.failed)),
+        latency_n=np.full(draws, n),
+        log_sum=np.full(draws, n * mean),
+        log_sq=np.full(draws, (n - 1) * var + n * mean**2 if n else 0.0),
+    )
+
+
+def _simulate_days(
+    truth: _Truth, now: _Cumulative, days: int, scale: float, rng: np.random.Generator
+) -> tuple[_Cumulative, dict[str, FloatArray]]:
+    """``days`` more days of one arm: cumulative totals after each day, shape (draws, days)."""
+    shape = (truth.rate.size, days)
+    new = rng.poisson(truth.per_day * scale, size=shape).astype(float)
+    failed = rng.binomial(new.astype(np.int64), truth.rate[:, None]).astype(float)
+    completed = new - failed
+    sigma = truth.sigma[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # The day's completed jobs: their mean log latency ~ N(mu, sigma^2 / k) and their sum of
+        # squared deviations ~ sigma^2 chi2(k - 1), exactly, for normal log latency.
+        day_mean = truth.mu[:, None] + sigma * rng.standard_normal(shape) / np.sqrt(completed)
+        day_ss = sigma**2 * rng.chisquare(np.maximum(completed - 1, 1), size=shape)
+    day_mean = np.where(completed > 0, day_mean, 0.0)
+    day_ss = np.where(completed > 1, day_ss, 0.0)
+    totals = {
+        "decided": now.decided[:, None] + np.cumsum(new, axis=1),
+        "failed": now.failed[:, None] + np.cumsum(failed, axis=1),
+        "latency_n": now.latency_n[:, None] + np.cumsum(completed, axis=1),
+        "log_sum": now.log_sum[:, None] + np.cumsum(completed * day_mean, axis=1),
+        "log_sq": now.log_sq[:, None] + np.cumsum(day_ss + completed * day_mean**2, axis=1),
+    }
+    last = _Cumulative(**{name: values[:, -1] for name, values in totals.items()})
+    return last, totals
+
+
+def _moments(t: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    n = t["latency_n"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = t["log_sum"] / n
+        var = (t["log_sq"] - n * mean**2) / (n - 1)
+    return mean, np.where(n >= 2, np.maximum(var, 0.0), np.nan)
+
+
+def _first_decisions(
+    arms: Mapping[str, ArmNow],
+    control: str,
+    rule: DecisionRule,
+    *,
+    draws: int,
+    horizon: int,
+    scale: float,
+    seed: int,
+    give_up_at: int | None,
+) -> FloatArray:
+    """Per draw, the first simulated look at which the report decides (``inf``: none by ``horizon``)."""
+    rng = np.random.default_rng(seed)
+    pooled = _pooled(arms)
+    # Centre log latencies on the control's mean: differences and variances are unchanged, and the
+    # running sums of squares stay small enough for float64 at a million jobs.
+    centre = arms[control].log_mean if arms[control].latency_n else pooled[0]
+    centred = {
+        name: ArmNow(**{**a.__dict__, "log_mean": a.log_mean - centre if a.latency_n else 0.0})
+        for name, a in arms.items()
+    }
+    pooled = (pooled[0] - centre, pooled[1])
+    truths = {name: _draw_truth(a, pooled, draws, rng) for name, a in centred.items()}
+    states = {name: _start(a, draws) for name, a in centred.items()}
+    result = np.full(draws, np.inf)
+    active = np.arange(draws)
+    done = 0
+    while done < horizon and active.size:
+        days = min(CHUNK_DAYS, horizon - done)
+        if give_up_at is not None and done < give_up_at < done + days:
+            days = give_up_at - done
+        totals: dict[str, dict[str, FloatArray]] = {}
+        for name in arms:
+            states[name], totals[name] = _simulate_days(truths[name], states[name], days, scale, rng)
+        ctrl_mean, ctrl_var = _moments(totals[control])
+        verdicts = []
+        for name in arms:
+            if name == control:
+                continue
+            cand, ctrl = totals[name], totals[control]
+            mean, var = _moments(cand)
+            summary = PairSummary(
+                n_candidate=cand["decided"],
+                failures_candidate=cand["failed"],
+                n_control=ctrl["decided"],
+                failures_control=ctrl["failed"],
+                latency_n_candidate=cand["latency_n"],
+                latency_n_control=ctrl["latency_n"],
+                log_mean_difference=np.where(
+                    (cand["latency_n"] > 0) & (ctrl["latency_n"] > 0), mean - ctrl_mean, 0.0
+                ),
+                log_var_candidate=var,
+                log_var_control=ctrl_var,
+            )
+            verdicts.append(decide_pair(summary, rule))
+        reached = decision_reached(verdicts)
+        hit = reached.any(axis=1)
+        result[active[hit]] = done + 1 + np.argmax(reached[hit], axis=1)
+        done += days
+        keep: NDArray[np.bool_] = np.logical_not(hit)
+        active = active[keep]
+        truths = {name: t.take(keep) for name, t in truths.items()}
+        states = {name: s.take(keep) for name, s in states.items()}
+        if done == give_up_at and 1 - active.size / draws < IN_SIGHT_PROBABILITY:
+            break
+    return result
+
+
+def _needed_scale(arms: Mapping[str, ArmNow], control: str, rule: DecisionRule, seed: int) -> float | None:
+    """The smallest traffic multiplier at which a decision within 90 days is at least even odds."""
+
+    def even_odds(scale: float) -> bool:
+        days = _first_decisions(
+            arms, control, rule, draws=NEEDED_DRAWS, horizon=NEEDED_WITHIN_DAYS, scale=scale, seed=seed,
+            give_up_at=None,
+        )  # fmt: skip
+        return bool(np.mean(np.isfinite(days)) >= 0.5)
+
+    low, high = 1.0, 2.0
+    while not even_odds(high):
+        low, high = high, high * 2
+        if high > NEEDED_MAX_SCALE:
+            return None
+    for _ in range(6):  # bisection in log space: within ~6% of the threshold
+        middle = math.sqrt(low * high)
+        low, high = (low, middle) if even_odds(middle) else (middle, high)
+    return high
+
+
+def forecast_days(
+    arms: Mapping[str, ArmNow],
+    control: str,
+    rule: DecisionRule,
+    jobs_per_arm_per_day: float,
+    *,
+    draws: int = FORECAST_DRAWS,
+    seed: int = FORECAST_SEED,
+) -> DaysForecast | None:
+    """Simulate the trial's future ``draws`` times; ``None`` when some arm has no finished job yet."""
+    if control not in arms or len(arms) < 2:
+        return None
+    if any(a.decided <= 0 or a.per_day <= 0 for a in arms.values()):
+        return None
+    days = _first_decisions(
+        arms, control, rule, draws=draws, horizon=HORIZON_DAYS, scale=1.0, seed=seed, give_up_at=IN_SIGHT_DAYS
+    )
+    forecast = DaysForecast(days=days, jobs_per_arm_per_day=jobs_per_arm_per_day)
+    if forecast.no_decision_in_sight:
+        scale = _needed_scale(arms, control, rule, seed)
+        needed = None if scale is None else scale * jobs_per_arm_per_day
+        forecast = DaysForecast(
+            days=days, jobs_per_arm_per_day=jobs_per_arm_per_day, needed_jobs_per_arm_per_day=needed
+        )
+    return forecast
+
+
+def _days_word(days: float) -> str:
+    return f"{days:.0f} {'day' if round(days) == 1 else 'days'}"
+
+
+def days_phrase(body: Mapping[str, Any]) -> str:
+    """How many more days, in words, from the ``days_to_decision`` object: the verdict and the power
+    line both say it with this function, so they always give the same number."""
+    if body["no_decision_in_sight"]:
+        needed = body.get("needed_jobs_per_arm_per_day")
+        more = (
+            f"about {needed:.0f} jobs per arm per day would bring one within {NEEDED_WITHIN_DAYS} days"
+            if needed is not None
+            else f"not even {NEEDED_MAX_SCALE:.0f} times the traffic would bring one within "
+            f"{NEEDED_WITHIN_DAYS} days"
+        )
+        chance = body["probability_within_365"]
+        return f"no decision in sight ({chance:.0%} chance within {IN_SIGHT_DAYS} days); {more}"
+    median = body["median"]
+    if median == 0:
+        return "decided now"
+    low, high = body["interval_80"]
+
+    def bound(value: float | None) -> str:
+        return f"over {HORIZON_DAYS}" if value is None else f"{value:.0f}"
+
+    centre = (
+        f"more than {HORIZON_DAYS} more days"
+        if median is None
+        else f"about {_days_word(median).replace(' ', ' more ', 1)}"
+    )
+    within = body["probability_within"]["30"]
+    return f"{centre} (80%: {bound(low)}-{bound(high)}); {within:.0%} chance of a decision within 30 days"
