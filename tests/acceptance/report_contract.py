@@ -38,7 +38,7 @@ COMPARISON_KEYS = {
 SCHEMA_VERSION = 2
 DAYS_TO_DECISION_KEYS = {
     "median": (*NUMBER, type(None)),
-    "interval_80": (list, type(None)),
+    "interval_80": list,
     "probability_within": dict,
     "probability_within_365": NUMBER,
     "no_decision_in_sight": bool,
@@ -79,8 +79,8 @@ def _days_to_decision_problems(power: dict[str, Any]) -> list[str]:
     interval = days.get("interval_80")
     if isinstance(interval, list) and len(interval) != 2:
         problems.append(f"power.days_to_decision.interval_80 has {len(interval)} ends, not 2")
-    if days.get("no_decision_in_sight") is False and days.get("median") is None and interval is None:
-        problems.append("power.days_to_decision: a decision in sight needs its interval")
+    if days.get("no_decision_in_sight") and days.get("probability_within_365", 0) >= 0.1:
+        problems.append("power.days_to_decision: no decision in sight, yet >= 10% chance within 365 days")
     return problems
 
 

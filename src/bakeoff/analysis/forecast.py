@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+Prior = Literal["pooled", "flat"]
 
 FORECAST_DRAWS = 1000
 FORECAST_SEED = 23
@@ -76,7 +77,10 @@ class ArmNow:
 
 @dataclass(frozen=True, kw_only=True)
 class DaysForecast:
-    """The predictive distribution of the number of more nightly looks until a decision."""
+    """The predictive distribution of the number of more nightly looks until a decision.
+
+    The median and the interval's ends are ``None`` beyond the horizon; when no decision is in sight
+    the simulation stops at 365 days, so they are ``None`` unless within it."""
 
     days: FloatArray = field(repr=False, compare=False)
     """Per draw, the first look (1 = tomorrow) that decides; ``inf`` when none within the horizon."""
@@ -104,8 +108,8 @@ class DaysForecast:
         """The ``power.days_to_decision`` object of the JSON contract."""
         in_sight = not self.no_decision_in_sight
         return {
-            "median": self.quantile(0.5) if in_sight else None,
-            "interval_80": [self.quantile(0.1), self.quantile(0.9)] if in_sight else None,
+            "median": self.quantile(0.5),
+            "interval_80": [self.quantile(0.1), self.quantile(0.9)],
             "probability_within": {str(d): self.probability_within(d) for d in WITHIN_DAYS},
             "probability_within_365": self.probability_within(IN_SIGHT_DAYS),
             "no_decision_in_sight": not in_sight,
@@ -161,18 +165,65 @@ def _pooled(arms: Mapping[str, ArmNow]) -> tuple[float, float]:
     return mean, max(var, 1e-12)
 
 
-def _draw_truth(arm: ArmNow, pooled: tuple[float, float], draws: int, rng: np.random.Generator) -> _Truth:
-    rate = rng.beta(arm.failed + JEFFREYS, arm.decided - arm.failed + JEFFREYS, size=draws)
-    if arm.latency_n >= 2 and math.isfinite(arm.log_var) and arm.log_var > 0:
-        dof = arm.latency_n - 1
-        var = arm.log_var * dof / rng.chisquare(dof, size=draws)
-        mu = rng.normal(arm.log_mean, np.sqrt(var / arm.latency_n))
+def _partially_pooled(y: FloatArray, v: FloatArray, draws: int, rng: np.random.Generator) -> FloatArray:
+    """Draws (draws x arms) of each arm's true value under a normal random-effects model: the arms'
+    true values spread around a common mean by tau, estimated by DerSimonian-Laird from how much
+    more the observed values differ than their standard errors allow. tau = 0 pools them fully."""
+    w = 1 / v
+    mean_w = float(np.sum(w * y) / np.sum(w))
+    q = float(np.sum(w * (y - mean_w) ** 2))
+    c = float(np.sum(w) - np.sum(w**2) / np.sum(w))
+    tau2 = max(0.0, (q - (y.size - 1)) / c) if c > 0 else 0.0
+    w_star = 1 / (v + tau2)
+    common = rng.normal(float(np.sum(w_star * y) / np.sum(w_star)), math.sqrt(1 / np.sum(w_star)), size=draws)
+    if tau2 == 0:
+        return np.repeat(common[:, None], y.size, axis=1)
+    precision = 1 / v + 1 / tau2
+    centre = (y / v + common[:, None] / tau2) / precision
+    spread: FloatArray = centre + rng.standard_normal((draws, y.size)) / np.sqrt(precision)
+    return spread
+
+
+def _draw_truths(
+    arms: Mapping[str, ArmNow],
+    pooled: tuple[float, float],
+    draws: int,
+    rng: np.random.Generator,
+    prior: Prior,
+) -> dict[str, _Truth]:
+    names = list(arms)
+    sigma2 = {}
+    for name, arm in arms.items():
+        if arm.latency_n >= 2 and math.isfinite(arm.log_var) and arm.log_var > 0:
+            dof = arm.latency_n - 1
+            sigma2[name] = arm.log_var * dof / rng.chisquare(dof, size=draws)
+        else:  # fewer than two latencies: the pooled spread
+            sigma2[name] = np.full(draws, pooled[1])
+    # The arm's latency mean as observed, with its standard error; an arm without one counts as
+    # one job at the pooled mean and spread.
+    lat_y = np.array([a.log_mean if a.latency_n else pooled[0] for a in arms.values()])
+    lat_v = np.array(
+        [a.log_var / a.latency_n if a.latency_n >= 2 and a.log_var > 0 else pooled[1] for a in arms.values()]
+    )
+    if prior == "flat":
+        rates = np.column_stack(
+            [
+                rng.beta(a.failed + JEFFREYS, a.decided - a.failed + JEFFREYS, size=draws)
+                for a in arms.values()
+            ]
+        )
+        mus = lat_y + rng.standard_normal((draws, len(names))) * np.sqrt(
+            np.column_stack([sigma2[n] for n in names]) / np.maximum([a.latency_n for a in arms.values()], 1)
+        )
     else:
-        # Fewer than two latencies: the arm's latency is as uncertain as one job from the pooled spread.
-        var = np.full(draws, pooled[1])
-        centre = arm.log_mean if arm.latency_n == 1 else pooled[0]
-        mu = rng.normal(centre, np.sqrt(var))
-    return _Truth(rate=rate, mu=mu, sigma=np.sqrt(var), per_day=arm.per_day)
+        shrunk = np.array([(a.failed + JEFFREYS) / (a.decided + 2 * JEFFREYS) for a in arms.values()])
+        fail_v = shrunk * (1 - shrunk) / np.array([a.decided + 2 * JEFFREYS for a in arms.values()])
+        rates = np.clip(_partially_pooled(shrunk, fail_v, draws, rng), 1e-6, 1 - 1e-6)
+        mus = _partially_pooled(lat_y, lat_v, draws, rng)
+    return {
+        name: _Truth(rate=rates[:, i], mu=mus[:, i], sigma=np.sqrt(sigma2[name]), per_day=arms[name].per_day)
+        for i, name in enumerate(names)
+    }
 
 
 def _start(arm: ArmNow, draws: int) -> _Cumulative:
@@ -233,6 +284,7 @@ def _first_decisions(
     scale: float,
     seed: int,
     give_up_at: int | None,
+    prior: Prior,
 ) -> FloatArray:
     """Per draw, the first simulated look at which the report decides (``inf``: none by ``horizon``)."""
     rng = np.random.default_rng(seed)
@@ -245,7 +297,7 @@ def _first_decisions(
         for name, a in arms.items()
     }
     pooled = (pooled[0] - centre, pooled[1])
-    truths = {name: _draw_truth(a, pooled, draws, rng) for name, a in centred.items()}
+    truths = _draw_truths(centred, pooled, draws, rng, prior)
     states = {name: _start(a, draws) for name, a in centred.items()}
     result = np.full(draws, np.inf)
     active = np.arange(draws)
@@ -291,13 +343,15 @@ def _first_decisions(
     return result
 
 
-def _needed_scale(arms: Mapping[str, ArmNow], control: str, rule: DecisionRule, seed: int) -> float | None:
+def _needed_scale(
+    arms: Mapping[str, ArmNow], control: str, rule: DecisionRule, seed: int, prior: Prior
+) -> float | None:
     """The smallest traffic multiplier at which a decision within 90 days is at least even odds."""
 
     def even_odds(scale: float) -> bool:
         days = _first_decisions(
             arms, control, rule, draws=NEEDED_DRAWS, horizon=NEEDED_WITHIN_DAYS, scale=scale, seed=seed,
-            give_up_at=None,
+            give_up_at=None, prior=prior,
         )  # fmt: skip
         return bool(np.mean(np.isfinite(days)) >= 0.5)
 
@@ -320,6 +374,7 @@ def forecast_days(
     *,
     draws: int = FORECAST_DRAWS,
     seed: int = FORECAST_SEED,
+    prior: Prior = "pooled",
 ) -> DaysForecast | None:
     """Simulate the trial's future ``draws`` times; ``None`` when some arm has no finished job yet."""
     if control not in arms or len(arms) < 2:
@@ -327,11 +382,19 @@ def forecast_days(
     if any(a.decided <= 0 or a.per_day <= 0 for a in arms.values()):
         return None
     days = _first_decisions(
-        arms, control, rule, draws=draws, horizon=HORIZON_DAYS, scale=1.0, seed=seed, give_up_at=IN_SIGHT_DAYS
+        arms,
+        control,
+        rule,
+        draws=draws,
+        horizon=HORIZON_DAYS,
+        scale=1.0,
+        seed=seed,
+        give_up_at=IN_SIGHT_DAYS,
+        prior=prior,
     )
     forecast = DaysForecast(days=days, jobs_per_arm_per_day=jobs_per_arm_per_day)
     if forecast.no_decision_in_sight:
-        scale = _needed_scale(arms, control, rule, seed)
+        scale = _needed_scale(arms, control, rule, seed, prior)
         needed = None if scale is None else scale * jobs_per_arm_per_day
         forecast = DaysForecast(
             days=days, jobs_per_arm_per_day=jobs_per_arm_per_day, needed_jobs_per_arm_per_day=needed
