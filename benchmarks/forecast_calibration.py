@@ -49,7 +49,8 @@ def main() -> None:
             f"  decided by the forecast median: {result.share_by_median:.1%} "
             f"(target 40-60%: {_flag(result.share_by_median, 0.4, 0.6)}); "
             f"inside the 80% interval: {result.share_in_interval:.1%} "
-            f"(target 70-90%: {_flag(result.share_in_interval, 0.7, 0.9)}); "
+            f"(target 70-90%: {_flag(result.share_in_interval, 0.7, 0.9)}; before it "
+            f"{result.share_before_interval:.0%}, after it {result.share_after_interval:.0%}); "
             f"MAE of the median {result.median_abs_error:.1f} days over {len(result.finite)} trials "
             f"[{time.perf_counter() - started:.0f} s]",
             flush=True,

@@ -268,6 +268,16 @@ class Calibration:
         return float(np.mean([_or_inf(t.low) <= t.actual <= _or_inf(t.high) for t in self.trials]))
 
     @property
+    def share_before_interval(self) -> float:
+        """Share decided before the 80% interval's low end (the forecast was too late for them)."""
+        return float(np.mean([t.actual < _or_inf(t.low) for t in self.trials]))
+
+    @property
+    def share_after_interval(self) -> float:
+        """Share decided after the 80% interval's high end (the forecast was too early for them)."""
+        return float(np.mean([t.actual > _or_inf(t.high) for t in self.trials]))
+
+    @property
     def finite(self) -> list[CalibrationTrial]:
         return [t for t in self.trials if t.median is not None and math.isfinite(t.actual)]
 
