@@ -1,6 +1,6 @@
 """Is the days-to-decision forecast right about as often as it says? Issue 23's four scenarios.
 
-    python benchmarks/forecast_calibration.py [--trials 100] [--seed 2312]
+    python benchmarks/forecast_calibration.py [--trials 100] [--seed 2312] [--prior averaged|pooled|flat]
 
 For each scenario, ``--trials`` synthetic trials: the report (``compare()``) after day 14 records its
 forecast; the same trial continues, looked at every night by the same rule, until its first
@@ -27,11 +27,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--seed", type=int, default=2312)
+    parser.add_argument(
+        "--prior",
+        choices=["averaged", "pooled", "flat"],
+        default="averaged",
+        help="how the forecast draws the arms' true values (the report uses 'averaged')",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     for name, spec in CALIBRATION_SCENARIOS.items():
         started = time.perf_counter()
-        result = forecast_calibration(spec, args.trials, rng)
+        result = forecast_calibration(spec, args.trials, rng, prior=args.prior)
         checked = len(result.trials)
         actual = np.array([t.actual for t in result.trials])
         medians = np.array([np.inf if t.median is None else t.median for t in result.trials])

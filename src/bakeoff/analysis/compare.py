@@ -18,7 +18,7 @@ import pandas as pd
 from bakeoff.analysis.arms import ArmStats, all_arm_stats, completed_durations
 from bakeoff.analysis.decision import DecisionRule, PairVerdict, decide_pair, decision_reached
 from bakeoff.analysis.errors import AnalysisInputError
-from bakeoff.analysis.forecast import ArmNow
+from bakeoff.analysis.forecast import ArmNow, Prior
 from bakeoff.analysis.frame import PreparedTrial, prepare
 from bakeoff.analysis.observations import summarise_observations
 from bakeoff.analysis.pairwise import ComparisonRow, adjust, failure_row, latency_row, log_stats, pair_summary
@@ -192,13 +192,16 @@ def compare(
     sequential_tuning: float = DEFAULT_TUNING,
     min_jobs: int = 20,
     plan_days: float = DEFAULT_PLAN_DAYS,
+    forecast_prior: Prior = "averaged",
 ) -> Comparison:
     """Compare each candidate arm with ``control`` on one experiment's phase of a trial export.
 
     ``arms`` defaults to the contract's arms present in the data (plus the control); ``shares`` (the
     configured assignment weights, for the SRM check) default to equal. ``plan_days``: the day of the
-    trial by which the team plans to decide (the report gives the chance of that). Bad arguments raise
-    :class:`AnalysisInputError`; broken data gives an ``invalid`` verdict with the reasons.
+    trial by which the team plans to decide (the report gives the chance of that). ``forecast_prior``:
+    how the days-to-decision forecast draws the arms' true values (:mod:`bakeoff.analysis.forecast`).
+    Bad arguments raise :class:`AnalysisInputError`; broken data gives an ``invalid`` verdict with
+    the reasons.
     """
     if analysis not in ("itt", "per_protocol"):
         raise AnalysisInputError(f"analysis must be 'itt' or 'per_protocol', got {analysis!r}")
@@ -232,6 +235,7 @@ def compare(
         observations,
         window,
         plan_days,
+        forecast_prior,
     )
 
 
@@ -245,6 +249,7 @@ def _build(
     observations: pd.DataFrame | None,
     window: tuple[datetime | None, datetime | None],
     plan_days: float,
+    forecast_prior: Prior,
 ) -> Comparison:
     frame = prepared.frame
     span = _span_days(frame)
@@ -277,6 +282,7 @@ def _build(
         decided_now=decided_now,
         trial_days=_trial_days(frame),
         plan_days=plan_days,
+        prior=forecast_prior,
     )
     verdict = decide(
         problems=problems,

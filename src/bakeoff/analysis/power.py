@@ -17,7 +17,7 @@ from statsmodels.stats.power import NormalIndPower, TTestIndPower
 
 from bakeoff.analysis.arms import ArmStats
 from bakeoff.analysis.decision import DecisionRule, PairSummary
-from bakeoff.analysis.forecast import ArmNow, DaysForecast, decided_forecast, forecast_days
+from bakeoff.analysis.forecast import ArmNow, DaysForecast, Prior, decided_forecast, forecast_days
 
 __all__ = [
     "DEFAULT_PLAN_DAYS",
@@ -93,6 +93,7 @@ def power_summary(
     decided_now: bool,
     trial_days: float,
     plan_days: float = DEFAULT_PLAN_DAYS,
+    prior: Prior = "averaged",
 ) -> dict[str, Any]:
     """The ``power`` section of the report."""
     if not inputs:
@@ -110,7 +111,9 @@ def power_summary(
     log_sd = max((_log_sd(i.summary) for i in inputs), default=math.nan)
     latency_n = min(float(np.asarray(i.summary.latency_n_candidate)) for i in inputs)
     rate = n_per_arm / span_days if span_days > 0 else 0.0
-    forecast = decided_forecast(rate) if decided_now else forecast_days(arms, control, rule, rate)
+    forecast = (
+        decided_forecast(rate) if decided_now else forecast_days(arms, control, rule, rate, prior=prior)
+    )
     return {
         "failure_rate": {
             "mde": proportion_mde(control_rate, n_per_arm, alpha),

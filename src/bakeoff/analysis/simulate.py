@@ -17,7 +17,7 @@ import pandas as pd
 
 from bakeoff.analysis.compare import compare
 from bakeoff.analysis.decision import DecisionRule, PairSummary, PairVerdict, decide_pair, decision_reached
-from bakeoff.analysis.forecast import HORIZON_DAYS
+from bakeoff.analysis.forecast import HORIZON_DAYS, Prior
 from bakeoff.analysis.synthetic import TrialSpec, synthetic_trial
 from bakeoff.metrics import columns as col
 
@@ -295,6 +295,7 @@ def forecast_calibration(
     *,
     at_day: int = 14,
     horizon: int = HORIZON_DAYS,
+    prior: Prior = "averaged",
 ) -> Calibration:
     """For each trial: the report's forecast after ``at_day`` days, then the same trial continued for
     ``horizon`` more days, looked at every night, until its first decision."""
@@ -305,7 +306,7 @@ def forecast_calibration(
     decided_at_look = 0
     for _ in range(trials):
         df = synthetic_trial(long_spec, rng=rng)
-        comparison = compare(df[df[col.SUBMITTED_AT] < cutoff])
+        comparison = compare(df[df[col.SUBMITTED_AT] < cutoff], forecast_prior=prior)
         forecast = comparison.power["days_to_decision"]
         if comparison.verdict.status != "insufficient_data" or forecast is None:
             decided_at_look += 1

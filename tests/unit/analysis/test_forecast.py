@@ -172,8 +172,10 @@ def test_the_forecast_stops_at_the_decided_look_in_a_real_trial() -> None:
 def test_calibration_of_the_40_jobs_per_arm_per_day_scenario_is_pinned() -> None:
     """Issue 23 (b), small: 30 seeded trials forecast at day 14, then followed night by night. The
     full four scenarios at 100 trials each: ``python benchmarks/forecast_calibration.py``. The bounds
-    are the issue's targets (40-60% by the median, 70-90% inside the 80% interval) widened by two
-    binomial standard deviations at ~30 trials; a forecast off by a factor of two fails them."""
+    are the forecast's own promises (50% by the median, 80% inside the 80% interval) widened by 2.5
+    binomial standard deviations at ~30 trials, so sampling noise alone fails them about one time in
+    a hundred (another seed or horizon gives other trials); a forecast off by a factor of two, or the
+    old projection (about 3x too late), fails them."""
     from bakeoff.analysis.simulate import CALIBRATION_SCENARIOS, forecast_calibration
 
     spec = CALIBRATION_SCENARIOS["b: the same at 40 jobs/arm/day"]
@@ -183,6 +185,33 @@ def test_calibration_of_the_40_jobs_per_arm_per_day_scenario_is_pinned() -> None
         f"in the 80% interval {result.share_in_interval:.2f}; MAE {result.median_abs_error:.1f} days"
     )
     assert len(result.trials) >= 25
-    assert 0.31 <= result.share_by_median <= 0.69
-    assert 0.65 <= result.share_in_interval <= 0.95
+    assert 0.27 <= result.share_by_median <= 0.73
+    assert 0.61 <= result.share_in_interval <= 0.99
     assert result.median_abs_error < 35
+
+
+def test_a_candidate_is_drawn_as_the_control_as_often_as_the_data_allow() -> None:
+    """Model averaging: equal observed rates favour "the same as the control", clearly different
+    ones "its own rate"; likewise for latency."""
+    from bakeoff.analysis.forecast import _same_failure_probability, _same_latency_probability
+
+    control = _arm(400, 20, 10.0)
+    assert _same_failure_probability(_arm(400, 20, 10.0), control) > 0.8
+    assert _same_failure_probability(_arm(400, 60, 10.0), control) < 0.01
+    y, v, n = np.array([7.5, 7.5, 7.1]), np.array([0.6, 0.6, 0.6]), np.array([300.0, 300.0, 300.0])
+    assert _same_latency_probability(y, v, n, 1) > 0.8
+    assert _same_latency_probability(y, v, n, 2) < 0.01
+
+
+def test_the_forecast_does_not_depend_on_the_order_of_the_arms() -> None:
+    rule = DecisionRule()
+    arms = {
+        "legacy": _arm(140, 7, 10.0),
+        "pgboss": _arm(140, 12, 10.0, mean=7.1),
+        "inngest": _arm(140, 6, 10.0),
+    }
+    reordered = {name: arms[name] for name in ("pgboss", "inngest", "legacy")}
+    first = forecast_days(arms, "legacy", rule, 10.0, draws=500)
+    second = forecast_days(reordered, "legacy", rule, 10.0, draws=500)
+    assert first is not None and second is not None
+    assert first.to_dict() == second.to_dict()
