@@ -3,7 +3,10 @@
     python benchmarks/analysis_bench.py [--jobs 1000000] [--format html|md|json]
 
 Writes a synthetic export (Parquet) once, then runs the real ``bakeoff report --input`` in a child
-process and prints its wall time and peak resident memory (ru_maxrss of the child).
+process and prints its wall time and peak resident memory (ru_maxrss of the child). Then prints the
+time the days-to-decision forecast adds (target <= 2 s): run on the export's arms even though that
+report has decided (the report skips the forecast then), and on the slowest case, a seed-volume A/A
+trial whose draws run for up to three simulated years.
 """
 
 from __future__ import annotations
@@ -17,8 +20,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from bakeoff.analysis import TrialSpec, synthetic_trial
+from bakeoff.analysis import TrialSpec, compare, load_trial, synthetic_trial
+from bakeoff.analysis.decision import DecisionRule
+from bakeoff.analysis.forecast import ArmNow, forecast_days
+from bakeoff.analysis.pairwise import log_stats
 from bakeoff.metrics import columns as col
 
 
@@ -34,6 +41,37 @@ def write_export(path: Path, jobs: int) -> None:
     df = synthetic_trial(spec, rng=np.random.default_rng(1))
     df[list(col.STORED_COLUMNS)].to_parquet(path, index=False)
     print(f"export: {len(df):,} jobs, {path.stat().st_size / 2**20:.1f} MiB parquet")
+
+
+def arms_now(df: pd.DataFrame) -> tuple[dict[str, ArmNow], float]:
+    """What the report knows of each arm, as the forecast takes it (ITT: by assigned arm)."""
+    submitted = df[col.SUBMITTED_AT]
+    span = max((submitted.max() - submitted.min()).total_seconds() / 86400, 1.0)
+    arms = {}
+    for arm in ("legacy", "pgboss", "inngest"):
+        rows = df[df[col.ASSIGNED_ARM] == arm]
+        completed = rows[col.OUTCOME] == "completed"
+        failed = int((rows[col.OUTCOME] == "failed").sum())
+        latency = rows.loc[completed, col.LATENCY_MS].to_numpy(dtype=float)
+        mean, var, n = log_stats(latency[np.isfinite(latency) & (latency >= 0)])
+        decided = int(completed.sum()) + failed
+        arms[arm] = ArmNow(
+            decided=decided, failed=failed, latency_n=n, log_mean=mean, log_var=var, per_day=decided / span
+        )
+    rate = min(a.per_day for a in arms.values())
+    return arms, rate
+
+
+def time_forecast(label: str, arms: dict[str, ArmNow], rate: float) -> None:
+    started = time.perf_counter()
+    cpu = time.process_time()
+    forecast = forecast_days(arms, "legacy", DecisionRule(), rate)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    body = forecast.to_dict() if forecast else {}
+    print(
+        f"forecast on {label}: {elapsed:.2f} s wall, {cpu:.2f} s CPU added (target <= 2 s); "
+        f"{body.get('draws')} draws, median {body.get('median')} more days"
+    )
 
 
 def main() -> None:
@@ -72,6 +110,10 @@ def main() -> None:
         if result.returncode not in (0, 3):
             print(result.stderr, file=sys.stderr)
             sys.exit(1)
+        time_forecast(f"the {args.jobs:,}-job export's arms", *arms_now(load_trial(export)))
+    seed_aa = synthetic_trial(TrialSpec(days=14, jobs_per_day=30), rng=np.random.default_rng(5))
+    print(f"(seed-volume A/A at day 14: verdict {compare(seed_aa).verdict.status})")
+    time_forecast("a seed-volume A/A trial at day 14", *arms_now(seed_aa))
 
 
 if __name__ == "__main__":

@@ -123,6 +123,14 @@ def _render(comparison: Any, fmt: str, out: Path | None, history: list[dict[str,
     show_default=True,
 )
 @click.option(
+    "--plan-days",
+    type=click.FloatRange(0, min_open=True),
+    default=21,
+    show_default=True,
+    help="Day of the trial by which the team plans to decide; the report gives the chance of that "
+    "(default: the end of week 3).",
+)
+@click.option(
     "--store/--no-store", default=True, help="Store the JSON in bakeoff.reports (database mode only)."
 )
 @pass_cli
@@ -140,6 +148,7 @@ def report(
     analysis: str,
     alpha: float,
     failure_margin: float,
+    plan_days: float,
     store: bool,
 ) -> None:
     """Compare each candidate arm with the control and say whether there is a winner yet."""
@@ -167,6 +176,7 @@ def report(
         phase=phase,
         observations=observations,
         window=(since, until),
+        plan_days=plan_days,
     )
     if input_path is None:
         from bakeoff.analysis.store import report_history, store_report

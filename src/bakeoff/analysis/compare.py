@@ -1,6 +1,6 @@
 """``compare()``: the whole nightly comparison of one experiment's phase, as a :class:`Comparison`.
 
-A Comparison holds every number of the report (``to_dict()`` is the JSON contract, schema version 1)
+A Comparison holds every number of the report (``to_dict()`` is the JSON contract, schema version 2)
 and the prepared data its plots are drawn from. Qualitative observations are summarised beside the
 statistics and never enter them.
 """
@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from bakeoff.analysis.arms import ArmStats, all_arm_stats, completed_durations
-from bakeoff.analysis.decision import DecisionRule, PairVerdict, decide_pair
+from bakeoff.analysis.decision import DecisionRule, PairVerdict, decide_pair, decision_reached
 from bakeoff.analysis.errors import AnalysisInputError
+from bakeoff.analysis.forecast import ArmNow, Prior
 from bakeoff.analysis.frame import PreparedTrial, prepare
 from bakeoff.analysis.observations import summarise_observations
-from bakeoff.analysis.pairwise import ComparisonRow, adjust, failure_row, latency_row, pair_summary
-from bakeoff.analysis.power import PowerInputs, power_summary
+from bakeoff.analysis.pairwise import ComparisonRow, adjust, failure_row, latency_row, log_stats, pair_summary
+from bakeoff.analysis.power import DEFAULT_PLAN_DAYS, PowerInputs, power_summary
 from bakeoff.analysis.sequential import DEFAULT_TUNING
 from bakeoff.analysis.stats import sample_ratio_test
 from bakeoff.analysis.verdict import Verdict, decide
@@ -35,7 +36,7 @@ __all__ = ["SCHEMA_VERSION", "SRM_MIN_PER_ARM", "SRM_THRESHOLD", "Comparison", "
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SRM_THRESHOLD = 0.001
 SRM_MIN_PER_ARM = 8
 Analysis = Literal["itt", "per_protocol"]
@@ -64,7 +65,7 @@ class Comparison:
     data: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """The report as JSON-ready data (schema version 1)."""
+        """The report as JSON-ready data (schema version 2)."""
         start, end = self.window
         return {
             "schema_version": SCHEMA_VERSION,
@@ -135,12 +136,30 @@ def _srm_problem(srm: dict[str, Any]) -> list[str]:
     ]
 
 
-def _span_days(frame: pd.DataFrame) -> float:
+def _trial_days(frame: pd.DataFrame) -> float:
+    """Days from the first to the last submission of the analysed data."""
     submitted = frame[col.SUBMITTED_AT].dropna()
     if submitted.empty:
         return 0.0
-    seconds = float((submitted.max() - submitted.min()).total_seconds())
-    return max(seconds / 86400.0, 1.0)
+    return float((submitted.max() - submitted.min()).total_seconds()) / 86400.0
+
+
+def _span_days(frame: pd.DataFrame) -> float:
+    """The span traffic rates are measured over, counted as at least one day, so a run of minutes
+    such as the demo is not extrapolated to thousands of jobs a day."""
+    return max(_trial_days(frame), 1.0) if not frame[col.SUBMITTED_AT].dropna().empty else 0.0
+
+
+def _arm_now(stats: ArmStats, latency: Any, span_days: float) -> ArmNow:
+    mean, var, n = log_stats(latency)
+    return ArmNow(
+        decided=stats.decided,
+        failed=stats.failed,
+        latency_n=n,
+        log_mean=mean,
+        log_var=var,
+        per_day=stats.decided / span_days if span_days > 0 else 0.0,
+    )
 
 
 def _resolve_arms(frame: pd.DataFrame, control: str, arms: Sequence[str] | None) -> list[str]:
@@ -172,17 +191,24 @@ def compare(
     window: tuple[datetime | None, datetime | None] = (None, None),
     sequential_tuning: float = DEFAULT_TUNING,
     min_jobs: int = 20,
+    plan_days: float = DEFAULT_PLAN_DAYS,
+    forecast_prior: Prior = "averaged",
 ) -> Comparison:
     """Compare each candidate arm with ``control`` on one experiment's phase of a trial export.
 
     ``arms`` defaults to the contract's arms present in the data (plus the control); ``shares`` (the
-    configured assignment weights, for the SRM check) default to equal. Bad arguments raise
-    :class:`AnalysisInputError`; broken data gives an ``invalid`` verdict with the reasons.
+    configured assignment weights, for the SRM check) default to equal. ``plan_days``: the day of the
+    trial by which the team plans to decide (the report gives the chance of that). ``forecast_prior``:
+    how the days-to-decision forecast draws the arms' true values (:mod:`bakeoff.analysis.forecast`).
+    Bad arguments raise :class:`AnalysisInputError`; broken data gives an ``invalid`` verdict with
+    the reasons.
     """
     if analysis not in ("itt", "per_protocol"):
         raise AnalysisInputError(f"analysis must be 'itt' or 'per_protocol', got {analysis!r}")
     if not 0 < alpha < 1:
         raise AnalysisInputError(f"alpha must be in (0, 1), got {alpha}")
+    if not plan_days > 0:
+        raise AnalysisInputError(f"plan_days must be a positive number of days, got {plan_days}")
     prepared = prepare(
         df,
         arms=list(shares) if shares else (arms or ARM_NAMES),
@@ -200,7 +226,16 @@ def compare(
         min_jobs=min_jobs,
     )
     return _build(
-        prepared, arm_names, control, rule, analysis, _shares(arm_names, shares), observations, window
+        prepared,
+        arm_names,
+        control,
+        rule,
+        analysis,
+        _shares(arm_names, shares),
+        observations,
+        window,
+        plan_days,
+        forecast_prior,
     )
 
 
@@ -213,16 +248,21 @@ def _build(
     shares: dict[str, float],
     observations: pd.DataFrame | None,
     window: tuple[datetime | None, datetime | None],
+    plan_days: float,
+    forecast_prior: Prior,
 ) -> Comparison:
     frame = prepared.frame
+    span = _span_days(frame)
     arms = all_arm_stats(frame, arm_names, rule.alpha)
     srm = _srm(frame, shares)
     rows: list[ComparisonRow] = []
     pairs: dict[str, PairVerdict] = {}
     inputs: list[PowerInputs] = []
     ctrl_latency = completed_durations(frame, control, col.LATENCY_MS)
+    now = {control: _arm_now(arms[control], ctrl_latency, span)}
     for arm in arm_names[1:]:
         cand_latency = completed_durations(frame, arm, col.LATENCY_MS)
+        now[arm] = _arm_now(arms[arm], cand_latency, span)
         summary = pair_summary(arms[arm], arms[control], cand_latency, ctrl_latency)
         pairs[arm] = decide_pair(summary, rule)
         f_row = failure_row(arms[arm], arms[control], pairs[arm], rule.alpha, rule.failure_margin)
@@ -230,17 +270,20 @@ def _build(
             f_row,
             latency_row(arms[arm], arms[control], cand_latency, ctrl_latency, pairs[arm], rule.alpha),
         ]
-        excludes = f_row.ci is not None and (f_row.ci[0] > 0 or f_row.ci[1] < 0)
-        inputs.append(
-            PowerInputs(
-                candidate=arms[arm], control=arms[control], summary=summary, failure_ci_excludes_zero=excludes
-            )
-        )
+        inputs.append(PowerInputs(candidate=arms[arm], control=arms[control], summary=summary))
     problems = [*prepared.problems, *_srm_problem(srm)]
-    decided_now = bool(pairs) and (
-        any(bool(v.win) for v in pairs.values()) or all(bool(v.decided) for v in pairs.values())
+    decided_now = bool(pairs) and bool(decision_reached(list(pairs.values())))
+    power = power_summary(
+        inputs,
+        rule,
+        arms=now,
+        control=control,
+        span_days=span,
+        decided_now=decided_now,
+        trial_days=_trial_days(frame),
+        plan_days=plan_days,
+        prior=forecast_prior,
     )
-    power = power_summary(inputs, rule, _span_days(frame), decided_now)
     verdict = decide(
         problems=problems,
         pairs=pairs,

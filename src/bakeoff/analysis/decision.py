@@ -2,7 +2,7 @@
 
 The rules work on summary statistics (jobs and failures per arm; count, mean and variance of log
 latency) and are vectorised, so one formula serves the nightly verdict, the days-to-decision
-projection and the seeded simulations (which evaluate every night of a simulated trial at once).
+forecast and the seeded simulations (which evaluate every night of a simulated trial at once).
 
 For one candidate against the control, with alpha split evenly over the candidates (Bonferroni; each
 candidate's claim is an intersection of its own tests, so it needs no further split):
@@ -18,6 +18,7 @@ candidate's claim is an intersection of its own tests, so it needs no further sp
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,14 +27,10 @@ from numpy.typing import ArrayLike, NDArray
 from bakeoff.analysis.errors import AnalysisInputError
 from bakeoff.analysis.sequential import DEFAULT_TUNING, failure_difference_se, halfwidth
 
-__all__ = ["DecisionRule", "PairSummary", "PairVerdict", "decide_pair", "project_days"]
+__all__ = ["DecisionRule", "PairSummary", "PairVerdict", "decide_pair", "decision_reached"]
 
 BoolArray = NDArray[np.bool_]
 FloatArray = NDArray[np.float64]
-
-PROJECTION_MAX_JOBS = 1_000_000
-PROJECTION_NOISE_Z = 0.8
-"""Calibrated by the seeded simulations in ``benchmarks/analysis_simulations.py`` (see docs)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,69 +167,12 @@ def decide_pair(summary: PairSummary, rule: DecisionRule) -> PairVerdict:
     )
 
 
-@dataclass(frozen=True, kw_only=True)
-class Projection:
-    """Assumed true effects and spread used to project when a candidate will be decided."""
-
-    failure_difference: float
-    failure_rate: float
-    log_ratio: float
-    log_sd: float
-    latency_share: float
-
-
-def _projected_summary(p: Projection, n: FloatArray) -> PairSummary:
-    base = min(max(p.failure_rate, 1e-4), 1 - 1e-4)
-    latency_n = n * p.latency_share
-    # The estimate wanders around the true effect by about one standard error, and a decision waits
-    # for the interval's edge to clear the boundary: projecting with the estimate displaced by
-    # PROJECTION_NOISE_Z standard errors towards the boundary predicts the median decision day,
-    # where assuming the estimate sits exactly on the truth predicts too early.
-    failure_shift = PROJECTION_NOISE_Z * np.sqrt(2 * base * (1 - base) / n)
-    log_shift = PROJECTION_NOISE_Z * p.log_sd * np.sqrt(2 / np.maximum(latency_n, 1))
-    difference = p.failure_difference + failure_shift
-    return PairSummary(
-        n_candidate=n,
-        failures_candidate=n * np.clip(base + difference / 2, 0.0, 1.0),
-        n_control=n,
-        failures_control=n * np.clip(base - difference / 2, 0.0, 1.0),
-        latency_n_candidate=latency_n,
-        latency_n_control=latency_n,
-        log_mean_difference=p.log_ratio + log_shift,
-        log_var_candidate=np.full_like(n, p.log_sd**2),
-        log_var_control=np.full_like(n, p.log_sd**2),
-    )
-
-
-def project_jobs_needed(
-    projection: Projection, rule: DecisionRule, n_now: float
-) -> tuple[float, bool] | None:
-    """Jobs per arm at which the rules would decide if the projected effects held exactly.
-
-    Returns ``(jobs, wins)`` or ``None`` when no decision comes within a million jobs per arm.
-    """
-    grid = np.unique(np.geomspace(max(n_now, rule.min_jobs, 2), PROJECTION_MAX_JOBS, 4000).round())
-    verdict = decide_pair(_projected_summary(projection, grid), rule)
-    decided = verdict.decided
-    if not decided.any():
-        return None
-    index = int(np.argmax(decided))
-    return float(grid[index]), bool(verdict.win[index])
-
-
-def project_days(
-    projections: list[Projection], rule: DecisionRule, n_now: float, jobs_per_arm_per_day: float
-) -> float | None:
-    """Days until the report reaches a decision: the soonest projected win, else the last candidate
-    to be settled (equivalent or worse). ``None`` if no decision is in sight at this traffic."""
-    if jobs_per_arm_per_day <= 0 or not projections:
-        return None
-    outcomes = [project_jobs_needed(p, rule, n_now) for p in projections]
-    wins = [jobs for outcome in outcomes if outcome is not None for jobs, won in [outcome] if won]
-    if wins:
-        needed = min(wins)
-    elif any(outcome is None for outcome in outcomes):
-        return None
-    else:
-        needed = max(outcome[0] for outcome in outcomes if outcome is not None)
-    return max(0.0, (needed - n_now) / jobs_per_arm_per_day)
+def decision_reached(verdicts: Sequence[PairVerdict]) -> BoolArray:
+    """Whether the report leaves ``insufficient_data``: some candidate wins, or every candidate is
+    settled (equivalent or worse). Element-wise over looks (and draws) when the verdicts are arrays;
+    the verdict, the nightly simulations and the days-to-decision forecast all decide with it."""
+    if not verdicts:
+        return np.asarray(False)
+    any_win = np.logical_or.reduce([np.asarray(v.win) for v in verdicts])
+    settled = np.logical_and.reduce([np.asarray(v.decided) for v in verdicts])
+    return np.asarray(any_win | settled)

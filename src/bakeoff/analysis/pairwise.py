@@ -27,7 +27,7 @@ from bakeoff.analysis.stats import (
     non_inferiority,
 )
 
-__all__ = ["ComparisonRow", "adjust", "failure_row", "latency_row", "pair_summary"]
+__all__ = ["ComparisonRow", "adjust", "failure_row", "latency_row", "log_stats", "pair_summary"]
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -79,7 +79,8 @@ def _interval(lo: float, hi: float) -> Interval | None:
     return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
 
 
-def _log_stats(values: FloatArray) -> tuple[float, float, int]:
+def log_stats(values: FloatArray) -> tuple[float, float, int]:
+    """Mean, variance and count of log latency (the summary the decision rules work on)."""
     logs = np.log(np.maximum(values, 1e-3))  # a 0 ms latency (clock granularity) would be -inf
     var = float(logs.var(ddof=1)) if logs.size > 1 else math.nan
     return (float(logs.mean()) if logs.size else math.nan), var, int(logs.size)
@@ -89,8 +90,8 @@ def pair_summary(
     cand: ArmStats, ctrl: ArmStats, cand_latency: FloatArray, ctrl_latency: FloatArray
 ) -> PairSummary:
     """Summary statistics of one pair for the decision rules."""
-    mean_c, var_c, n_c = _log_stats(cand_latency)
-    mean_t, var_t, n_t = _log_stats(ctrl_latency)
+    mean_c, var_c, n_c = log_stats(cand_latency)
+    mean_t, var_t, n_t = log_stats(ctrl_latency)
     return PairSummary(
         n_candidate=cand.decided,
         failures_candidate=cand.failed,

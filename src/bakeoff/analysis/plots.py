@@ -41,8 +41,21 @@ def _thin(size: int) -> np.ndarray[Any, np.dtype[np.int64]]:
     return np.unique(np.linspace(0, size - 1, MAX_POINTS).round().astype(np.int64))
 
 
+HOURLY_BELOW = pd.Timedelta(days=2)
+"""Trials shorter than this are plotted per hour, not per day (a one-day trial is one point)."""
+SINGLE_POINT_SPAN_DAYS = 1 / 24
+"""The x range given to a plot whose data sit on one instant: an hour around it."""
+
+
 def _dates(ax: Any) -> None:
-    """Short date labels that do not overlap."""
+    """Short date labels that do not overlap, on a range that fits the data.
+
+    Data on a single instant (a trial shorter than its bins, one stored report) would otherwise get
+    matplotlib's default of two years either side, and AutoDateLocator warns on such a range.
+    """
+    low, high = ax.dataLim.intervalx
+    if ax.has_data() and np.isfinite([low, high]).all() and high - low < SINGLE_POINT_SPAN_DAYS / 60:
+        ax.set_xlim(low - SINGLE_POINT_SPAN_DAYS / 2, high + SINGLE_POINT_SPAN_DAYS / 2)
     locator = mdates.AutoDateLocator(maxticks=8)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
@@ -133,14 +146,18 @@ def _daily_arm(
 
 
 def daily(c: Comparison) -> Figure:
-    """Daily failure rate (Wilson interval) and daily p95 latency (order-statistic interval)."""
+    """Daily failure rate (Wilson interval) and daily p95 latency (order-statistic interval); per hour
+    when the trial spans less than two days."""
     fig, axes = plt.subplots(2, 1, figsize=(7.5, 6), sharex=True)
     fig.subplots_adjust(left=0.11, right=0.97, bottom=0.1, top=0.94, hspace=0.25)
     frame = c.data.dropna(subset=[col.SUBMITTED_AT])
     # Column-wide comparisons once, as numpy arrays: per-group string comparisons on a million rows
     # dominated the drawing time.
     # Naive UTC datetime64, not an object array of tz-aware Timestamps (100x slower to compare).
-    day = frame[col.SUBMITTED_AT].dt.tz_convert(None).dt.floor("D").to_numpy()
+    submitted = frame[col.SUBMITTED_AT].dt.tz_convert(None)
+    hourly = not submitted.empty and submitted.max() - submitted.min() < HOURLY_BELOW
+    period = "Hourly" if hourly else "Daily"
+    day = submitted.dt.floor("h" if hourly else "D").to_numpy()
     failed = (frame[col.OUTCOME] == "failed").to_numpy()
     completed = (frame[col.OUTCOME] == "completed").to_numpy()
     latency = frame[col.LATENCY_MS].to_numpy(dtype=float)
@@ -157,8 +174,10 @@ def daily(c: Comparison) -> Figure:
         )
         axes[1].plot(stats.index, stats["p95"], marker=".", color=color, label=arm)
         axes[1].fill_between(stats.index, stats["p95_lo"], stats["p95_hi"], color=color, alpha=0.12)
-    axes[0].set(ylabel="failure rate, %", title="Daily failure rate (shaded: 95% Wilson interval)")
-    axes[1].set(ylabel="p95 latency, ms", title="Daily p95 latency (shaded: distribution-free 95% interval)")
+    axes[0].set(ylabel="failure rate, %", title=f"{period} failure rate (shaded: 95% Wilson interval)")
+    axes[1].set(
+        ylabel="p95 latency, ms", title=f"{period} p95 latency (shaded: distribution-free 95% interval)"
+    )
     axes[1].set_yscale("log")
     _dates(axes[1])
     for ax in axes:
@@ -232,7 +251,7 @@ def history(bodies: Sequence[Mapping[str, Any]]) -> Figure:
     for ax in axes:
         _dates(ax)
         ax.grid(alpha=0.3)
-        if ax.has_data():
+        if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     fig.suptitle("Night by night")
     return fig

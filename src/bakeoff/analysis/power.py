@@ -1,9 +1,9 @@
-"""Power at the current sample size and the estimated days until the report can decide.
+"""Power at the current sample size, the forecast of days until the report can decide, and the plan.
 
 The minimum detectable effects use statsmodels' power tools (fixed horizon, power 0.8, alpha split
 over the candidates): a failure-rate difference from Cohen's h, and a latency ratio from Cohen's d on
-log latency. Days to decision projects the decision rules forward at the observed traffic: effects
-that the fixed-horizon intervals cannot tell from zero are projected as zero.
+log latency. Days to decision is the predictive forecast of :mod:`bakeoff.analysis.forecast`; the
+plan is its probability of a decision by a given day of the trial (default: the end of week 3).
 """
 
 from __future__ import annotations
@@ -16,12 +16,21 @@ import numpy as np
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
 
 from bakeoff.analysis.arms import ArmStats
-from bakeoff.analysis.decision import DecisionRule, PairSummary, Projection, project_days
+from bakeoff.analysis.decision import DecisionRule, PairSummary
+from bakeoff.analysis.forecast import ArmNow, DaysForecast, Prior, decided_forecast, forecast_days
 
-__all__ = ["PowerInputs", "latency_mde_ratio", "power_summary", "proportion_mde"]
+__all__ = [
+    "DEFAULT_PLAN_DAYS",
+    "PowerInputs",
+    "latency_mde_ratio",
+    "plan_summary",
+    "power_summary",
+    "proportion_mde",
+]
 
 TARGET_POWER = 0.8
-Z_975 = 1.959963984540054
+DEFAULT_PLAN_DAYS = 21
+"""The seed's plan: decide at the end of week 3 of the trial."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,7 +40,6 @@ class PowerInputs:
     candidate: ArmStats
     control: ArmStats
     summary: PairSummary
-    failure_ci_excludes_zero: bool
 
 
 def _scalar(value: object) -> float:
@@ -64,40 +72,48 @@ def _log_sd(s: PairSummary) -> float:
     return math.sqrt((float(s.log_var_candidate) + float(s.log_var_control)) / 2)  # type: ignore[arg-type]
 
 
-def _projection(inputs: PowerInputs) -> Projection:
-    s = inputs.summary
-    cand, ctrl = inputs.candidate, inputs.control
-    decided = cand.decided + ctrl.decided
-    log_sd = _log_sd(s)
-    n_c, n_t = float(s.latency_n_candidate), float(s.latency_n_control)  # type: ignore[arg-type]
-    log_diff = float(s.log_mean_difference)  # type: ignore[arg-type]
-    se = log_sd * math.sqrt(1 / max(n_c, 1) + 1 / max(n_t, 1))
-    failure_difference = (
-        (cand.failed / cand.decided - ctrl.failed / ctrl.decided) if cand.decided and ctrl.decided else 0.0
+def plan_summary(forecast: DaysForecast | None, plan_days: float, trial_days: float) -> dict[str, Any]:
+    """The chance of a decision by day ``plan_days`` of the trial, now that it is at ``trial_days``."""
+    days_left = math.floor(plan_days - trial_days + 1e-9)
+    probability = (
+        None if forecast is None else (forecast.probability_within(days_left) if days_left >= 0 else 0.0)
     )
-    return Projection(
-        failure_difference=failure_difference if inputs.failure_ci_excludes_zero else 0.0,
-        failure_rate=(cand.failed + ctrl.failed) / decided if decided else 0.0,
-        log_ratio=log_diff if abs(log_diff) > Z_975 * se else 0.0,
-        log_sd=log_sd if math.isfinite(log_sd) else 1.0,
-        latency_share=(n_c + n_t) / decided if decided else 1.0,
-    )
+    if forecast is not None and forecast.probability_within(0) == 1.0:
+        probability = 1.0  # decided already, whether the plan's day has passed or not
+    return {"day": plan_days, "trial_day": trial_days, "days_left": days_left, "probability": probability}
 
 
 def power_summary(
-    inputs: list[PowerInputs], rule: DecisionRule, span_days: float, decided_now: bool
+    inputs: list[PowerInputs],
+    rule: DecisionRule,
+    *,
+    arms: dict[str, ArmNow],
+    control: str,
+    span_days: float,
+    decided_now: bool,
+    trial_days: float,
+    plan_days: float = DEFAULT_PLAN_DAYS,
+    prior: Prior = "averaged",
 ) -> dict[str, Any]:
     """The ``power`` section of the report."""
     if not inputs:
-        return {"failure_rate": {"mde": None}, "latency": {"mde_ratio": None}, "days_to_decision": None}
-    control = inputs[0].control
-    n_per_arm = float(min([control.decided, *(i.candidate.decided for i in inputs)]))
+        return {
+            "failure_rate": {"mde": None},
+            "latency": {"mde_ratio": None},
+            "jobs_per_arm_per_day": 0.0,
+            "days_to_decision": None,
+            "plan": plan_summary(None, plan_days, trial_days),
+        }
+    control_stats = inputs[0].control
+    n_per_arm = float(min([control_stats.decided, *(i.candidate.decided for i in inputs)]))
     alpha = rule.sequential_alpha
-    control_rate = control.failure_rate or 0.0
+    control_rate = control_stats.failure_rate or 0.0
     log_sd = max((_log_sd(i.summary) for i in inputs), default=math.nan)
     latency_n = min(float(np.asarray(i.summary.latency_n_candidate)) for i in inputs)
     rate = n_per_arm / span_days if span_days > 0 else 0.0
-    days = 0.0 if decided_now else project_days([_projection(i) for i in inputs], rule, n_per_arm, rate)
+    forecast = (
+        decided_forecast(rate) if decided_now else forecast_days(arms, control, rule, rate, prior=prior)
+    )
     return {
         "failure_rate": {
             "mde": proportion_mde(control_rate, n_per_arm, alpha),
@@ -114,5 +130,6 @@ def power_summary(
             "power": TARGET_POWER,
         },
         "jobs_per_arm_per_day": rate,
-        "days_to_decision": days,
+        "days_to_decision": None if forecast is None else forecast.to_dict(),
+        "plan": plan_summary(forecast, plan_days, trial_days),
     }

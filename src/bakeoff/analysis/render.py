@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bakeoff.analysis.forecast import days_phrase
+
 if TYPE_CHECKING:
     from bakeoff.analysis.compare import Comparison
 
@@ -54,7 +56,7 @@ def clean_json(value: Any) -> Any:
 
 
 def to_json(comparison: Comparison, *, indent: int | None = 2) -> str:
-    """The report JSON (schema version 1)."""
+    """The report JSON (the contract of ``Comparison.to_dict()``)."""
     return json.dumps(clean_json(comparison.to_dict()), indent=indent, allow_nan=False)
 
 
@@ -147,15 +149,47 @@ def _comparison_rows(c: Comparison) -> list[list[str]]:
     return rows
 
 
+def _days_to_decision_words(c: Comparison) -> str:
+    body = c.power.get("days_to_decision")
+    if body is None:
+        return "Days to decision: - (some arm has no finished jobs)."
+    within = body["probability_within"]
+    chances = "/".join(f"{within[d]:.0%}" for d in within)
+    return (
+        f"Days to decision: {days_phrase(body)}; chance of a decision within {'/'.join(within)} more days: "
+        f"{chances} ({body['draws']} simulated futures of the trial)."
+    )
+
+
+def _plan_line(c: Comparison) -> str:
+    plan = c.power.get("plan")
+    if not plan or plan.get("probability") is None:
+        return ""
+    day, trial_day, chance = plan["day"], plan["trial_day"], plan["probability"]
+    if plan["days_left"] < 0 and chance < 1:
+        return (
+            f"Plan (decide by day {day:g} of the trial): day {day:g} has passed "
+            f"(the trial is at day {trial_day:.1f})."
+        )
+    return (
+        f"Plan (decide by day {day:g} of the trial; the trial is at day {trial_day:.1f}): "
+        f"{chance:.0%} chance of a decision by then at the current rate."
+    )
+
+
 def _power_line(c: Comparison) -> str:
     p = c.power
-    days = p.get("days_to_decision")
-    return (
-        f"At {_num(p.get('jobs_per_arm_per_day'), 1)} jobs per arm per day and "
-        f"{_num(p['failure_rate'].get('n_per_arm'))} jobs per arm, the smallest detectable failure-rate "
-        f"increase is {_num(p['failure_rate'].get('mde'), 1, 100)} points and the smallest detectable "
-        f"latency ratio {_num(p['latency'].get('mde_ratio'), 2)}x (power 0.8). Days to decision: "
-        f"{'-' if days is None else _num(days, 0)}."
+    return " ".join(
+        part
+        for part in (
+            f"At {_num(p.get('jobs_per_arm_per_day'), 1)} jobs per arm per day and "
+            f"{_num(p['failure_rate'].get('n_per_arm'))} jobs per arm, the smallest detectable failure-rate "
+            f"increase is {_num(p['failure_rate'].get('mde'), 1, 100)} points and the smallest detectable "
+            f"latency ratio {_num(p['latency'].get('mde_ratio'), 2)}x (power 0.8).",
+            _days_to_decision_words(c),
+            _plan_line(c),
+        )
+        if part
     )
 
 

@@ -8,6 +8,7 @@ of trials would take hours; a test checks that both paths agree night by night).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -15,18 +16,23 @@ import numpy as np
 import pandas as pd
 
 from bakeoff.analysis.compare import compare
-from bakeoff.analysis.decision import DecisionRule, PairSummary, PairVerdict, decide_pair
+from bakeoff.analysis.decision import DecisionRule, PairSummary, PairVerdict, decide_pair, decision_reached
+from bakeoff.analysis.forecast import HORIZON_DAYS, Prior
 from bakeoff.analysis.synthetic import TrialSpec, synthetic_trial
 from bakeoff.metrics import columns as col
 
 __all__ = [
     "AA_SPEC",
+    "CALIBRATION_SCENARIOS",
     "FAST_SPEC",
     "SEED_SPEC",
+    "Calibration",
+    "CalibrationTrial",
     "NightlyLooks",
     "SeedVolumeResult",
     "days_prediction",
     "false_winner_rate",
+    "forecast_calibration",
     "nightly_looks",
     "run_trials",
     "seed_volume",
@@ -52,8 +58,7 @@ class NightlyLooks:
     @property
     def decided(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """The report would leave ``insufficient_data`` that night (a win, or every candidate settled)."""
-        settled = np.logical_and.reduce([v.decided for v in self.verdicts.values()])
-        return np.asarray(self.any_win | settled)
+        return decision_reached(list(self.verdicts.values()))
 
     def first_decision_day(self) -> int | None:
         """1-based day of the first decision, or ``None`` if none within the trial."""
@@ -118,11 +123,12 @@ def nightly_looks(
 
 
 def days_prediction(df: pd.DataFrame, spec: TrialSpec, at_day: int) -> tuple[float | None, str]:
-    """``compare()`` on the first ``at_day`` days: (predicted decision day, verdict status)."""
+    """``compare()`` on the first ``at_day`` days: (the forecast's median decision day, verdict status)."""
     cutoff = pd.Timestamp(spec.start) + pd.Timedelta(days=at_day)
     comparison = compare(df[df[col.SUBMITTED_AT] < cutoff])
-    days = comparison.power["days_to_decision"]
-    return (None if days is None else at_day + float(days)), comparison.verdict.status
+    forecast = comparison.power["days_to_decision"]
+    median = None if forecast is None else forecast["median"]
+    return (None if median is None else at_day + float(median)), comparison.verdict.status
 
 
 def run_trials(
@@ -208,3 +214,113 @@ def seed_volume(
         predicted_days=tuple(predicted),
         decision_days=tuple(decided),
     )
+
+
+SEED_FASTER = TrialSpec(
+    days=14,
+    jobs_per_day=30.0,
+    failure_rate=0.05,
+    median_latency_ms={"legacy": 2000.0, "pgboss": 2000.0 / 1.5, "inngest": 2000.0 / 1.5},
+)
+CALIBRATION_SCENARIOS = {
+    "a: seed volume, 10 jobs/arm/day, 5% failures, candidates 1.5x faster": SEED_FASTER,
+    "b: the same at 40 jobs/arm/day": replace(SEED_FASTER, jobs_per_day=120.0),
+    "c: A/A at 10 jobs/arm/day, 5% failures": replace(SEED_FASTER, median_latency_ms=2000.0),
+    "d: as a, pgboss with twice the control's failures (10%)": replace(
+        SEED_FASTER, failure_rate={"legacy": 0.05, "pgboss": 0.10, "inngest": 0.05}
+    ),
+}
+"""Issue 23's four scenarios for checking the days-to-decision forecast against what happens."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalibrationTrial:
+    """One trial's forecast at the look and the number of more days it really took (``inf``: none
+    within the horizon). ``None`` bounds of the forecast mean beyond the horizon."""
+
+    median: float | None
+    low: float | None
+    high: float | None
+    actual: float
+    no_decision_in_sight: bool
+
+
+def _or_inf(value: float | None) -> float:
+    return math.inf if value is None else float(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Calibration:
+    """How often the forecasts made at the look came true."""
+
+    trials: tuple[CalibrationTrial, ...]
+    decided_at_look: int
+    """Trials the report had decided by the look (no forecast to check)."""
+
+    @property
+    def share_by_median(self) -> float:
+        """Share of trials decided by the forecast's median (target 40-60%)."""
+        return float(np.mean([t.actual <= _or_inf(t.median) for t in self.trials]))
+
+    @property
+    def share_in_interval(self) -> float:
+        """Share of trials whose actual day falls inside the forecast's 80% interval (target 70-90%)."""
+        return float(np.mean([_or_inf(t.low) <= t.actual <= _or_inf(t.high) for t in self.trials]))
+
+    @property
+    def share_before_interval(self) -> float:
+        """Share decided before the 80% interval's low end (the forecast was too late for them)."""
+        return float(np.mean([t.actual < _or_inf(t.low) for t in self.trials]))
+
+    @property
+    def share_after_interval(self) -> float:
+        """Share decided after the 80% interval's high end (the forecast was too early for them)."""
+        return float(np.mean([t.actual > _or_inf(t.high) for t in self.trials]))
+
+    @property
+    def finite(self) -> list[CalibrationTrial]:
+        return [t for t in self.trials if t.median is not None and math.isfinite(t.actual)]
+
+    @property
+    def median_abs_error(self) -> float:
+        """Mean absolute error of the median, in days, over trials where both are within the horizon."""
+        pairs = self.finite
+        return float(np.mean([abs(float(t.median or 0) - t.actual) for t in pairs])) if pairs else math.nan
+
+
+def forecast_calibration(
+    spec: TrialSpec,
+    trials: int,
+    rng: np.random.Generator,
+    *,
+    at_day: int = 14,
+    horizon: int = HORIZON_DAYS,
+    prior: Prior = "averaged",
+) -> Calibration:
+    """For each trial: the report's forecast after ``at_day`` days, then the same trial continued for
+    ``horizon`` more days, looked at every night, until its first decision."""
+    long_spec = with_days(spec, at_day + horizon)
+    rule = DecisionRule(candidates=len(spec.arms) - 1)
+    cutoff = pd.Timestamp(spec.start) + pd.Timedelta(days=at_day)
+    results: list[CalibrationTrial] = []
+    decided_at_look = 0
+    for _ in range(trials):
+        df = synthetic_trial(long_spec, rng=rng)
+        comparison = compare(df[df[col.SUBMITTED_AT] < cutoff], forecast_prior=prior)
+        forecast = comparison.power["days_to_decision"]
+        if comparison.verdict.status != "insufficient_data" or forecast is None:
+            decided_at_look += 1
+            continue
+        later = nightly_looks(df, long_spec, rule).decided[at_day:]
+        actual = float(np.argmax(later) + 1) if later.any() else math.inf
+        low, high = forecast["interval_80"]
+        results.append(
+            CalibrationTrial(
+                median=forecast["median"],
+                low=low,
+                high=high,
+                actual=actual,
+                no_decision_in_sight=forecast["no_decision_in_sight"],
+            )
+        )
+    return Calibration(trials=tuple(results), decided_at_look=decided_at_look)

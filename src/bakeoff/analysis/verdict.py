@@ -1,7 +1,7 @@
 """The verdict and its plain-language reasons.
 
 Four statuses: ``invalid`` (a sample ratio mismatch or broken data: fix the trial before reading any
-number), ``insufficient_data`` (with the projected days to a decision), ``no_difference`` (every
+number), ``insufficient_data`` (with the forecast of days to a decision), ``no_difference`` (every
 candidate is shown equivalent to the control within the margins, or worse), and ``winner`` (a
 candidate passes the decision rules; or the control, when every candidate is shown worse).
 """
@@ -9,10 +9,12 @@ candidate passes the decision rules; or the control, when every candidate is sho
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bakeoff.analysis.decision import DecisionRule, PairVerdict
+from bakeoff.analysis.decision import DecisionRule, PairVerdict, decision_reached
+from bakeoff.analysis.forecast import days_phrase
 
 __all__ = ["Verdict", "VerdictStatus", "decide"]
 
@@ -80,38 +82,34 @@ def decide(
     pairs: dict[str, PairVerdict],
     control: str,
     rule: DecisionRule,
-    days_to_decision: float | None,
+    days_to_decision: Mapping[str, Any] | None,
     jobs_per_arm_per_day: float,
 ) -> Verdict:
     """Combine data problems and each candidate's state into the verdict."""
     if problems:
         return Verdict(status="invalid", reasons=("The trial data cannot be trusted as it is:", *problems))
     lines = tuple(describe(arm, control, v, rule) for arm, v in pairs.items())
+    if not pairs or not bool(decision_reached(list(pairs.values()))):
+        return Verdict(
+            status="insufficient_data",
+            reasons=(_wait_sentence(days_to_decision, jobs_per_arm_per_day), *lines),
+        )
     wins = {arm: v for arm, v in pairs.items() if bool(v.win)}
     if wins:
         return Verdict(status="winner", winner=_best(wins), reasons=lines)
-    if pairs and all(bool(v.worse) for v in pairs.values()):
+    if all(bool(v.worse) for v in pairs.values()):
         return Verdict(
             status="winner", winner=control, reasons=(f"Every candidate is worse than {control}.", *lines)
         )
-    if pairs and all(bool(v.decided) for v in pairs.values()):
-        return Verdict(status="no_difference", reasons=lines)
-    return Verdict(
-        status="insufficient_data", reasons=(_wait_sentence(days_to_decision, jobs_per_arm_per_day), *lines)
-    )
+    return Verdict(status="no_difference", reasons=lines)
 
 
-def _wait_sentence(days: float | None, rate: float) -> str:
-    if rate <= 0:
+def _wait_sentence(days: Mapping[str, Any] | None, rate: float) -> str:
+    if rate <= 0 or days is None:
         return "Not enough data yet: some arm has no finished jobs to compare."
-    if days is None:
+    if days["no_decision_in_sight"]:
         return (
-            f"Not enough data yet, and at the current {rate:.1f} jobs per arm per day "
-            "no decision is in sight "
+            f"Not enough data yet, and at the current {rate:.1f} jobs per arm per day {days_phrase(days)} "
             "(the arms may differ by less than the margins can resolve)."
         )
-    whole_days = math.ceil(days)
-    return (
-        f"Not enough data yet: about {whole_days} more {'day' if whole_days == 1 else 'days'} "
-        f"at the current {rate:.1f} jobs per arm per day."
-    )
+    return f"Not enough data yet: {days_phrase(days)}, at the current {rate:.1f} jobs per arm per day."

@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -143,18 +143,30 @@ def demo(
     )
     console = Console(stderr=as_json)
     engine = cli.engine()
-    with Live(
-        _progress_table({}, 0, imports), console=console, refresh_per_second=4, transient=as_json
-    ) as live:
-        result = run_demo(
-            engine, options, on_progress=lambda p, n: live.update(_progress_table(p, n, imports))
-        )
+    result = _with_progress(
+        console, imports, lambda on_progress: run_demo(engine, options, on_progress=on_progress), as_json
+    )
     if as_json:
         click.echo(summary_json(result))
     else:
         _print_outcome(console, result)
     if result.interrupted:
         raise SystemExit(130)
+
+
+def _with_progress(
+    console: Console, imports: int, run: Callable[[Callable[[Any, int], None]], Any], transient: bool
+) -> Any:
+    """``run(on_progress)`` under a live progress table; returns what ``run`` returns."""
+    with Live(
+        _progress_table({}, 0, imports), console=console, refresh_per_second=4, transient=transient
+    ) as live:
+        result = run(lambda progress, submitted: live.update(_progress_table(progress, submitted, imports)))
+    if not transient:
+        # Off a terminal (a pipe, CI) Live leaves its last table without a line end, so the next
+        # table's title would continue its closing border line; on a terminal this is a blank line.
+        console.line()
+    return result
 
 
 def _print_outcome(console: Console, result: Any) -> None:

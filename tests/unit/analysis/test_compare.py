@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +55,7 @@ def fast_candidate_trial() -> pd.DataFrame:
 
 def test_to_dict_follows_the_json_contract(small_comparison: Comparison) -> None:
     body = json.loads(to_json(small_comparison))
-    assert body["schema_version"] == 1 and body["control"] == "legacy" and body["analysis"] == "itt"
+    assert body["schema_version"] == 2 and body["control"] == "legacy" and body["analysis"] == "itt"
     assert set(body["arms"]) == {"legacy", "pgboss", "inngest"}
     assert all(set(arm) >= ARM_KEYS for arm in body["arms"].values())
     assert set(body["srm"]) >= {"expected_share", "observed", "chi2", "p_value", "mismatch"}
@@ -66,7 +65,10 @@ def test_to_dict_follows_the_json_contract(small_comparison: Comparison) -> None
         assert ("u_statistic" in row) == (row["metric"] == "latency")
         assert ("non_inferior" in row) == (row["metric"] == "failure_rate")
     assert {"mde"} <= set(body["power"]["failure_rate"]) and {"mde_ratio"} <= set(body["power"]["latency"])
-    assert "days_to_decision" in body["power"]
+    days = body["power"]["days_to_decision"]
+    assert set(days) >= {"median", "interval_80", "probability_within", "no_decision_in_sight"}
+    assert set(days["probability_within"]) == {"14", "30", "60", "90"}
+    assert set(body["power"]["plan"]) >= {"day", "trial_day", "days_left", "probability"}
     assert body["verdict"]["status"] in {"invalid", "insufficient_data", "no_difference", "winner"}
 
 
@@ -84,15 +86,35 @@ def test_a_much_faster_candidate_wins(fast_candidate_trial: pd.DataFrame) -> Non
     c = compare(fast_candidate_trial)
     assert c.verdict.status == "winner" and c.verdict.winner == "pgboss"
     assert any("pgboss beats legacy" in reason for reason in c.verdict.reasons)
-    assert c.power["days_to_decision"] == 0.0
+    days = c.power["days_to_decision"]
+    assert days["median"] == 0 and days["interval_80"] == [0, 0] and days["probability_within"]["14"] == 1.0
+    assert c.power["plan"]["probability"] == 1.0
 
 
 def test_seed_volume_is_insufficient_data_with_days_to_decision(small_comparison: Comparison) -> None:
     c = small_comparison
     assert c.verdict.status == "insufficient_data"
     days = c.power["days_to_decision"]
-    assert days is not None and days > 30
-    assert f"about {math.ceil(days)} more days" in c.verdict.reasons[0]
+    assert days is not None and days["median"] > 30
+    low, high = days["interval_80"]
+    assert low <= days["median"] <= high
+    within = days["probability_within"]
+    assert within["14"] <= within["30"] <= within["60"] <= within["90"] <= days["probability_within_365"]
+    assert (
+        f"about {days['median']:.0f} more days (80%: {low:.0f}-{high:.0f}); "
+        f"{within['30']:.0%} chance of a decision within 30 days" in c.verdict.reasons[0]
+    )
+
+
+def test_the_verdict_and_the_power_line_give_the_same_number_of_days(small_comparison: Comparison) -> None:
+    """Issue 19: the verdict said "about 2 more days" while the power line said "Days to decision: 1"."""
+    from bakeoff.analysis.forecast import days_phrase
+
+    phrase = days_phrase(small_comparison.power["days_to_decision"])
+    assert phrase in small_comparison.verdict.reasons[0]
+    markdown = to_markdown(small_comparison)
+    power = markdown[markdown.index("## Power") :]
+    assert f"Days to decision: {phrase};" in power
 
 
 def test_holm_adjusts_every_comparison(small_comparison: Comparison) -> None:
@@ -257,8 +279,40 @@ def test_degenerate_trials_are_insufficient_data_not_errors(spec: TrialSpec) -> 
     assert json.loads(to_json(c))["verdict"]["status"] == "insufficient_data"
 
 
-@pytest.mark.parametrize(("days", "phrase"), [(0.4, "about 1 more day at"), (1.2, "about 2 more days at")])
-def test_the_wait_is_counted_in_whole_days_in_good_english(days: float, phrase: str) -> None:
+def _forecast_body(median: float | None, low: float | None, high: float | None) -> dict[str, object]:
+    return {
+        "median": median,
+        "interval_80": [low, high],
+        "probability_within": {"14": 0.1, "30": 0.35, "60": 0.6, "90": 0.8},
+        "probability_within_365": 0.95,
+        "no_decision_in_sight": False,
+        "needed_jobs_per_arm_per_day": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "phrase"),
+    [
+        (
+            _forecast_body(70, 30, 150),
+            "about 70 more days (80%: 30-150); 35% chance of a decision within 30 days",
+        ),
+        (_forecast_body(1, 1, 3), "about 1 more day (80%: 1-3); 35% chance"),
+        (_forecast_body(None, 400, None), "more than 1095 more days (80%: 400-over 1095)"),
+    ],
+    ids=["issue-example", "one-day", "beyond-horizon"],
+)
+def test_the_wait_is_said_as_the_issue_shows_in_good_english(body: dict[str, object], phrase: str) -> None:
     from bakeoff.analysis.verdict import _wait_sentence
 
-    assert phrase in _wait_sentence(days, 94.0)
+    assert phrase in _wait_sentence(body, 94.0)
+
+
+def test_no_decision_in_sight_names_the_traffic_that_would_bring_one() -> None:
+    from bakeoff.analysis.verdict import _wait_sentence
+
+    body = {**_forecast_body(None, None, None), "no_decision_in_sight": True, "probability_within_365": 0.04}
+    body["needed_jobs_per_arm_per_day"] = 123.4
+    sentence = _wait_sentence(body, 2.0)
+    assert "no decision in sight (4% chance within 365 days)" in sentence
+    assert "about 123 jobs per arm per day would bring one within 90 days" in sentence
