@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, str] = {
     "export": "bakeoff.metrics.cli:export",
     "observe": "bakeoff.metrics.cli:observe",
     "report": "bakeoff.analysis.cli:report",
+    "guard": "bakeoff.guard.cli:guard",
     "demo": "bakeoff.trial.cli:demo",
     "experiment": "bakeoff.router.cli:experiment",
     "route": "bakeoff.router.cli:route",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -32,6 +33,7 @@ __all__ = [
     "documents",
     "experiment_phases",
     "experiments",
+    "guardrail_settings",
     "job_events",
     "metadata",
     "observations",
@@ -177,3 +179,20 @@ reports = Table(
     Column("body", JSONB, nullable=False),
     Index("reports_experiment_phase_generated", "experiment", "phase", "generated_at"),
 )
+
+guardrail_settings = Table(
+    "guardrail_settings",
+    metadata,
+    Column("experiment", Text, ForeignKey("bakeoff.experiments.name", ondelete="CASCADE"), primary_key=True),
+    Column("enabled", Boolean, nullable=False, server_default=text("false")),
+    Column("failure_margin", Double, nullable=False, server_default=text("0.05")),
+    Column("latency_ratio", Double, nullable=False, server_default=text("2.0")),
+    Column("alpha", Double, nullable=False, server_default=text("0.05")),
+    Column("min_jobs", Integer, nullable=False, server_default=text("30")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    CheckConstraint("failure_margin > 0 AND failure_margin < 1", name="guardrail_settings_failure_margin"),
+    CheckConstraint("latency_ratio > 1", name="guardrail_settings_latency_ratio"),
+    CheckConstraint("alpha > 0 AND alpha < 0.5", name="guardrail_settings_alpha"),
+    CheckConstraint("min_jobs >= 2", name="guardrail_settings_min_jobs"),
+)
+"""Per-experiment guardrail settings (``bakeoff guard enable``); no row or ``enabled = false`` = off."""

@@ -179,8 +179,9 @@ def _print_outcome(console: Console, result: Any) -> None:
     help="Seconds between the inngest arm's retries, as a self-hosted `inngest start --retry-interval`; "
     "0 keeps Inngest's default backoff, the only one Inngest Cloud has.",
 )
+@click.option("--guard", is_flag=True, help="Also run the guardrail every 10 minutes (bakeoff guard).")
 @pass_cli
-def worker(cli: CliContext, arms: str, concurrency: int, inngest_retry_interval: int) -> None:
+def worker(cli: CliContext, arms: str, concurrency: int, inngest_retry_interval: int, guard: bool) -> None:
     """Run the chosen arms' workers until SIGTERM or Ctrl-C; one JSON line per finished job."""
     from bakeoff.backends import create_backend
     from bakeoff.db.migrate import upgrade
@@ -208,6 +209,8 @@ def worker(cli: CliContext, arms: str, concurrency: int, inngest_retry_interval:
     click.echo(
         json.dumps({"event": "worker_started", "arms": list(chosen), "concurrency": concurrency}), err=True
     )
+    if guard:
+        _start_guard(engine, stop)
     # The job log is entered first, so it is removed last: jobs that finish during the drain are logged.
     with (
         _job_lines_on_stdout(),
@@ -224,6 +227,16 @@ def worker(cli: CliContext, arms: str, concurrency: int, inngest_retry_interval:
     )
     if undrained:
         raise SystemExit(1)
+
+
+def _start_guard(engine: Any, stop: threading.Event) -> None:
+    """The guard loop beside the workers (only one process acts, by the guard's advisory lock)."""
+    from bakeoff.guard import run_guard
+
+    thread = threading.Thread(
+        target=run_guard, args=(engine, None, 600.0, False, stop), name="bakeoff-guard", daemon=True
+    )
+    thread.start()
 
 
 class _JobLineFormatter(logging.Formatter):
