@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, str] = {
     "observe": "bakeoff.metrics.cli:observe",
     "report": "bakeoff.analysis.cli:report",
     "guard": "bakeoff.guard.cli:guard",
+    "cost": "bakeoff.analysis.cost_cli:cost",
     "demo": "bakeoff.trial.cli:demo",
     "experiment": "bakeoff.router.cli:experiment",
     "route": "bakeoff.router.cli:route",
