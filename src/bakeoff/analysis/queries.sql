@@ -108,3 +108,23 @@ SELECT coalesce(sum(calls), 0) AS calls,
        coalesce(sum(rows), 0) AS rows
 FROM pg_stat_statements
 WHERE query ILIKE :pattern
+
+-- name: setup_schema_objects
+-- Database objects in one schema: tables (partitions included), indexes, functions, triggers.
+SELECT
+    (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')) AS tables,
+    (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = :schema AND c.relkind IN ('i', 'I')) AS indexes,
+    (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname = :schema) AS functions,
+    (SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+     JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = :schema AND NOT t.tgisinternal) AS triggers
+
+-- name: setup_observations
+-- Observations that bear on setup effort (setup_*, and the measured seconds to the first job), oldest first.
+SELECT arm, kind, value, note, at
+FROM bakeoff.observations
+WHERE experiment = :experiment AND (kind LIKE 'setup%' OR kind = 'seconds_to_first_job')
+ORDER BY at
