@@ -32,6 +32,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "bakeoff.analysis.cli:report",
     "guard": "bakeoff.guard.cli:guard",
     "cost": "bakeoff.analysis.cost_cli:cost",
+    "consistency": "bakeoff.trial.consistency_cli:consistency",
     "demo": "bakeoff.trial.cli:demo",
     "experiment": "bakeoff.router.cli:experiment",
     "route": "bakeoff.router.cli:route",

@@ -128,3 +128,53 @@ SELECT arm, kind, value, note, at
 FROM bakeoff.observations
 WHERE experiment = :experiment AND (kind LIKE 'setup%' OR kind = 'seconds_to_first_job')
 ORDER BY at
+
+-- name: consistency_sample_rate
+-- The experiment's configured share of completed imports to re-check (no row: the default).
+SELECT sample_rate FROM bakeoff.consistency_settings WHERE experiment = :experiment
+
+-- name: consistency_set_sample_rate
+-- Configure the experiment's share of completed imports to re-check.
+INSERT INTO bakeoff.consistency_settings (experiment, sample_rate, updated_at)
+VALUES (:experiment, :sample_rate, clock_timestamp())
+ON CONFLICT (experiment) DO UPDATE SET sample_rate = excluded.sample_rate, updated_at = excluded.updated_at
+
+-- name: consistency_due
+-- Completed imports in the sample (a stable hash of the job id below the rate, so a job once
+-- sampled stays sampled) that have a document and no check yet, oldest first.
+SELECT t.trial_job_id, t.served_arm AS arm, t.url, d.content_sha256 AS arm_sha256
+FROM bakeoff.trial_jobs t
+JOIN bakeoff.documents d ON d.document_id = t.document_id
+LEFT JOIN bakeoff.consistency_checks c ON c.trial_job_id = t.trial_job_id
+WHERE t.experiment = :experiment AND t.outcome = 'completed' AND c.trial_job_id IS NULL
+  AND CAST(CAST(('x' || substr(md5(CAST(t.trial_job_id AS text)), 1, 8)) AS bit(32)) AS bigint)
+      < :sample_rate * 4294967296.0
+ORDER BY t.finished_at
+LIMIT :limit
+
+-- name: consistency_insert
+-- Record one re-check (a repeat of the same job changes nothing).
+INSERT INTO bakeoff.consistency_checks
+    (experiment, trial_job_id, arm, url, identical, arm_sha256, control_sha256, control_text, error)
+VALUES (:experiment, :trial_job_id, :arm, :url, :identical, :arm_sha256, :control_sha256, :control_text, :error)
+ON CONFLICT (trial_job_id) DO NOTHING
+
+-- name: consistency_by_arm
+-- Per arm: checks made, identical, failed re-fetches.
+SELECT arm, count(*) FILTER (WHERE error IS NULL) AS checked,
+       count(*) FILTER (WHERE identical) AS identical,
+       count(*) FILTER (WHERE error IS NOT NULL) AS refetch_failed
+FROM bakeoff.consistency_checks
+WHERE experiment = :experiment
+GROUP BY arm
+ORDER BY arm
+
+-- name: consistency_differences
+-- The differing imports with both texts (the arm's saved document and the control's re-extraction).
+SELECT c.arm, c.url, c.trial_job_id, c.checked_at, d.text AS arm_text, c.control_text
+FROM bakeoff.consistency_checks c
+JOIN bakeoff.trial_jobs t ON t.trial_job_id = c.trial_job_id
+JOIN bakeoff.documents d ON d.document_id = t.document_id
+WHERE c.experiment = :experiment AND c.identical = false
+ORDER BY c.arm, c.checked_at
+LIMIT :limit

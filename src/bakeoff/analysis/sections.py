@@ -257,6 +257,7 @@ def _guarded(name: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 def collect_sections(engine: Engine, experiment: str) -> dict[str, dict[str, Any]]:
     """Every section measurable from the database for ``experiment`` (see :data:`SECTION_KEYS`)."""
+    from bakeoff.analysis.consistency import consistency_section
     from bakeoff.analysis.cost import load_pricing, measure_usage, project
     from bakeoff.analysis.setup_effort import setup_effort_section
     from bakeoff.guard.report import guardrail_section
@@ -267,4 +268,5 @@ def collect_sections(engine: Engine, experiment: str) -> dict[str, dict[str, Any
             "cost", lambda: project(measure_usage(engine, experiment), load_pricing()).to_dict()
         ),
         "setup_effort": _guarded("setup_effort", lambda: setup_effort_section(engine, experiment)),
+        "consistency": _guarded("consistency", lambda: consistency_section(engine, experiment)),
     }

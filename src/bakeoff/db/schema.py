@@ -30,6 +30,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 __all__ = [
     "SCHEMA",
+    "consistency_checks",
+    "consistency_settings",
     "documents",
     "experiment_phases",
     "experiments",
@@ -196,3 +198,38 @@ guardrail_settings = Table(
     CheckConstraint("min_jobs >= 2", name="guardrail_settings_min_jobs"),
 )
 """Per-experiment guardrail settings (``bakeoff guard enable``); no row or ``enabled = false`` = off."""
+
+consistency_settings = Table(
+    "consistency_settings",
+    metadata,
+    Column("experiment", Text, ForeignKey("bakeoff.experiments.name", ondelete="CASCADE"), primary_key=True),
+    Column("sample_rate", Double, nullable=False, server_default=text("0.05")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    CheckConstraint("sample_rate >= 0 AND sample_rate <= 1", name="consistency_settings_sample_rate"),
+)
+"""Per-experiment share of completed imports the consistency pass re-fetches (no row: 5%)."""
+
+consistency_checks = Table(
+    "consistency_checks",
+    metadata,
+    Column("check_id", BigInteger, Identity(always=True), primary_key=True),
+    Column("experiment", Text, nullable=False),
+    Column(
+        "trial_job_id",
+        UUID(as_uuid=True),
+        ForeignKey("bakeoff.trial_jobs.trial_job_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("arm", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("checked_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("identical", Boolean),
+    Column("arm_sha256", Text, nullable=False),
+    Column("control_sha256", Text),
+    Column("control_text", Text),
+    Column("error", Text),
+    UniqueConstraint("trial_job_id", name="consistency_checks_trial_job_id_key"),
+    CheckConstraint("(identical IS NULL) = (error IS NOT NULL)", name="consistency_checks_outcome"),
+    Index("consistency_checks_experiment_arm", "experiment", "arm"),
+)
+"""One re-fetch of a completed import through the control arm's code path, and its verdict."""

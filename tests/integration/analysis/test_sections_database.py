@@ -54,7 +54,7 @@ def test_the_report_carries_every_section_as_a_top_level_key(engine: Engine) -> 
     Recorder(engine).observe(arm="pgboss", kind=FIRST_JOB_KIND, value=0.5, experiment=NAME, note="bench")
     Recorder(engine).observe(arm="pgboss", kind="setup_minutes", value=45, experiment=NAME, note="docs")
     sections = collect_sections(engine, NAME)
-    assert set(sections) == {"guardrail", "cost", "setup_effort"}
+    assert set(sections) == {"guardrail", "cost", "setup_effort", "consistency"}
     assert all("error" not in s for s in sections.values()), sections
     assert sections["guardrail"]["settings"]["enabled"] is False
     assert len(sections["guardrail"]["checks"]) == 4
@@ -83,3 +83,4 @@ def test_a_section_that_cannot_be_measured_says_why_instead_of_failing(engine: E
     sections = collect_sections(engine, "never-created")
     assert "does not exist" in sections["guardrail"]["error"]
     assert "no trial jobs" in sections["cost"]["error"]
+    assert sections["consistency"]["arms"] == []  # nothing checked: an empty section, not an error
