@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 
 import pytest
@@ -149,3 +151,27 @@ def test_the_cli_kills_once_and_exits_4(database_url: str, experiment: Experimen
     assert run.returncode == EXIT_KILLED, run.stderr
     assert '"killed": ["pgboss"]' in run.stdout
     assert "killed arm pgboss" in run.stderr
+
+
+def test_a_worker_started_with_guard_runs_the_guard_beside_its_arms(
+    database_url: str, engine: Engine, experiment: ExperimentStore
+) -> None:
+    SettingsStore(engine).update(NAME, enabled=True)
+    env = {**os.environ, "BAKEOFF_DATABASE_URL": database_url}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bakeoff", "worker", "--arms", "pgboss", "--concurrency", "1", "--guard"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while experiment.load(NAME).killed_arms != frozenset({"pgboss"}) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert experiment.load(NAME).killed_arms == frozenset({"pgboss"})
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = worker.communicate(timeout=60)
+    assert worker.returncode == 0, stderr[-2000:]
+    assert "killed arm pgboss" in stderr
