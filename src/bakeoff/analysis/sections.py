@@ -99,6 +99,7 @@ COST_HEADERS = ["volume", "arm", "figure", "per month", "cost", "assumption"]
 
 
 def _cost_rows(section: Mapping[str, Any]) -> list[list[str]]:
+    """One row per volume, arm and figure (the plain-text listing of ``bakeoff cost``)."""
     rows = []
     currency = (section.get("pricing") or {}).get("currency", "USD")
     for p in section.get("projections", []):
@@ -114,6 +115,28 @@ def _cost_rows(section: Mapping[str, Any]) -> list[list[str]]:
                 ]
             )
     return rows
+
+
+def _cost_table(section: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The report's table: one row per arm and figure, a column per volume, the assumption beside."""
+    currency = (section.get("pricing") or {}).get("currency", "USD")
+    projections = section.get("projections", [])
+    multipliers = sorted({int(p["multiplier"]) for p in projections})
+    jobs = {int(p["multiplier"]): p["jobs_per_month"] for p in projections}
+    cells: dict[tuple[str, str], dict[int, str]] = {}
+    assumptions: dict[tuple[str, str], str] = {}
+    for p in projections:
+        for f in p["figures"]:
+            key = (p["arm"], f["name"])
+            cost = "" if f.get("cost") is None else f" = {fmt(f['cost'])} {currency}"
+            cells.setdefault(key, {})[int(p["multiplier"])] = f"{fmt(f['value'])} {f['unit']}{cost}"
+            assumptions.setdefault(key, f["assumption"])  # the lowest volume's wording
+    headers = ["arm", "figure", *(f"x{m} ({fmt(jobs[m])} jobs/month)" for m in multipliers), "assumption"]
+    rows = [
+        [arm, name, *(cells[(arm, name)].get(m, "-") for m in multipliers), assumptions[(arm, name)]]
+        for arm, name in cells
+    ]
+    return headers, rows
 
 
 def cost_text(section: Mapping[str, Any]) -> str:
@@ -204,7 +227,8 @@ def _parts(key: str, section: Mapping[str, Any]) -> tuple[list[str], list[str], 
     if key == "guardrail":
         return _guard_lines(section), GUARD_HEADERS, _guard_rows(section), []
     if key == "cost":
-        return [], COST_HEADERS, _cost_rows(section), list(section.get("assumptions", []))
+        headers, rows = _cost_table(section)
+        return [], headers, rows, list(section.get("assumptions", []))
     if key == "setup_effort":
         return [], SETUP_HEADERS, _setup_rows(section), list(section.get("notes", []))
     return [], CONSISTENCY_HEADERS, _consistency_rows(section), list(section.get("notes", []))
