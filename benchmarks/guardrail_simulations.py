@@ -9,7 +9,8 @@ GuardrailSpec (failure margin 5 points, p95 ratio 2x, alpha 0.05 per test, min 3
 1. A/A: share of trials in which any candidate is killed (target <= 0.05).
 2. One candidate fails 3x as often (5% -> 15%): share killed (target >= 0.90), median jobs before.
 3. One candidate's latency is 3x the control's (so its p95 too): share killed (target >= 0.90).
-4. Context: a candidate exactly on the failure margin (5% -> 10%), and scenario 2 with Bonferroni.
+4. Context: a candidate exactly on the failure margin (5% -> 10%) or on the p95 limit (2x): the
+   worst case for a false kill, which alpha bounds; and scenario 2 with Bonferroni.
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ SCENARIOS = (
     (
         "on the failure margin (5% -> 10%)",
         GuardrailScenario(name="at_margin", failure_rate=(0.05, 0.10, 0.05)),
+        "killed (a false kill by definition)",
+        "<= 0.05",
+    ),
+    (
+        "on the latency limit (p95 2x)",
+        GuardrailScenario(name="latency_at_limit", latency_scale=(1.0, 2.0, 1.0)),
         "killed (a false kill by definition)",
         "<= 0.05",
     ),
