@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from bakeoff.analysis.consistency import consistency_section, differences, set_sample_rate
+from bakeoff.analysis.sections import sections_html
 from bakeoff.metrics import Recorder
 from bakeoff.router import Experiment, ExperimentStore
 from bakeoff.trial.consistency import run_consistency_pass
@@ -77,6 +78,10 @@ def test_a_truncated_document_is_a_difference_and_the_rest_are_identical(
     [diff] = differences(engine, NAME)
     assert len(diff["arm_text"]) == 40 and len(diff["control_text"]) > 40
     assert diff["control_text"].startswith(diff["arm_text"])
+    [shown] = arms["pgboss"]["differences"]
+    assert shown["arm_text"] == diff["arm_text"] and shown["control_text"] == diff["control_text"][:2000]
+    html = sections_html({"consistency": section})
+    assert "pgboss saved" in html and "control re-fetched" in html and truncated in html
 
 
 def test_a_failed_refetch_counts_as_neither(engine: Engine, server: ArticleServer) -> None:

@@ -27,11 +27,16 @@ __all__ = [
     "differences",
     "sample_rate",
     "set_sample_rate",
+    "side_by_side_html",
     "summarise",
 ]
 
 QUERIES = load_queries("bakeoff.analysis")
 DEFAULT_SAMPLE_RATE = 0.05
+TEXT_IN_REPORT = 2000
+"""Characters of each differing text the report keeps (the full texts stay in the database)."""
+SHOWN_DIFFERENCES = 5
+"""Differing imports per arm whose texts the report shows side by side."""
 
 
 def summarise(
@@ -40,6 +45,7 @@ def summarise(
     """Per arm: checked, identical, share identical, Wilson interval, differing URLs (pure)."""
     arms = []
     for row in counts:
+        mine = [d for d in diffs if d["arm"] == row["arm"]]
         checked, identical = int(row["checked"]), int(row["identical"])
         ci = None
         if checked:
@@ -53,14 +59,28 @@ def summarise(
                 "refetch_failed": int(row.get("refetch_failed", 0)),
                 "share": identical / checked if checked else None,
                 "ci": ci,
-                "differences": [
-                    {"url": d["url"], "trial_job_id": str(d["trial_job_id"])}
-                    for d in diffs
-                    if d["arm"] == row["arm"]
-                ],
+                "differences": [_difference(d, n < SHOWN_DIFFERENCES) for n, d in enumerate(mine)],
             }
         )
     return {"arms": arms}
+
+
+def _difference(row: dict[str, Any], with_texts: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"url": row["url"], "trial_job_id": str(row["trial_job_id"])}
+    if with_texts and "arm_text" in row:
+        out["arm_text"] = str(row["arm_text"] or "")[:TEXT_IN_REPORT]
+        out["control_text"] = str(row["control_text"] or "")[:TEXT_IN_REPORT]
+    return out
+
+
+def side_by_side_html(arm_text: str, control_text: str, arm: str = "arm") -> str:
+    """The two texts side by side, line by line, differences marked (``difflib.HtmlDiff``)."""
+    import difflib
+
+    table = difflib.HtmlDiff(wrapcolumn=70).make_table(
+        arm_text.splitlines(), control_text.splitlines(), fromdesc=f"{arm} saved", todesc="control re-fetched"
+    )
+    return str(table)
 
 
 def sample_rate(engine: Engine, experiment: str) -> float:

@@ -265,7 +265,29 @@ def sections_html(body: Mapping[str, Any]) -> str:
             out.append(_table_html(headers, rows))
         if after:
             out.append("<ul>" + "".join(f"<li>{esc(line)}</li>" for line in after) + "</ul>")
+        if key == "consistency" and "error" not in section:
+            out.append(_side_by_side(section))
     return "".join(out)
+
+
+DIFF_STYLE = (
+    "<style>table.diff{font-family:monospace;text-align:left}table.diff td{text-align:left}"
+    ".diff_add{background:#aaffaa}.diff_chg{background:#ffff77}.diff_sub{background:#ffaaaa}</style>"
+)
+"""difflib.HtmlDiff's table marks changes by class; these colour them."""
+
+
+def _side_by_side(section: Mapping[str, Any]) -> str:
+    """Each differing import whose texts the section kept: the arm's and the control's, side by side."""
+    from bakeoff.analysis.consistency import side_by_side_html
+
+    parts = []
+    for arm in section.get("arms", []):
+        for diff in arm.get("differences", []):
+            if "arm_text" in diff:
+                parts.append(f"<h3>{html.escape(arm['arm'])}: {html.escape(diff['url'])}</h3>")
+                parts.append(side_by_side_html(diff["arm_text"], diff["control_text"], arm["arm"]))
+    return DIFF_STYLE + "".join(parts) if parts else ""
 
 
 # -- collecting from the database --------------------------------------------------------------------
