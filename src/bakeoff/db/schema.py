@@ -185,7 +185,7 @@ reports = Table(
 guardrail_settings = Table(
     "guardrail_settings",
     metadata,
-    Column("experiment", Text, ForeignKey("bakeoff.experiments.name", ondelete="CASCADE"), primary_key=True),
+    Column("experiment", Text, primary_key=True),
     Column("enabled", Boolean, nullable=False, server_default=text("false")),
     Column("failure_margin", Double, nullable=False, server_default=text("0.05")),
     Column("latency_ratio", Double, nullable=False, server_default=text("2.0")),
@@ -202,7 +202,7 @@ guardrail_settings = Table(
 consistency_settings = Table(
     "consistency_settings",
     metadata,
-    Column("experiment", Text, ForeignKey("bakeoff.experiments.name", ondelete="CASCADE"), primary_key=True),
+    Column("experiment", Text, primary_key=True),
     Column("sample_rate", Double, nullable=False, server_default=text("0.05")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
     CheckConstraint("sample_rate >= 0 AND sample_rate <= 1", name="consistency_settings_sample_rate"),
@@ -214,12 +214,7 @@ consistency_checks = Table(
     metadata,
     Column("check_id", BigInteger, Identity(always=True), primary_key=True),
     Column("experiment", Text, nullable=False),
-    Column(
-        "trial_job_id",
-        UUID(as_uuid=True),
-        ForeignKey("bakeoff.trial_jobs.trial_job_id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    Column("trial_job_id", UUID(as_uuid=True), nullable=False),
     Column("arm", Text, nullable=False),
     Column("url", Text, nullable=False),
     Column("checked_at", DateTime(timezone=True), nullable=False, server_default=NOW),

@@ -16,13 +16,14 @@ depends_on = None
 
 S = "bakeoff"
 NOW = sa.text("clock_timestamp()")
-FK = f"{S}.experiments.name"
 
 
 def upgrade() -> None:
     op.create_table(
         "guardrail_settings",
-        sa.Column("experiment", sa.Text, sa.ForeignKey(FK, ondelete="CASCADE"), primary_key=True),
+        # No foreign key, like observations and reports: the guard checks the experiment exists, and
+        # the bakeoff tables stay truncatable one by one.
+        sa.Column("experiment", sa.Text, primary_key=True),
         sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.text("false")),
         sa.Column("failure_margin", sa.Double, nullable=False, server_default=sa.text("0.05")),
         sa.Column("latency_ratio", sa.Double, nullable=False, server_default=sa.text("2.0")),
