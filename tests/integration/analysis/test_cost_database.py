@@ -130,3 +130,41 @@ def test_usage_counts_inngest_executions_cpu_rows_and_storage(engine: Engine) ->
 def test_an_experiment_without_jobs_is_an_input_error(engine: Engine) -> None:
     with pytest.raises(AnalysisInputError, match="no trial jobs"):
         measure_usage(engine, "nothing-here")
+
+
+def test_the_cost_and_consistency_commands_run_on_the_database(engine: Engine, database_url: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from bakeoff.router import Experiment, ExperimentStore
+
+    ExperimentStore(engine).create(Experiment(name=EXPERIMENT))
+    job = _submit(engine, "pgboss", 0)
+    with Instrumentation(Recorder(engine)).attempt(job, 1):
+        _burn(0.01)
+    Recorder(engine).finished(job, "completed")
+    env = {**os.environ, "BAKEOFF_DATABASE_URL": database_url}
+    bakeoff = [sys.executable, "-m", "bakeoff"]
+    cost = subprocess.run(
+        [*bakeoff, "cost", "--experiment", EXPERIMENT, "--json"], env=env, capture_output=True, text=True
+    )
+    assert cost.returncode == 0, cost.stderr
+    body = json.loads(cost.stdout)
+    assert body["total_jobs"] == 1 and len(body["projections"]) == 3
+    text_out = subprocess.run(
+        [*bakeoff, "cost", "--experiment", EXPERIMENT], env=env, capture_output=True, text=True
+    )
+    assert "<- " in text_out.stdout and "ms CPU per job measured" in text_out.stdout
+    rate = subprocess.run(
+        [*bakeoff, "consistency", "--experiment", "nope", "--set-sample-rate", "0.1"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert rate.returncode == 1 and "experiment 'nope' does not exist" in rate.stderr
+    run = subprocess.run(
+        [*bakeoff, "consistency", "--experiment", EXPERIMENT], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["checked"] == 0  # the job has no document: nothing to compare
