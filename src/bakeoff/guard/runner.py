@@ -4,13 +4,14 @@ A round takes a transaction-scoped advisory lock on the experiment (a second gua
 the round, so only one acts), loads the current phase from the database, runs
 :func:`bakeoff.analysis.guardrail.check`, and for each arm to kill:
 
-1. kills it through the router's :class:`~bakeoff.router.store.ExperimentStore` (every router
-   reads the stored state on its next submit, so the arm's units are served by the control, with
-   ``assignment_reason = 'killed'``);
+1. kills it in the router's stored state (``bakeoff.experiments.killed_arms``, with the router's own
+   statements, row locked as :meth:`~bakeoff.router.store.ExperimentStore.kill` does): every router
+   reads that state on its next submit, so the arm's units are served by the control, with
+   ``assignment_reason = 'killed'``;
 2. writes a ``guardrail_kill`` row in ``bakeoff.job_events`` (filed under the arm's latest job, with
-   every number of the breach) and an ``observations`` row (kind ``guardrail_kill``), committed with
-   the lock released;
-3. logs one WARNING line.
+   every number of the breach) and an ``observations`` row (kind ``guardrail_kill``), in the same
+   transaction as the kill, so the three commit together;
+3. logs one WARNING line after the commit.
 
 A sample-ratio mismatch or an arm without traffic is logged as a WARNING and makes the exit code
 :data:`EXIT_ALERT`; it never kills. ``dry_run`` logs what it would kill and changes nothing.
@@ -30,6 +31,8 @@ from sqlalchemy import Connection, Engine
 from bakeoff.analysis.guardrail import GuardrailResult, check
 from bakeoff.guard.settings import STATEMENTS, GuardSettings, SettingsStore
 from bakeoff.metrics.export import load_trial
+from bakeoff.router.experiment import ExperimentState
+from bakeoff.router.store import STATEMENTS as ROUTER_STATEMENTS
 from bakeoff.router.store import ExperimentStore
 
 __all__ = ["EXIT_ALERT", "EXIT_KILLED", "EXIT_OK", "GuardRound", "exit_code", "guard_once", "run_guard"]
@@ -82,6 +85,22 @@ def exit_code(rounds: list[GuardRound]) -> int:
     return EXIT_ALERT if any(r.alerts for r in rounds) else EXIT_OK
 
 
+def _kill(conn: Connection, experiment: str, arm: str) -> bool:
+    """Kill ``arm`` in the router's stored state, in the guard's transaction (with its records).
+
+    The router's own statements, row locked as ``ExperimentStore.kill`` does it, so the kill, its
+    job event and its observation commit together or not at all. False when already killed.
+    """
+    state = ExperimentState.from_row(
+        conn.execute(ROUTER_STATEMENTS["lock_experiment"], {"name": experiment}).one()
+    )
+    if arm in state.killed_arms or arm == state.control or arm not in state.arms:
+        return False
+    killed = [a for a in state.arms if a in state.killed_arms | {arm}]
+    conn.execute(ROUTER_STATEMENTS["update_killed_arms"], {"name": experiment, "killed_arms": killed})
+    return True
+
+
 def _record_kill(conn: Connection, result: GuardrailResult, arm: str, state_phase: int) -> None:
     breaches = [c for c in result.breaches if c.arm == arm]
     note = "guardrail: " + "; ".join(c.describe() for c in breaches)
@@ -116,17 +135,16 @@ def _check_experiment(engine: Engine, settings: GuardSettings, dry_run: bool) ->
         result = check(trial, settings.spec(state))
         for alert in result.alerts:
             logger.warning("guard %s: alert: %s", name, alert.message, extra={"alert": alert.to_dict()})
-        killed = []
+        killed: dict[str, str] = {}
         for arm in result.kill:
             line = "; ".join(c.describe() for c in result.breaches if c.arm == arm)
-            if dry_run:
-                logger.warning("guard %s: would kill arm %s (dry run): %s", name, arm, line)
-                killed.append(arm)
-                continue
-            store.kill(name, arm)
-            _record_kill(conn, result, arm, state.phase)
-            logger.warning("guard %s: killed arm %s: %s", name, arm, line)
-            killed.append(arm)
+            if dry_run or _kill(conn, name, arm):
+                killed[arm] = line
+                if not dry_run:
+                    _record_kill(conn, result, arm, state.phase)
+    for arm, line in killed.items():  # after the commit: a line never names a kill rolled back
+        how = "would kill arm {} (dry run)" if dry_run else "killed arm {}"
+        logger.warning("guard %s: %s: %s", name, how.format(arm), line)
     return GuardRound(experiment=name, acted=True, dry_run=dry_run, result=result, killed=tuple(killed))
 
 
