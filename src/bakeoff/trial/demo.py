@@ -99,14 +99,21 @@ def _since(started: float) -> float:
     return time.monotonic() - started
 
 
-def _check_consistency(engine: Engine, experiment: str, import_settings: Any) -> None:
-    """Re-fetch a sample of the completed imports while the article server is still up."""
+def _check_consistency(engine: Engine, experiment: str, import_settings: Any) -> bool:
+    """Re-fetch a sample of the completed imports while the article server is still up.
+
+    False when Ctrl-C stopped it (the demo then writes its partial report, as after any Ctrl-C).
+    """
     from bakeoff.trial.consistency import run_consistency_pass
 
     try:
         run_consistency_pass(engine, experiment, import_settings)
-    except Exception:  # the report says the section is missing; the demo's verdict still stands
+    except KeyboardInterrupt:
+        logger.warning("demo: the consistency pass was interrupted")
+        return False
+    except Exception:  # the report shows what was checked; the demo's verdict still stands
         logger.warning("demo: the consistency pass failed", exc_info=True)
+    return True
 
 
 def _preload_report_modules() -> None:
@@ -178,8 +185,9 @@ def run_demo(
         progress = run.progress()
         open_jobs = run.open_jobs()
         router.close()
-        _check_consistency(engine, name, import_settings)
         close_backends(backends.values())
+        if not interrupted:
+            interrupted = not _check_consistency(engine, name, import_settings)
     notes = report_notes(options)
     report = write_report(engine, name, options.out, notes=notes)
     logger.info("demo: report written at %.1fs", _since(started))
