@@ -179,9 +179,13 @@ def report(
         plan_days=plan_days,
     )
     if input_path is None:
+        from dataclasses import replace
+
+        from bakeoff.analysis.sections import collect_sections
         from bakeoff.analysis.store import report_history, store_report
 
         engine = cli.engine()
+        comparison = replace(comparison, sections=collect_sections(engine, comparison.experiment))
         history = [
             *report_history(engine, comparison.experiment, comparison.phase),
             clean_json(comparison.to_dict()),

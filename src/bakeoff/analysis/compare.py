@@ -62,6 +62,8 @@ class Comparison:
     verdict: Verdict
     notes: tuple[str, ...] = ()
     rule: DecisionRule = field(default_factory=DecisionRule)
+    sections: Mapping[str, Any] = field(default_factory=dict)
+    """Extra top-level report sections (guardrail, cost, ...; ``bakeoff.analysis.sections``)."""
     data: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +87,7 @@ class Comparison:
             "observations": self.observations,
             "notes": list(self.notes),
             "verdict": self.verdict.to_dict(),
+            **dict(self.sections),
         }
 
     def plots(self) -> dict[str, Figure]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakeoff.analysis.forecast import days_phrase
+from bakeoff.analysis.sections import sections_html, sections_markdown
 
 if TYPE_CHECKING:
     from bakeoff.analysis.compare import Comparison
@@ -261,6 +262,9 @@ def to_markdown(comparison: Comparison, *, history: Sequence[Mapping[str, Any]] 
             "## Qualitative observations (not part of the statistics)",
             *[f"- {line}" for line in observations],
         ]
+    extra = sections_markdown(c.sections)
+    if extra:
+        out.append(extra)
     out += ["## Method notes", *[f"- {note}" for note in METHOD_NOTES]]
     return "\n\n".join(out) + "\n"
 
@@ -331,7 +335,7 @@ def to_html(comparison: Comparison, path: str | Path, *, history: Sequence[Mappi
         f"<h2>Comparisons</h2>{_html_table(COMPARISON_HEADERS, _comparison_rows(c))}"
         f"<p>{esc(_power_line(c))}</p><h2>Plots</h2>{plots}{history_html}"
         f"<h2>Qualitative observations (beside, not in, the statistics)</h2><ul>{observations}</ul>"
-        f"<h2>Method notes</h2><ul>{notes}</ul></body></html>"
+        f"{sections_html(c.sections)}<h2>Method notes</h2><ul>{notes}</ul></body></html>"
     )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

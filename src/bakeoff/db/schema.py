@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -29,9 +30,12 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 __all__ = [
     "SCHEMA",
+    "consistency_checks",
+    "consistency_settings",
     "documents",
     "experiment_phases",
     "experiments",
+    "guardrail_settings",
     "job_events",
     "metadata",
     "observations",
@@ -177,3 +181,50 @@ reports = Table(
     Column("body", JSONB, nullable=False),
     Index("reports_experiment_phase_generated", "experiment", "phase", "generated_at"),
 )
+
+guardrail_settings = Table(
+    "guardrail_settings",
+    metadata,
+    Column("experiment", Text, primary_key=True),
+    Column("enabled", Boolean, nullable=False, server_default=text("false")),
+    Column("failure_margin", Double, nullable=False, server_default=text("0.05")),
+    Column("latency_ratio", Double, nullable=False, server_default=text("2.0")),
+    Column("alpha", Double, nullable=False, server_default=text("0.05")),
+    Column("min_jobs", Integer, nullable=False, server_default=text("30")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    CheckConstraint("failure_margin > 0 AND failure_margin < 1", name="guardrail_settings_failure_margin"),
+    CheckConstraint("latency_ratio > 1", name="guardrail_settings_latency_ratio"),
+    CheckConstraint("alpha > 0 AND alpha < 0.5", name="guardrail_settings_alpha"),
+    CheckConstraint("min_jobs >= 2", name="guardrail_settings_min_jobs"),
+)
+"""Per-experiment guardrail settings (``bakeoff guard enable``); no row or ``enabled = false`` = off."""
+
+consistency_settings = Table(
+    "consistency_settings",
+    metadata,
+    Column("experiment", Text, primary_key=True),
+    Column("sample_rate", Double, nullable=False, server_default=text("0.05")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    CheckConstraint("sample_rate >= 0 AND sample_rate <= 1", name="consistency_settings_sample_rate"),
+)
+"""Per-experiment share of completed imports the consistency pass re-fetches (no row: 5%)."""
+
+consistency_checks = Table(
+    "consistency_checks",
+    metadata,
+    Column("check_id", BigInteger, Identity(always=True), primary_key=True),
+    Column("experiment", Text, nullable=False),
+    Column("trial_job_id", UUID(as_uuid=True), nullable=False),
+    Column("arm", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("checked_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("identical", Boolean),
+    Column("arm_sha256", Text, nullable=False),
+    Column("control_sha256", Text),
+    Column("control_text", Text),
+    Column("error", Text),
+    UniqueConstraint("trial_job_id", name="consistency_checks_trial_job_id_key"),
+    CheckConstraint("(identical IS NULL) = (error IS NOT NULL)", name="consistency_checks_outcome"),
+    Index("consistency_checks_experiment_arm", "experiment", "arm"),
+)
+"""One re-fetch of a completed import through the control arm's code path, and its verdict."""

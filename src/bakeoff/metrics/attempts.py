@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
@@ -49,6 +51,7 @@ class AttemptRecorder(Protocol):
         ok: bool,
         error_kind: str | None = None,
         error_message: str | None = None,
+        detail: Mapping[str, Any] | None = None,
     ) -> None: ...
 
 
@@ -96,9 +99,22 @@ def contained(hook: str, fn: Callable[..., Any], *args: object, **kwargs: object
         return None
 
 
+def _process_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 @contextmanager
-def record_attempt(recorder: AttemptRecorder, trial_job_id: UUID | None, attempt: int) -> Iterator[None]:
-    """Record the start and the end of one attempt; the handler's own exception propagates."""
+def record_attempt(
+    recorder: AttemptRecorder, trial_job_id: UUID | None, attempt: int, *, whole_process: bool = False
+) -> Iterator[None]:
+    """Record the start and the end of one attempt; the handler's own exception propagates.
+
+    The attempt's CPU time goes into the ``attempt_finished`` event as ``cpu_s`` (for the cost
+    projection): the CPU of the thread that ran it (arms run several attempts at once in threads of
+    one process, so the process's CPU would count the others too), or with ``whole_process`` the
+    process's CPU since it started, start-up included (the legacy child: one process per job).
+    """
     if trial_job_id is None:
         yield
         return
@@ -106,6 +122,13 @@ def record_attempt(recorder: AttemptRecorder, trial_job_id: UUID | None, attempt
 
     with attempt_span(recorder, trial_job_id, attempt):
         contained("attempt_started", recorder.attempt_started, trial_job_id, attempt)
+        cpu_started = 0.0 if whole_process else time.thread_time()
+
+        def cpu_detail() -> dict[str, Any]:
+            if whole_process:
+                return {"cpu_s": round(_process_cpu_seconds(), 6), "cpu_scope": "process"}
+            return {"cpu_s": round(time.thread_time() - cpu_started, 6), "cpu_scope": "thread"}
+
         try:
             yield
         except BaseException as exc:
@@ -117,9 +140,12 @@ def record_attempt(recorder: AttemptRecorder, trial_job_id: UUID | None, attempt
                 ok=False,
                 error_kind=error_kind_of(exc),
                 error_message=f"{type(exc).__name__}: {exc}",
+                detail=cpu_detail(),
             )
             raise
-        contained("attempt_finished", recorder.attempt_finished, trial_job_id, attempt, ok=True)
+        contained(
+            "attempt_finished", recorder.attempt_finished, trial_job_id, attempt, ok=True, detail=cpu_detail()
+        )
 
 
 PSYCOPG_STATEMENTS = {name: pyformat(QUERIES[name]) for name in ("mark_attempt_started", "insert_event")}
@@ -148,13 +174,16 @@ class PsycopgAttempts:
         ok: bool,
         error_kind: str | None = None,
         error_message: str | None = None,
+        detail: Mapping[str, Any] | None = None,
     ) -> None:
-        detail = attempt_finished_detail(ok=ok, error_kind=error_kind, error_message=error_message)
+        payload = attempt_finished_detail(
+            ok=ok, error_kind=error_kind, error_message=error_message, detail=detail
+        )
         params = {
             "trial_job_id": trial_job_id,
             "event": "attempt_finished",
             "attempt": attempt,
-            "detail": json.dumps(detail, default=str),
+            "detail": json.dumps(payload, default=str),
         }
         with self.conn.transaction():
             self.conn.execute(PSYCOPG_STATEMENTS["insert_event"], params)

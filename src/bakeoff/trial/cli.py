@@ -214,6 +214,7 @@ def _print_outcome(console: Console, result: Any) -> None:
     help="Run the inngest arm's import as the function an app serves at this URL with Inngest's SDK "
     "(e.g. examples/inngest_import_app.py at http://127.0.0.1:8000/api/inngest).",
 )
+@click.option("--guard", is_flag=True, help="Also run the guardrail every 10 minutes (bakeoff guard).")
 @pass_cli
 def worker(
     cli: CliContext,
@@ -223,6 +224,7 @@ def worker(
     metrics_port: int | None,
     metrics_host: str,
     inngest_app_url: str | None,
+    guard: bool,
 ) -> None:
     """Run the chosen arms' workers until SIGTERM or Ctrl-C; one JSON line per finished job."""
     from bakeoff.backends import create_backend
@@ -256,6 +258,8 @@ def worker(
     if metrics_server is not None:
         started["metrics_url"] = f"http://{metrics_host}:{metrics_server.server_port}/metrics"
     click.echo(json.dumps(started), err=True)
+    if guard:
+        _start_guard(engine, stop)
     # The job log is entered first, so it is removed last: jobs that finish during the drain are logged.
     with (
         _job_lines_on_stdout(),
@@ -303,6 +307,16 @@ def _serve_metrics(engine: Any, host: str, port: int) -> Any:
     except OSError as exc:
         raise click.ClickException(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from exc
     return server
+
+
+def _start_guard(engine: Any, stop: threading.Event) -> None:
+    """The guard loop beside the workers (only one process acts, by the guard's advisory lock)."""
+    from bakeoff.guard import run_guard
+
+    thread = threading.Thread(
+        target=run_guard, args=(engine, None, 600.0, False, stop), name="bakeoff-guard", daemon=True
+    )
+    thread.start()
 
 
 class _JobLineFormatter(logging.Formatter):

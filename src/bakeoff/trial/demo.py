@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,23 @@ def _since(started: float) -> float:
     return time.monotonic() - started
 
 
+def _check_consistency(engine: Engine, experiment: str, import_settings: Any) -> bool:
+    """Re-fetch a sample of the completed imports while the article server is still up.
+
+    False when Ctrl-C stopped it (the demo then writes its partial report, as after any Ctrl-C).
+    """
+    from bakeoff.trial.consistency import run_consistency_pass
+
+    try:
+        run_consistency_pass(engine, experiment, import_settings)
+    except KeyboardInterrupt:
+        logger.warning("demo: the consistency pass was interrupted")
+        return False
+    except Exception:  # the report shows what was checked; the demo's verdict still stands
+        logger.warning("demo: the consistency pass failed", exc_info=True)
+    return True
+
+
 def _preload_report_modules() -> None:
     try:
         # plots first: it selects the headless Agg backend before pyplot loads.
@@ -134,6 +151,13 @@ def _preload_report_modules() -> None:
         import bakeoff.analysis.store  # noqa: F401
     except Exception:  # the report imports them again and reports any real failure itself
         logger.debug("preloading the report's modules failed", exc_info=True)
+
+
+def _release(router: Any, backends: Mapping[str, Any], stop_inngest_app: Callable[[], None]) -> None:
+    """Close what the trial opened: the router, each arm once, and the inngest app if one was started."""
+    router.close()
+    close_backends(backends.values())
+    stop_inngest_app()
 
 
 def run_demo(
@@ -196,9 +220,9 @@ def run_demo(
         logger.info("demo: workers drained at %.1fs", _since(started))
         progress = run.progress()
         open_jobs = run.open_jobs()
-        router.close()
-        close_backends(backends.values())
-        stop_inngest_app()
+        _release(router, backends, stop_inngest_app)
+        if not interrupted:
+            interrupted = not _check_consistency(engine, name, import_settings)
     notes = report_notes(options)
     report = write_report(engine, name, options.out, notes=notes)
     logger.info("demo: report written at %.1fs", _since(started))

@@ -63,7 +63,11 @@ def write_report(
         shares=configured_shares(engine, experiment, phase) if phase is not None else None,
         observations=load_observations(engine, experiment),
     )
-    comparison = replace(comparison, notes=(*comparison.notes, *notes))
+    from bakeoff.analysis.sections import collect_sections
+
+    comparison = replace(
+        comparison, notes=(*comparison.notes, *notes), sections=collect_sections(engine, experiment)
+    )
     body = json.loads(to_json(comparison))
     store_report(engine, body)
     paths = {"html": out / "report.html", "markdown": out / "report.md", "json": out / "report.json"}

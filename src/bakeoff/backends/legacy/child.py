@@ -69,7 +69,7 @@ def execute_job(
     try:
         handler = parse_handler(job.handler)
         emit_stdout(format_message(MessageKind.PROGRESS, {"message": f"running {job.handler}"}))
-        with record_attempt(attempts, job.trial_job_id, job.attempt):
+        with record_attempt(attempts, job.trial_job_id, job.attempt, whole_process=True):
             result = handler(context)
     except Exception as exc:
         _report_error(exc, emit_stderr)
