@@ -12,6 +12,7 @@ from bakeoff.analysis.consistency import consistency_section, differences, set_s
 from bakeoff.analysis.sections import sections_html
 from bakeoff.metrics import Recorder
 from bakeoff.router import Experiment, ExperimentStore
+from bakeoff.testing import record_routed_job
 from bakeoff.trial.consistency import run_consistency_pass
 from bakeoff.workload.article_server import ArticleServer
 from bakeoff.workload.extract import extract_article
@@ -30,17 +31,7 @@ def server() -> Iterator[ArticleServer]:
 def _import(engine: Engine, server: ArticleServer, arm: str, url: str) -> uuid.UUID:
     """An import as an arm records it: trial job, fetched and extracted document, completed."""
     recorder = Recorder(engine)
-    job = uuid.uuid4()
-    recorder.submitted(
-        trial_job_id=job,
-        experiment=NAME,
-        phase=1,
-        unit_key=url,
-        assigned_arm=arm,
-        served_arm=arm,
-        assignment_reason="hash",
-        url=url,
-    )
+    job = record_routed_job(engine, NAME, arm=arm, unit_key=url, url=url)
     document = save_document(
         engine, extract_article(fetch_page(url, settings=server.import_settings())), trial_job_id=job
     )

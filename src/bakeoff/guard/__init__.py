@@ -8,10 +8,19 @@ repeats it every few minutes until a stop event is set (``bakeoff guard``, ``bak
 
 from __future__ import annotations
 
-from bakeoff.guard.runner import EXIT_ALERT, EXIT_KILLED, GuardRound, guard_once, run_guard
+from bakeoff.guard.runner import (
+    DEFAULT_EVERY_SECONDS,
+    EXIT_ALERT,
+    EXIT_KILLED,
+    GuardRound,
+    guard_once,
+    run_guard,
+    start_guard_thread,
+)
 from bakeoff.guard.settings import GuardSettings, SettingsStore
 
 __all__ = [
+    "DEFAULT_EVERY_SECONDS",
     "EXIT_ALERT",
     "EXIT_KILLED",
     "GuardRound",
@@ -19,4 +28,5 @@ __all__ = [
     "SettingsStore",
     "guard_once",
     "run_guard",
+    "start_guard_thread",
 ]

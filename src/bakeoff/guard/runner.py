@@ -191,3 +191,21 @@ def run_guard(
         code = max(code, exit_code(rounds))  # a kill (4) outranks an alert (3)
         stop_event.wait(every)
     return code
+
+
+DEFAULT_EVERY_SECONDS = 600.0
+"""How often ``bakeoff worker --guard`` and ``bakeoff serve --guard`` check (``bakeoff guard``'s default)."""
+
+
+def start_guard_thread(
+    engine: Engine, stop_event: threading.Event, *, every: float = DEFAULT_EVERY_SECONDS
+) -> threading.Thread:
+    """:func:`run_guard` over every enabled experiment in a daemon thread beside a worker or server.
+
+    Several processes may run it: only one acts per experiment and round, by the guard's advisory lock.
+    """
+    thread = threading.Thread(
+        target=run_guard, args=(engine, None, every, False, stop_event), name="bakeoff-guard", daemon=True
+    )
+    thread.start()
+    return thread

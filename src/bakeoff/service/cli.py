@@ -6,12 +6,18 @@ import json
 import os
 import socket
 import tempfile
-from typing import Any
+import threading
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bakeoff.cli import CliContext, pass_cli
 from bakeoff.router import DEFAULT_EXPERIMENT, DEFAULT_SUBMIT_TIMEOUT
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from bakeoff.service.settings import ServiceSettings
 
 __all__ = ["serve"]
 
@@ -41,16 +47,22 @@ LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
     help="The arm's submit budget in seconds (then the control arm serves).",
 )
 @click.option("--openapi", "print_openapi", is_flag=True, help="Print the OpenAPI document and exit.")
+@click.option(
+    "--guard", is_flag=True, help="Also run the guardrail every 10 minutes (bakeoff guard), in this process."
+)
 @pass_cli
 def serve(
-    cli: CliContext, host: str, port: int, experiment: str, workers: int, timeout: float, print_openapi: bool
+    cli: CliContext,
+    host: str,
+    port: int,
+    experiment: str,
+    workers: int,
+    timeout: float,
+    print_openapi: bool,
+    guard: bool,
 ) -> None:
     """Serve imports, experiment state, admin switches, OFREP, /metrics and /readyz over HTTP."""
-    import uvicorn
-
     from bakeoff.db.migrate import upgrade
-    from bakeoff.service.app import ENV_EXPERIMENT, ENV_SUBMIT_TIMEOUT, create_app
-    from bakeoff.service.service import build_service
     from bakeoff.service.settings import ServiceSettings
     from bakeoff.service.telemetry import configure_tracing
 
@@ -69,6 +81,34 @@ def serve(
         )
     engine = cli.engine()
     upgrade(engine)
+    guard_stop = threading.Event()
+    if guard:
+        from bakeoff.guard import start_guard_thread
+
+        start_guard_thread(engine, guard_stop)
+    try:
+        _run_server(cli, engine, settings, host, port, experiment, workers, timeout)
+    finally:
+        guard_stop.set()
+
+
+def _run_server(
+    cli: CliContext,
+    engine: Engine,
+    settings: ServiceSettings,
+    host: str,
+    port: int,
+    experiment: str,
+    workers: int,
+    timeout: float,
+) -> None:
+    """Bind, announce the URL, and serve until uvicorn returns (SIGINT or SIGTERM)."""
+    import uvicorn
+
+    from bakeoff.service.app import ENV_EXPERIMENT, ENV_SUBMIT_TIMEOUT, create_app
+    from bakeoff.service.service import build_service
+    from bakeoff.service.telemetry import configure_tracing
+
     listener = _bind(host, port)
     bound_port = listener.getsockname()[1]
     info = {"event": "serve_listening", "url": _url(host, bound_port), "experiment": experiment}

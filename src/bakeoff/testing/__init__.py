@@ -32,7 +32,8 @@ from bakeoff.db.engine import connect_raw, make_engine
 from bakeoff.db.migrate import upgrade
 from bakeoff.db.sql import load_queries
 from bakeoff.db.urls import libpq_url, with_database
-from bakeoff.router import Experiment, Router
+from bakeoff.metrics import Recorder, RoutedJob
+from bakeoff.router import Experiment, ExperimentStore, Router
 
 __all__ = [
     "QUERIES",
@@ -41,6 +42,7 @@ __all__ = [
     "RecordingBackend",
     "TestDatabases",
     "bakeoff_command",
+    "record_routed_job",
     "router_fake_backend",
     "running_workers",
     "single_arm_router",
@@ -231,6 +233,45 @@ class HangingBackend(RecordingBackend):
 def bakeoff_command(database_url: str, *args: str) -> list[str]:
     """The ``bakeoff`` CLI on ``database_url`` with ``args``, as a subprocess command line."""
     return [sys.executable, "-m", "bakeoff", "--database-url", database_url, *args]
+
+
+def record_routed_job(
+    engine: Engine,
+    experiment: str,
+    *,
+    arm: str,
+    unit_key: str,
+    url: str,
+    conn: Connection | None = None,
+) -> UUID:
+    """A trial job served by ``arm`` by hash, written as the router writes one (``Recorder.routed``
+    under the experiment's stored rule), for tests that need jobs of a chosen arm without its queue.
+
+    Inside ``conn``'s transaction when given (many jobs in one commit), else in its own.
+    """
+    state = ExperimentStore(engine).load(experiment)
+    job = RoutedJob(
+        trial_job_id=uuid.uuid4(),
+        experiment=experiment,
+        phase=state.phase,
+        salt=state.salt,
+        killed_arms=tuple(sorted(state.killed_arms)),
+        unit_key=unit_key,
+        assigned_arm=arm,
+        served_arm=arm,
+        assignment_reason="hash",
+        url=url,
+        backend_job_id=f"test-{unit_key}",
+    )
+    recorder = Recorder(engine)
+    if conn is not None:
+        written = recorder.routed(job, conn=conn)
+    else:
+        with engine.begin() as own:
+            written = recorder.routed(job, conn=own)
+    if not written:
+        raise AssertionError(f"experiment {experiment!r} changed while a test job was written")
+    return job.trial_job_id
 
 
 def trial_job_row(engine: Engine, trial_job_id: UUID) -> dict[str, Any]:

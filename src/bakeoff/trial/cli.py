@@ -259,7 +259,9 @@ def worker(
         started["metrics_url"] = f"http://{metrics_host}:{metrics_server.server_port}/metrics"
     click.echo(json.dumps(started), err=True)
     if guard:
-        _start_guard(engine, stop)
+        from bakeoff.guard import start_guard_thread
+
+        start_guard_thread(engine, stop)
     # The job log is entered first, so it is removed last: jobs that finish during the drain are logged.
     with (
         _job_lines_on_stdout(),
@@ -307,16 +309,6 @@ def _serve_metrics(engine: Any, host: str, port: int) -> Any:
     except OSError as exc:
         raise click.ClickException(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from exc
     return server
-
-
-def _start_guard(engine: Any, stop: threading.Event) -> None:
-    """The guard loop beside the workers (only one process acts, by the guard's advisory lock)."""
-    from bakeoff.guard import run_guard
-
-    thread = threading.Thread(
-        target=run_guard, args=(engine, None, 600.0, False, stop), name="bakeoff-guard", daemon=True
-    )
-    thread.start()
 
 
 class _JobLineFormatter(logging.Formatter):

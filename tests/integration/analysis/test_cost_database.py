@@ -14,8 +14,15 @@ from bakeoff.analysis.cost import load_pricing, measure_usage, project
 from bakeoff.db.urls import libpq_url
 from bakeoff.metrics import Instrumentation, Recorder
 from bakeoff.metrics.attempts import PsycopgAttempts, record_attempt
+from bakeoff.router import Experiment, ExperimentStore
+from bakeoff.testing import record_routed_job
 
 EXPERIMENT = "costly"
+
+
+@pytest.fixture(autouse=True)
+def _experiment(engine: Engine) -> None:
+    ExperimentStore(engine).create(Experiment(name=EXPERIMENT))
 
 
 def _burn(seconds: float) -> None:
@@ -28,18 +35,9 @@ def _burn(seconds: float) -> None:
 
 
 def _submit(engine: Engine, arm: str, index: int) -> uuid.UUID:
-    trial_job_id = uuid.uuid4()
-    Recorder(engine).submitted(
-        trial_job_id=trial_job_id,
-        experiment=EXPERIMENT,
-        phase=1,
-        unit_key=f"{arm}-{index}",
-        assigned_arm=arm,
-        served_arm=arm,
-        assignment_reason="hash",
-        url=f"https://articles.test/{arm}/{index}",
+    return record_routed_job(
+        engine, EXPERIMENT, arm=arm, unit_key=f"{arm}-{index}", url=f"https://articles.test/{arm}/{index}"
     )
-    return trial_job_id
 
 
 def _cpu_events(engine: Engine, trial_job_id: uuid.UUID) -> list[dict[str, object]]:
@@ -137,9 +135,6 @@ def test_the_cost_and_consistency_commands_run_on_the_database(engine: Engine, d
     import subprocess
     import sys
 
-    from bakeoff.router import Experiment, ExperimentStore
-
-    ExperimentStore(engine).create(Experiment(name=EXPERIMENT))
     job = _submit(engine, "pgboss", 0)
     with Instrumentation(Recorder(engine)).attempt(job, 1):
         _burn(0.01)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import Engine
 
 from bakeoff.analysis import compare, load_trial, to_json, to_markdown
@@ -11,6 +9,7 @@ from bakeoff.analysis.sections import collect_sections
 from bakeoff.analysis.setup_effort import FIRST_JOB_KIND, database_objects
 from bakeoff.metrics import Recorder
 from bakeoff.router import Experiment, ExperimentStore
+from bakeoff.testing import record_routed_job
 
 NAME = "sections"
 
@@ -21,15 +20,11 @@ def _trial(engine: Engine) -> None:
     with engine.begin() as conn:
         for arm in ("legacy", "pgboss", "inngest"):
             for index in range(25):
-                job = uuid.uuid4()
-                recorder.submitted(
-                    trial_job_id=job,
-                    experiment=NAME,
-                    phase=1,
+                job = record_routed_job(
+                    engine,
+                    NAME,
+                    arm=arm,
                     unit_key=f"{arm}-{index}",
-                    assigned_arm=arm,
-                    served_arm=arm,
-                    assignment_reason="hash",
                     url=f"https://articles.test/{arm}/{index}",
                     conn=conn,
                 )

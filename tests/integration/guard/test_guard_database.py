@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 
 import pytest
 from sqlalchemy import Engine, text
@@ -18,6 +17,7 @@ from bakeoff.guard import EXIT_KILLED, GuardSettings, SettingsStore, guard_once,
 from bakeoff.metrics import Recorder
 from bakeoff.router import Experiment, ExperimentStore
 from bakeoff.router.store import UnknownExperiment
+from bakeoff.testing import record_routed_job, wait_for
 
 NAME = "guarded"
 
@@ -27,15 +27,11 @@ def _jobs(engine: Engine, arm: str, completed: int, failed: int) -> None:
     recorder = Recorder(engine)
     with engine.begin() as conn:
         for index in range(completed + failed):
-            trial_job_id = uuid.uuid4()
-            recorder.submitted(
-                trial_job_id=trial_job_id,
-                experiment=NAME,
-                phase=1,
+            trial_job_id = record_routed_job(
+                engine,
+                NAME,
+                arm=arm,
                 unit_key=f"{arm}-{index}",
-                assigned_arm=arm,
-                served_arm=arm,
-                assignment_reason="hash",
                 url=f"https://articles.test/{arm}/{index}",
                 conn=conn,
             )
@@ -174,4 +170,29 @@ def test_a_worker_started_with_guard_runs_the_guard_beside_its_arms(
         worker.send_signal(signal.SIGTERM)
         _, stderr = worker.communicate(timeout=60)
     assert worker.returncode == 0, stderr[-2000:]
+    assert "killed arm pgboss" in stderr
+
+
+def test_a_server_started_with_guard_runs_the_guard_in_its_process(
+    database_url: str, engine: Engine, experiment: ExperimentStore
+) -> None:
+    SettingsStore(engine).update(NAME, enabled=True)
+    env = {**os.environ, "BAKEOFF_DATABASE_URL": database_url}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bakeoff", "serve", "--port", "0", "--experiment", NAME, "--guard"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: experiment.load(NAME).killed_arms == frozenset({"pgboss"}) or server.poll() is not None,
+            "the server's guard to kill pgboss",
+        )
+        assert experiment.load(NAME).killed_arms == frozenset({"pgboss"})
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=60)
+    assert server.returncode == -signal.SIGTERM, stderr[-2000:]  # uvicorn re-raises the signal it ended on
     assert "killed arm pgboss" in stderr

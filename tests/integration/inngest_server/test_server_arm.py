@@ -27,7 +27,7 @@ from bakeoff.backends.inngest.adapter_http import HttpInngestBackend, error_kind
 from bakeoff.backends.inngest.server import BackgroundServer
 from bakeoff.contract import ConfigurationError, ImportRequest, JobState
 from bakeoff.db.engine import make_engine
-from bakeoff.metrics import Recorder
+from bakeoff.testing import single_arm_router
 from bakeoff.workload.article_server import ArticleServer
 
 pytestmark = pytest.mark.integration
@@ -81,15 +81,10 @@ def http_arm(arm_engine: Engine, articles: ArticleServer, app_url: str) -> Itera
 
 
 def _submit(engine: Engine, arm: HttpInngestBackend, url: str) -> tuple[uuid.UUID, str]:
-    recorder, trial_job_id = Recorder(engine), uuid.uuid4()
-    with engine.begin() as conn:
-        recorder.submitted(
-            trial_job_id=trial_job_id, experiment="article-import", phase=1, unit_key=f"u-{trial_job_id}",
-            assigned_arm="inngest", served_arm="inngest", assignment_reason="hash", url=url, conn=conn,
-        )  # fmt: skip
-        run_id = arm.submit(ImportRequest(url=url), trial_job_id=trial_job_id, conn=conn)
-        recorder.enqueued(trial_job_id, run_id, conn=conn)
-    return trial_job_id, run_id
+    """One import routed to the HTTP arm through the router's real write path."""
+    with single_arm_router(engine, arm) as router:
+        submission = router.submit(ImportRequest(url=url))
+    return submission.trial_job_id, submission.backend_job_id
 
 
 def _finished(engine: Engine, trial_job_id: uuid.UUID, timeout: float = 20) -> dict[str, Any]:
