@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 
 import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +14,13 @@ import pytest
 from bakeoff.analysis import TrialSpec, compare, synthetic_trial
 from bakeoff.analysis.plots import history
 from bakeoff.metrics import columns as col
+
+
+@pytest.fixture(autouse=True)
+def close_figures() -> Iterator[None]:
+    """pyplot keeps every figure until closed; later tests would warn about too many."""
+    yield
+    plt.close("all")
 
 
 @pytest.mark.parametrize("minutes", [40, 600])
