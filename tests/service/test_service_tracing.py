@@ -20,8 +20,8 @@ from bakeoff.backends import create_backend
 from bakeoff.contract import ARM_NAMES
 from bakeoff.metrics import Recorder
 from bakeoff.metrics.attempts import record_attempt
+from bakeoff.metrics.tracing import trace_attempts
 from bakeoff.service.telemetry import Telemetry
-from bakeoff.service.tracing import trace_attempts
 from bakeoff.testing import FailingBackend
 from bakeoff.workload.article_server import ArticleServer
 

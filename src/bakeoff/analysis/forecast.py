@@ -196,7 +196,7 @@ def _log_beta(a: FloatArray | float, b: FloatArray | float) -> FloatArray:
     return np.asarray(gammaln(a) + gammaln(b) - gammaln(np.add(a, b)), dtype=float)
 
 
-def _same_failure_probability(candidate: ArmNow, control: ArmNow) -> float:
+def same_failure_probability(candidate: ArmNow, control: ArmNow) -> float:
     """Posterior probability that the candidate's true failure rate is the control's: the
     beta-binomial marginal likelihoods of one shared rate and of two rates (Jeffreys priors), even
     prior odds."""
@@ -207,7 +207,7 @@ def _same_failure_probability(candidate: ArmNow, control: ArmNow) -> float:
     return float(1 / (1 + np.exp(np.clip(apart - same, -700, 700))))
 
 
-def _same_latency_probability(y: FloatArray, v: FloatArray, n: FloatArray, i: int) -> float:
+def same_latency_probability(y: FloatArray, v: FloatArray, n: FloatArray, i: int) -> float:
     """Posterior probability that arm ``i``'s true log-latency mean is the control's (arm 0): a
     normal test of the difference against a unit-information prior on it (the prior that BIC
     implies: the variance of one job's difference, 2 sigma^2), even prior odds."""
@@ -245,8 +245,8 @@ def _draw_averaged(
     x = np.array([a.failed for a in arms], dtype=float)
     n = np.array([a.decided for a in arms], dtype=float)
     lat_n = np.array([max(a.latency_n, 1) for a in arms], dtype=float)
-    p_fail = [_same_failure_probability(arms[i], arms[0]) for i in range(1, len(arms))]
-    p_lat = [_same_latency_probability(lat_y, lat_v, lat_n, i) for i in range(1, len(arms))]
+    p_fail = [same_failure_probability(arms[i], arms[0]) for i in range(1, len(arms))]
+    p_lat = [same_latency_probability(lat_y, lat_v, lat_n, i) for i in range(1, len(arms))]
     same_fail = rng.random((draws, len(arms) - 1)) < np.array(p_fail)
     same_lat = rng.random((draws, len(arms) - 1)) < np.array(p_lat)
     rates = _averaged(

@@ -92,7 +92,7 @@ def decide(
     if not pairs or not bool(decision_reached(list(pairs.values()))):
         return Verdict(
             status="insufficient_data",
-            reasons=(_wait_sentence(days_to_decision, jobs_per_arm_per_day), *lines),
+            reasons=(wait_sentence(days_to_decision, jobs_per_arm_per_day), *lines),
         )
     wins = {arm: v for arm, v in pairs.items() if bool(v.win)}
     if wins:
@@ -104,7 +104,8 @@ def decide(
     return Verdict(status="no_difference", reasons=lines)
 
 
-def _wait_sentence(days: Mapping[str, Any] | None, rate: float) -> str:
+def wait_sentence(days: Mapping[str, Any] | None, rate: float) -> str:
+    """The insufficient-data verdict's first reason: how many more days, from the forecast."""
     if rate <= 0 or days is None:
         return "Not enough data yet: some arm has no finished jobs to compare."
     if days["no_decision_in_sight"]:

@@ -118,7 +118,7 @@ def record_attempt(
     if trial_job_id is None:
         yield
         return
-    from bakeoff.service.tracing import attempt_span  # light: OpenTelemetry loads only when tracing is on
+    from bakeoff.metrics.tracing import attempt_span  # light: OpenTelemetry loads only when tracing is on
 
     with attempt_span(recorder, trial_job_id, attempt):
         contained("attempt_started", recorder.attempt_started, trial_job_id, attempt)

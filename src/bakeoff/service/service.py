@@ -22,10 +22,10 @@ from sqlalchemy import Engine, text
 from bakeoff.contract import ARM_NAMES, Health, ImportRequest, InvalidRequest, JobBackend, Submission
 from bakeoff.db.sql import load_queries
 from bakeoff.metrics import Recorder
+from bakeoff.metrics.tracing import TRACE_CONTEXT_EVENT
 from bakeoff.router import Decision, Experiment, ExperimentState, Router, UnknownExperiment
 from bakeoff.service.settings import ServiceSettings
 from bakeoff.service.telemetry import Telemetry
-from bakeoff.service.tracing import TRACE_CONTEXT_EVENT
 
 __all__ = ["BackendFactory", "ExperimentSummary", "Service", "Snapshot", "build_service"]
 

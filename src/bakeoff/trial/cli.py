@@ -143,18 +143,18 @@ def demo(
     )
     console = Console(stderr=as_json)
     engine = cli.engine()
-    result = _with_progress(
+    result = run_with_progress(
         console, imports, lambda on_progress: run_demo(engine, options, on_progress=on_progress), as_json
     )
     if as_json:
         click.echo(summary_json(result))
     else:
-        _print_outcome(console, result)
+        print_outcome(console, result)
     if result.interrupted:
         raise SystemExit(130)
 
 
-def _with_progress(
+def run_with_progress(
     console: Console, imports: int, run: Callable[[Callable[[Any, int], None]], Any], transient: bool
 ) -> Any:
     """``run(on_progress)`` under a live progress table; returns what ``run`` returns."""
@@ -169,7 +169,8 @@ def _with_progress(
     return result
 
 
-def _print_outcome(console: Console, result: Any) -> None:
+def print_outcome(console: Console, result: Any) -> None:
+    """The demo's closing lines: the per-arm table, the verdict with its reasons and notes."""
     verdict = result.verdict
     console.print(_summary_table(result.arms_summary))
     winner = f" ({verdict.get('winner')})" if verdict.get("winner") else ""
@@ -293,7 +294,7 @@ def _trace_attempts_if_configured() -> None:
     if configure_tracing():
         from opentelemetry import trace
 
-        from bakeoff.service.tracing import trace_attempts
+        from bakeoff.metrics.tracing import trace_attempts
 
         trace_attempts(trace.get_tracer_provider())
 

@@ -88,7 +88,7 @@ def _fetch_once(url: str, settings: ImportSettings, deadline: float) -> FetchedP
     html_bytes = body.data
     if not content_type and not _HTML_SNIFF.match(html_bytes[:SNIFF_BYTES]):
         raise NotHtml(f"{url} has no content type and does not look like HTML", url=url)
-    charset = _charset(response.headers.get("content-type", ""), html_bytes)
+    charset = page_charset(response.headers.get("content-type", ""), html_bytes)
     return FetchedPage(
         url=url,
         final_url=url,
@@ -160,7 +160,7 @@ def _open_stream(
     # like 0177.0.0.1 before our guard sees them); redirects are ours to follow and check.
     with (
         _translate_errors(parts.geturl()),
-        httpx.HTTPTransport(verify=_verify(parts, settings), trust_env=False) as transport,
+        httpx.HTTPTransport(verify=tls_verification(parts, settings), trust_env=False) as transport,
     ):
         response = transport.handle_request(request)
         try:
@@ -169,7 +169,8 @@ def _open_stream(
             response.close()
 
 
-def _verify(parts: SplitResult, settings: ImportSettings) -> ssl.SSLContext:
+def tls_verification(parts: SplitResult, settings: ImportSettings) -> ssl.SSLContext:
+    """The TLS context for a fetch: the CA store (loaded only for https hops) or a plain-HTTP one."""
     return _tls_context(settings.ca_file) if parts.scheme == "https" else _plain_http_context()
 
 
@@ -276,7 +277,7 @@ def _decoder(url: str, content_encoding: str) -> _Decoder:
     raise NotHtml(f"{url} uses content encoding {encoding!r}, which the import cannot decode", url=url)
 
 
-def _charset(content_type_header: str, body: bytes) -> str:
+def page_charset(content_type_header: str, body: bytes) -> str:
     """The charset from the header, else a BOM, else a ``<meta>`` tag, else UTF-8; always a known codec."""
     match = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", content_type_header, re.I)
     candidates = [match.group(1) if match else None]

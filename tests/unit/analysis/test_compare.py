@@ -303,16 +303,16 @@ def _forecast_body(median: float | None, low: float | None, high: float | None) 
     ids=["issue-example", "one-day", "beyond-horizon"],
 )
 def test_the_wait_is_said_as_the_issue_shows_in_good_english(body: dict[str, object], phrase: str) -> None:
-    from bakeoff.analysis.verdict import _wait_sentence
+    from bakeoff.analysis.verdict import wait_sentence
 
-    assert phrase in _wait_sentence(body, 94.0)
+    assert phrase in wait_sentence(body, 94.0)
 
 
 def test_no_decision_in_sight_names_the_traffic_that_would_bring_one() -> None:
-    from bakeoff.analysis.verdict import _wait_sentence
+    from bakeoff.analysis.verdict import wait_sentence
 
     body = {**_forecast_body(None, None, None), "no_decision_in_sight": True, "probability_within_365": 0.04}
     body["needed_jobs_per_arm_per_day"] = 123.4
-    sentence = _wait_sentence(body, 2.0)
+    sentence = wait_sentence(body, 2.0)
     assert "no decision in sight (4% chance within 365 days)" in sentence
     assert "about 123 jobs per arm per day would bring one within 90 days" in sentence

@@ -193,14 +193,14 @@ def test_calibration_of_the_40_jobs_per_arm_per_day_scenario_is_pinned() -> None
 def test_a_candidate_is_drawn_as_the_control_as_often_as_the_data_allow() -> None:
     """Model averaging: equal observed rates favour "the same as the control", clearly different
     ones "its own rate"; likewise for latency."""
-    from bakeoff.analysis.forecast import _same_failure_probability, _same_latency_probability
+    from bakeoff.analysis.forecast import same_failure_probability, same_latency_probability
 
     control = _arm(400, 20, 10.0)
-    assert _same_failure_probability(_arm(400, 20, 10.0), control) > 0.8
-    assert _same_failure_probability(_arm(400, 60, 10.0), control) < 0.01
+    assert same_failure_probability(_arm(400, 20, 10.0), control) > 0.8
+    assert same_failure_probability(_arm(400, 60, 10.0), control) < 0.01
     y, v, n = np.array([7.5, 7.5, 7.1]), np.array([0.6, 0.6, 0.6]), np.array([300.0, 300.0, 300.0])
-    assert _same_latency_probability(y, v, n, 1) > 0.8
-    assert _same_latency_probability(y, v, n, 2) < 0.01
+    assert same_latency_probability(y, v, n, 1) > 0.8
+    assert same_latency_probability(y, v, n, 2) < 0.01
 
 
 def test_the_forecast_does_not_depend_on_the_order_of_the_arms() -> None:

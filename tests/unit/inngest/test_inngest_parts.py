@@ -19,11 +19,11 @@ from bakeoff.backends.inngest import (
 )
 from bakeoff.backends.inngest.adapter import run_state
 from bakeoff.backends.inngest.cron import next_fire, parse_cron
-from bakeoff.backends.inngest.db import Sql
 from bakeoff.backends.inngest.executor import inngest_backoff, linear_backoff
 from bakeoff.backends.inngest.expressions import compile_expression
 from bakeoff.backends.inngest.function import Function, FunctionOptions
 from bakeoff.backends.inngest.models import TriggerCron, TriggerEvent
+from bakeoff.backends.inngest.store import Sql
 from bakeoff.contract import JobState
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bakeoff.trial.cli import _print_outcome, _with_progress
+from bakeoff.trial.cli import print_outcome, run_with_progress
 from bakeoff.trial.demo import DemoResult
 from bakeoff.trial.runner import ArmProgress
 
@@ -49,8 +49,8 @@ def test_the_per_arm_table_title_starts_its_own_line_after_the_live_table(termin
         on_progress({"legacy": ArmProgress(arm="legacy", submitted=3, finished=2, completed=2, failed=0)}, 3)
         return _result()
 
-    result = _with_progress(console, 30, run, transient=False)
-    _print_outcome(console, result)
+    result = run_with_progress(console, 30, run, transient=False)
+    print_outcome(console, result)
     lines = ANSI.sub("", out.getvalue()).splitlines()
     title = next(i for i, line in enumerate(lines) if "per arm" in line)
     assert lines[title].strip() == "per arm"

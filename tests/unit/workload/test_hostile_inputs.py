@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bakeoff.workload.errors import ImportFailed
-from bakeoff.workload.fetch import _charset
+from bakeoff.workload.fetch import page_charset
 from bakeoff.workload.ssrf import StaticResolver, check_destination, parse_numeric_ipv4
 
 NUMERIC_HOSTS = st.text(alphabet="0123456789abcdefxX.", min_size=1, max_size=20)
@@ -48,5 +48,5 @@ def test_any_host_string_is_resolved_or_refused_with_an_import_error(host: str) 
 @settings(max_examples=150, deadline=None)
 @given(st.text(max_size=60), st.binary(max_size=300))
 def test_charset_detection_always_returns_a_usable_codec(header: str, body: bytes) -> None:
-    charset = _charset(header, body)
+    charset = page_charset(header, body)
     assert isinstance(body.decode(charset, errors="replace"), str)

@@ -18,7 +18,6 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from bakeoff.backends.inngest.db import Conn, Sql
 from bakeoff.backends.inngest.errors import InvalidFunction, RunTimeout
 from bakeoff.backends.inngest.executor import Backoff, Executor, inngest_backoff, linear_backoff
 from bakeoff.backends.inngest.function import Function, FunctionOptions, Handler
@@ -37,6 +36,7 @@ from bakeoff.backends.inngest.models import (
     TriggerCron,
     TriggerEvent,
 )
+from bakeoff.backends.inngest.store import Conn, Sql
 from bakeoff.backends.inngest.triggers import FUNCTION_FAILED, Dispatcher, FinishedRun, SentEvent
 from bakeoff.backends.inngest.worker import Worker
 from bakeoff.contract import DatabaseUnavailable

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bakeoff.backends.inngest.db import Conn, Sql, json_size, jsonb
 from bakeoff.backends.inngest.errors import InvalidFunction
 from bakeoff.backends.inngest.expressions import compile_expression
 from bakeoff.backends.inngest.function import Function
@@ -35,6 +34,7 @@ from bakeoff.backends.inngest.protocol import (
     TargetNotFound,
 )
 from bakeoff.backends.inngest.sdk import execute
+from bakeoff.backends.inngest.store import Conn, Sql, json_size, jsonb
 from bakeoff.backends.inngest.triggers import FUNCTION_FAILED, Dispatcher, FinishedRun
 
 __all__ = ["Backoff", "Executor", "Item", "inngest_backoff", "linear_backoff"]

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bakeoff.backends.inngest.db import Conn, Sql, json_size, jsonb
 from bakeoff.backends.inngest.errors import InvalidEvent
 from bakeoff.backends.inngest.expressions import compile_expression
 from bakeoff.backends.inngest.function import Function
 from bakeoff.backends.inngest.models import Event, Limits, RunStatus, TriggerEvent, to_timedelta
+from bakeoff.backends.inngest.store import Conn, Sql, json_size, jsonb
 
 __all__ = ["Dispatcher", "FinishedRun", "SentEvent"]
 

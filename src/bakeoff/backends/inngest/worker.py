@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from bakeoff.backends.inngest.cron import next_fire
-from bakeoff.backends.inngest.db import Conn
 from bakeoff.backends.inngest.executor import Executor, Item
+from bakeoff.backends.inngest.store import Conn
 from bakeoff.backends.inngest.triggers import FinishedRun
 from bakeoff.contract import DatabaseUnavailable
 from bakeoff.db.engine import connect_raw
