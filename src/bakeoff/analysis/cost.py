@@ -20,6 +20,7 @@ assumption it rests on, and a price the file leaves unset gives no money figure,
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ __all__ = [
     "measure_usage",
     "project",
 ]
+
+logger = logging.getLogger(__name__)
 
 QUERIES = load_queries("bakeoff.analysis")
 DEFAULT_PRICING = "pricing-2026-12-05.json"
@@ -235,6 +238,23 @@ def _scalar(engine: Engine, name: str, params: dict[str, Any]) -> Any:
         return conn.execute(text(QUERIES[name]), params).scalar()
 
 
+def _install_statement_statistics(engine: Engine) -> bool:
+    """Install the ``pg_stat_statements`` view where the server preloads its module; False otherwise.
+
+    The server counts statements from its start whether or not the view exists in a database, so
+    installing it when the report first asks loses nothing.
+    """
+    try:
+        with engine.begin() as conn:
+            preloaded = bool(conn.execute(text(QUERIES["cost_statements_preloaded"])).scalar())
+            if preloaded:
+                conn.execute(text(QUERIES["cost_install_pg_stat_statements"]))
+    except DBAPIError:
+        logger.info("pg_stat_statements could not be installed; statements per job are left out")
+        return False
+    return preloaded
+
+
 def _statements(engine: Engine, schema: str) -> tuple[int, int] | None:
     """(calls, write calls) of statements naming ``schema``; None when the view cannot be read."""
     try:
@@ -289,6 +309,7 @@ def measure_usage(engine: Engine, experiment: str, *, jobs_per_day: float | None
         rows = conn.execute(text(QUERIES["cost_trial_volume"]), params).all()
         cpu_rows = {r.arm: r for r in conn.execute(text(QUERIES["cost_attempt_cpu"]), params).all()}
         statements_ok = bool(conn.execute(text(QUERIES["cost_has_pg_stat_statements"])).scalar())
+    statements_ok = statements_ok or _install_statement_statistics(engine)
     if not rows:
         raise AnalysisInputError(f"experiment {experiment!r} has no trial jobs to measure")
     first = min(r.first_submitted for r in rows)

@@ -101,6 +101,16 @@ SELECT count(*) AS units FROM inngest.runs
 -- Whether pg_stat_statements is installed in this database.
 SELECT count(*) > 0 AS installed FROM pg_extension WHERE extname = 'pg_stat_statements'
 
+-- name: cost_statements_preloaded
+-- Whether the server loaded pg_stat_statements at start (it then counts every statement).
+SELECT 'pg_stat_statements' = ANY (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ','))
+    AS preloaded
+
+-- name: cost_install_pg_stat_statements
+-- Make the statistics the server already collects readable in this database (needs the module
+-- preloaded: the embedded server preloads it; on another server this fails and rows stand in).
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements
+
 -- name: cost_schema_statements
 -- Statements whose text names one schema (pg_stat_statements, since its last reset), and their rows.
 SELECT coalesce(sum(calls), 0) AS calls,

