@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -243,11 +244,14 @@ def record_routed_job(
     unit_key: str,
     url: str,
     conn: Connection | None = None,
+    submitted_at: datetime | None = None,
 ) -> UUID:
     """A trial job served by ``arm`` by hash, written as the router writes one (``Recorder.routed``
     under the experiment's stored rule), for tests that need jobs of a chosen arm without its queue.
 
     Inside ``conn``'s transaction when given (many jobs in one commit), else in its own.
+    ``submitted_at`` defaults, as in the router, to the start of that transaction: give one when
+    many jobs share a transaction and their latencies must not grow with their order in it.
     """
     state = ExperimentStore(engine).load(experiment)
     job = RoutedJob(
@@ -262,6 +266,7 @@ def record_routed_job(
         assignment_reason="hash",
         url=url,
         backend_job_id=f"test-{unit_key}",
+        submitted_at=submitted_at,
     )
     recorder = Recorder(engine)
     if conn is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from bakeoff.analysis import compare, load_trial, to_json, to_markdown
+from bakeoff.analysis.compare import SCHEMA_VERSION
 from bakeoff.analysis.sections import collect_sections
 from bakeoff.analysis.setup_effort import FIRST_JOB_KIND, database_objects
 from bakeoff.metrics import Recorder
@@ -64,7 +65,7 @@ def test_the_report_carries_every_section_as_a_top_level_key(engine: Engine) -> 
 
     comparison = replace(comparison, sections=sections)
     body = comparison.to_dict()
-    assert {"guardrail", "cost", "setup_effort"} <= set(body) and body["schema_version"] == 1
+    assert {"guardrail", "cost", "setup_effort"} <= set(body) and body["schema_version"] == SCHEMA_VERSION
     assert '"setup_effort"' in to_json(comparison)
     markdown = to_markdown(comparison)
     assert (

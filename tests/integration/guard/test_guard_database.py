@@ -23,9 +23,11 @@ NAME = "guarded"
 
 
 def _jobs(engine: Engine, arm: str, completed: int, failed: int) -> None:
-    """Record ``completed + failed`` finished jobs served by ``arm``, in one transaction."""
+    """Record ``completed + failed`` finished jobs served by ``arm``, in one transaction, each
+    submitted 10 s before the transaction began (so no arm's latency depends on its place in it)."""
     recorder = Recorder(engine)
     with engine.begin() as conn:
+        submitted_at = conn.execute(text("SELECT now() - interval '10 seconds'")).scalar_one()
         for index in range(completed + failed):
             trial_job_id = record_routed_job(
                 engine,
@@ -34,6 +36,7 @@ def _jobs(engine: Engine, arm: str, completed: int, failed: int) -> None:
                 unit_key=f"{arm}-{index}",
                 url=f"https://articles.test/{arm}/{index}",
                 conn=conn,
+                submitted_at=submitted_at,
             )
             recorder.attempt_started(trial_job_id, 1, conn=conn)
             outcome = "failed" if index < failed else "completed"
