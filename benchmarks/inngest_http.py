@@ -20,19 +20,18 @@ of the test run.
 from __future__ import annotations
 
 import argparse
-import itertools
 import logging
 import os
 import statistics
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import fastapi
 import httpx
 import inngest
 import inngest.fast_api
+from timing import gaps_ms, percentile
 
 from bakeoff.backends.inngest import Context, Event, Inngest, TriggerEvent
 from bakeoff.backends.inngest.server import BackgroundServer, InngestServer, create_app
@@ -42,18 +41,9 @@ from bakeoff.testing import TestDatabases
 STEPS = 10
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def gaps_ms(marks: list[float]) -> list[float]:
-    return [(b - a) * 1000 for a, b in itertools.pairwise(marks)]
-
-
 def report(what: str, values_ms: list[float]) -> None:
     print(
-        f"{what:44s} p50 {statistics.median(values_ms):7.2f} ms   p95 {pct(values_ms, 0.95):7.2f} ms"
+        f"{what:44s} p50 {statistics.median(values_ms):7.2f} ms   p95 {percentile(values_ms, 0.95):7.2f} ms"
         f"   (n={len(values_ms)})"
     )
 
@@ -161,14 +151,6 @@ def bench_events(url: str, args: argparse.Namespace) -> None:
     print(f"POST /e, 100 events per request, {args.clients} clients:    {total / elapsed:8.0f} events/s")
 
 
-def with_database(databases: TestDatabases, run: Callable[[str], None]) -> None:
-    url = databases.create()
-    try:
-        run(url)
-    finally:
-        databases.drop(url)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30, help="10-step no-op runs per transport")
@@ -180,8 +162,10 @@ def main() -> None:
     databases = TestDatabases()
     print(f"server: {mask_url(databases.server_url)}; {args.workers} worker threads; load {os.getloadavg()}")
     try:
-        with_database(databases, lambda url: bench_in_process(url, args))
-        with_database(databases, lambda url: bench_http(url, args))
+        with databases.scratch() as url:
+            bench_in_process(url, args)
+        with databases.scratch() as url:
+            bench_http(url, args)
     finally:
         databases.close()
     print(f"load average after: {os.getloadavg()}")

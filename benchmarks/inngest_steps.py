@@ -20,13 +20,13 @@ Each engine gets its own fresh database on the test server (embedded PostgreSQL 
 from __future__ import annotations
 
 import argparse
-import itertools
 import logging
 import statistics
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
+
+from timing import gaps_ms, percentile
 
 from bakeoff.backends.inngest import Context, Event, Inngest, TriggerEvent
 from bakeoff.backends.inngest.auditor import AUDIT_EVENTS, register_auditor
@@ -41,19 +41,10 @@ from bakeoff.workload.models import ExtractedArticle, FetchedPage, ImportSetting
 STEPS = 10
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def gaps_ms(marks: list[float]) -> list[float]:
-    """Gaps between consecutive step-body starts of one run (no-op bodies: that is the overhead)."""
-    return [(b - a) * 1000 for a, b in itertools.pairwise(marks)]
-
-
 def report(engine: str, what: str, values_ms: list[float]) -> None:
     print(
-        f"{engine:8s} {what}: p50 {statistics.median(values_ms):8.2f} ms   p95 {pct(values_ms, 0.95):8.2f} ms"
+        f"{engine:8s} {what}: p50 {statistics.median(values_ms):8.2f} ms"
+        f"   p95 {percentile(values_ms, 0.95):8.2f} ms"
         f"   (n={len(values_ms)})"
     )
 
@@ -208,14 +199,6 @@ def bench_dbos(url: str, server: ArticleServer, settings: ImportSettings, args: 
         engine.dispose()
 
 
-def with_database(databases: TestDatabases, run: Callable[[str], None]) -> None:
-    url = databases.create()
-    try:
-        run(url)
-    finally:
-        databases.drop(url)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30, help="10-step no-op runs per engine")
@@ -233,9 +216,11 @@ def main() -> None:
     try:
         with ArticleServer(profile="none") as server:
             settings = server.import_settings()
-            with_database(databases, lambda url: bench_inngest(url, server, settings, args))
+            with databases.scratch() as url:
+                bench_inngest(url, server, settings, args)
             if not args.skip_dbos:
-                with_database(databases, lambda url: bench_dbos(url, server, settings, args))
+                with databases.scratch() as url:
+                    bench_dbos(url, server, settings, args)
     finally:
         databases.close()
 

@@ -28,6 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
+from timing import percentile
 
 from bakeoff.contract import ARM_NAMES, ImportRequest
 from bakeoff.db.engine import make_engine
@@ -37,11 +38,6 @@ from bakeoff.testing import RecordingBackend, TestDatabases
 ASSIGN_TARGET_US = 5.0
 SUBMIT_OVERHEAD_TARGET_MS = 1.0
 WARMUP = 50
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def bench_assign(router: Router, calls: int) -> list[float]:

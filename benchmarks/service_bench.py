@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import text
+from timing import percentile
 
 from bakeoff.contract import ARM_NAMES, ImportRequest
 from bakeoff.db.engine import make_engine
@@ -46,11 +47,6 @@ OFREP_TARGET_MS = 1.0
 CONCURRENT_CLIENTS = 16
 WARMUP = 50
 EXPERIMENT = "bench"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def serve(database_url: str) -> None:

@@ -3,8 +3,10 @@ pg_stat_statements preloaded, and started again after a stop within the same pro
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,9 +31,13 @@ print(server.pid, preloaded)
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path
-    stop_embedded_server(tmp_path)
+def data_dir() -> Iterator[Path]:
+    """Not under pytest's tmp_path, whose base folder is private (0700): the server runs as an
+    unprivileged user under root and must reach its data dir."""
+    folder = Path(tempfile.mkdtemp(prefix="bakeoff-embedded-test-"))
+    yield folder
+    stop_embedded_server(folder)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_processes_racing_on_a_fresh_data_dir_share_one_server_with_statement_statistics(

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from bakeoff.testing.pgboss_node import NodeRuntime, NodeRuntimeError, ensure_runtime
+from bakeoff.testing.pgboss_node import NodeRuntimeError, PgBossRuntime, ensure_runtime
 
 
 @pytest.fixture(scope="session")
-def pgboss_runtime() -> NodeRuntime:
+def pgboss_runtime() -> PgBossRuntime:
     """Node 22 and the pinned pg-boss from src/bakeoff/testing/node, installed into the user cache."""
     try:
         return ensure_runtime()

@@ -24,7 +24,7 @@ from typing import Any
 
 from bakeoff.db.engine import connect_raw
 from bakeoff.db.sql import parse_queries
-from bakeoff.testing.pgboss_node import NodeRuntime, node_connection, run_script
+from bakeoff.testing.pgboss_node import PgBossRuntime, node_connection, run_script
 
 QUERIES = parse_queries((Path(__file__).parent / "queries.sql").read_text(encoding="utf-8"))
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,49}$")
@@ -119,7 +119,7 @@ def _node_payload(database_url: str, *, dump_and_reset: bool = False) -> dict[st
 
 
 def run_node_batch(
-    runtime: NodeRuntime, database_url: str, schema: str, scenarios: list[Scenario]
+    runtime: PgBossRuntime, database_url: str, schema: str, scenarios: list[Scenario]
 ) -> list[RunResult | str]:
     """Run scenarios one after another with the real pg-boss in ONE Node process, reusing one schema.
 
@@ -140,7 +140,7 @@ def run_node_batch(
 
 
 def run_node_ops(
-    runtime: NodeRuntime,
+    runtime: PgBossRuntime,
     database_url: str,
     schema: str,
     ops: list[dict[str, Any]],
@@ -157,7 +157,7 @@ def run_node_ops(
     return RunResult(results=output["results"], refs=output["refs"])
 
 
-def run_node(runtime: NodeRuntime, database_url: str, schema: str, scenario: Scenario) -> RunResult:
+def run_node(runtime: PgBossRuntime, database_url: str, schema: str, scenario: Scenario) -> RunResult:
     """Run one scenario with the real pg-boss in its own Node process (rows dumped, schema emptied)."""
     (outcome,) = run_node_batch(runtime, database_url, schema, [scenario])
     if isinstance(outcome, str):

@@ -30,7 +30,7 @@ from differential import (
 from scenarios import SCENARIOS
 
 from bakeoff.testing import TestDatabases
-from bakeoff.testing.pgboss_node import NodeRuntime
+from bakeoff.testing.pgboss_node import PgBossRuntime
 
 pytestmark = pytest.mark.interop
 
@@ -68,7 +68,7 @@ def _port_runs(url: str) -> list[RunResult | str]:
 
 @pytest.fixture(scope="module")
 def both_runs(
-    pgboss_runtime: NodeRuntime, differential_database: str
+    pgboss_runtime: PgBossRuntime, differential_database: str
 ) -> dict[str, tuple[RunResult | str, RunResult | str]]:
     """Every scenario through the real pg-boss (one Node process) and through our port, concurrently.
 

@@ -22,7 +22,7 @@ from bakeoff.backends.pgboss.adapter import PgBossBackend
 from bakeoff.contract import ImportRequest, JobState
 from bakeoff.db.engine import connect_raw
 from bakeoff.testing import wait_for
-from bakeoff.testing.pgboss_node import NodeRuntime
+from bakeoff.testing.pgboss_node import PgBossRuntime
 
 pytestmark = pytest.mark.interop
 
@@ -44,12 +44,12 @@ def catalog(database_url: str, schema: str) -> list[tuple[str, str]]:
     return [(kind, " ".join(item.split()) if kind == "function" else item) for kind, item in rows]
 
 
-def install_with_node(runtime: NodeRuntime, database_url: str, schema: str = SHARED) -> None:
+def install_with_node(runtime: PgBossRuntime, database_url: str, schema: str = SHARED) -> None:
     run_node_ops(runtime, database_url, schema, [])
 
 
 def test_port_installs_exactly_the_schema_pgboss_installs(
-    pgboss_runtime: NodeRuntime, database_url: str
+    pgboss_runtime: PgBossRuntime, database_url: str
 ) -> None:
     """Columns, indexes, constraints, functions and enum order are identical, schema name aside."""
     install_with_node(pgboss_runtime, database_url, "theirs")
@@ -63,7 +63,7 @@ def test_port_installs_exactly_the_schema_pgboss_installs(
 
 
 def test_port_accepts_a_schema_installed_by_pgboss_without_migrating_it(
-    pgboss_runtime: NodeRuntime, database_url: str, port: PgBoss
+    pgboss_runtime: PgBossRuntime, database_url: str, port: PgBoss
 ) -> None:
     """Starting our port on pg-boss's schema changes nothing in it."""
     install_with_node(pgboss_runtime, database_url)
@@ -73,7 +73,7 @@ def test_port_accepts_a_schema_installed_by_pgboss_without_migrating_it(
 
 
 def test_pgboss_accepts_a_schema_installed_by_the_port_without_migrating_it(
-    pgboss_runtime: NodeRuntime, database_url: str, port: PgBoss
+    pgboss_runtime: PgBossRuntime, database_url: str, port: PgBoss
 ) -> None:
     """The real pg-boss starts on our schema, finds no drift with its own check, and changes nothing."""
     port.start()
@@ -85,7 +85,7 @@ def test_pgboss_accepts_a_schema_installed_by_the_port_without_migrating_it(
 
 
 def test_port_refuses_another_schema_version_naming_it(
-    pgboss_runtime: NodeRuntime, database_url: str, port: PgBoss
+    pgboss_runtime: PgBossRuntime, database_url: str, port: PgBoss
 ) -> None:
     """A schema at another pg-boss version is refused with an error that names the version found."""
     install_with_node(pgboss_runtime, database_url)
@@ -95,7 +95,7 @@ def test_port_refuses_another_schema_version_naming_it(
 
 
 def test_jobs_sent_by_the_port_are_worked_by_a_real_pgboss_worker(
-    pgboss_runtime: NodeRuntime, database_url: str, port: PgBoss
+    pgboss_runtime: PgBossRuntime, database_url: str, port: PgBoss
 ) -> None:
     """pg-boss in Node fetches, completes, fails, retries and work()s jobs our port sent."""
     port.start()
@@ -131,7 +131,7 @@ def test_jobs_sent_by_the_port_are_worked_by_a_real_pgboss_worker(
 
 
 def test_jobs_sent_by_pgboss_are_worked_by_the_port(
-    pgboss_runtime: NodeRuntime, database_url: str, port: PgBoss
+    pgboss_runtime: PgBossRuntime, database_url: str, port: PgBoss
 ) -> None:
     """Our port fetches, completes, fails, retries and work()s jobs the real pg-boss sent."""
     sends = [
@@ -183,7 +183,7 @@ def test_jobs_sent_by_pgboss_are_worked_by_the_port(
 
 
 def test_schedule_made_by_the_port_is_fired_by_pgboss(
-    pgboss_runtime: NodeRuntime, database_url: str, port: PgBoss
+    pgboss_runtime: PgBossRuntime, database_url: str, port: PgBoss
 ) -> None:
     """A cron schedule our port stores is fired into its queue by the real pg-boss's timekeeper."""
     port.start()
@@ -211,7 +211,9 @@ def test_schedule_made_by_the_port_is_fired_by_pgboss(
     assert [(job.data, job.retry_limit) for job in fired] == [({"from": "python"}, 4)]
 
 
-def test_schedule_made_by_pgboss_is_fired_by_the_port(pgboss_runtime: NodeRuntime, database_url: str) -> None:
+def test_schedule_made_by_pgboss_is_fired_by_the_port(
+    pgboss_runtime: PgBossRuntime, database_url: str
+) -> None:
     """A cron schedule the real pg-boss stores is fired into its queue by our port's timekeeper."""
     run_node_ops(
         pgboss_runtime,
@@ -246,7 +248,7 @@ def test_schedule_made_by_pgboss_is_fired_by_the_port(pgboss_runtime: NodeRuntim
 
 
 def test_subscriptions_are_honoured_across_implementations(
-    pgboss_runtime: NodeRuntime, database_url: str, port: PgBoss
+    pgboss_runtime: PgBossRuntime, database_url: str, port: PgBoss
 ) -> None:
     """pg-boss publishes to our port's subscription, and our port publishes to pg-boss's."""
     port.start()
@@ -274,7 +276,7 @@ def _all_completed(port: PgBoss, ids: list[str]) -> bool:
 
 
 def test_router_arm_jobs_are_worked_by_node_workers(
-    pgboss_runtime: NodeRuntime, database_url: str, engine: Engine
+    pgboss_runtime: PgBossRuntime, database_url: str, engine: Engine
 ) -> None:
     """The recipe: the pgboss arm enqueues in the caller's transaction; a Node pg-boss worker completes it."""
     backend = PgBossBackend(engine)
@@ -301,7 +303,7 @@ def test_router_arm_jobs_are_worked_by_node_workers(
 
 
 def test_both_notify_on_pgboss_channel_with_the_queue_name(
-    pgboss_runtime: NodeRuntime, database_url: str, port: PgBoss
+    pgboss_runtime: PgBossRuntime, database_url: str, port: PgBoss
 ) -> None:
     """A send to a notify queue NOTIFYs pg-boss's channel with the queue's name, from either side."""
     port.start()

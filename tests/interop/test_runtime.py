@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from differential import run_sql
 
-from bakeoff.testing.pgboss_node import NODE_PROJECT, NodeRuntime, node_connection, run_script
+from bakeoff.testing.pgboss_node import NODE_PROJECT, PgBossRuntime, node_connection, run_script
 
 pytestmark = pytest.mark.interop
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def test_runtime_is_node_22_with_the_pinned_pgboss(pgboss_runtime: NodeRuntime) -> None:
+def test_runtime_is_node_22_with_the_pinned_pgboss(pgboss_runtime: PgBossRuntime) -> None:
     """`npm ci` of src/bakeoff/testing/node yields Node >= 22.12 and exactly the pinned pg-boss."""
     version = subprocess.run(
         [str(pgboss_runtime.node), "-v"], capture_output=True, text=True, check=True
@@ -27,7 +27,7 @@ def test_runtime_is_node_22_with_the_pinned_pgboss(pgboss_runtime: NodeRuntime) 
     assert pgboss_runtime.pgboss_version == pinned["dependencies"]["pg-boss"]
 
 
-def test_fixtures_record_the_pinned_schema(pgboss_runtime: NodeRuntime) -> None:
+def test_fixtures_record_the_pinned_schema(pgboss_runtime: PgBossRuntime) -> None:
     """The construction DDL and schema version in fixtures/ are what the pinned pg-boss generates."""
     plans = run_script(pgboss_runtime, "plans.mjs", {"schema": "pgboss"})
     recorded = json.loads((FIXTURES / "pgboss-version.json").read_text())
@@ -40,7 +40,7 @@ def test_fixtures_record_the_pinned_schema(pgboss_runtime: NodeRuntime) -> None:
 
 
 def test_real_pgboss_installs_its_schema_in_a_test_database(
-    pgboss_runtime: NodeRuntime, database_url: str
+    pgboss_runtime: PgBossRuntime, database_url: str
 ) -> None:
     """The real pg-boss connects to the test server (unix socket or TCP) and installs its schema there."""
     result = run_script(

@@ -11,35 +11,22 @@ from typing import Any
 
 import pytest
 from service_support import ADMIN_TOKEN, TABLES, LiveServer
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from bakeoff.db.engine import make_engine
 from bakeoff.service import ServiceSettings
-from bakeoff.testing import TestDatabases, ensure_router_fake_jobs
+from bakeoff.testing import TestDatabases, emptied, shared_router_database
 
 
 @pytest.fixture(scope="session")
 def service_database_url(test_databases: TestDatabases) -> Iterator[str]:
-    url = test_databases.create()
-    engine = make_engine(url, pool_size=1)
-    try:
-        ensure_router_fake_jobs(engine)
-    finally:
-        engine.dispose()
-    yield url
-    test_databases.drop(url)
+    with shared_router_database(test_databases) as url:
+        yield url
 
 
 @pytest.fixture
 def database_url(service_database_url: str) -> str:
     """The shared service database with every table a service test touches emptied."""
-    engine = make_engine(service_database_url, pool_size=1)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY"))
-    finally:
-        engine.dispose()
-    return service_database_url
+    return emptied(service_database_url, TABLES)
 
 
 @pytest.fixture

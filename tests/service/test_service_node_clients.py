@@ -14,11 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from node_runtime import NodeRuntime, NodeRuntimeError, ensure_runtime
 from service_support import ADMIN_TOKEN, API_TOKEN, EXPERIMENT, LiveServer
 from sqlalchemy import Engine, text
 
 from bakeoff.service import ServiceSettings
+from bakeoff.testing.node import NodeRuntime, NodeRuntimeError, ensure_runtime
 
 NODE_PROJECT = Path(__file__).parent / "node"
 README = Path(__file__).parents[2] / "README.md"

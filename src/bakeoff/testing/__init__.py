@@ -43,9 +43,11 @@ __all__ = [
     "RecordingBackend",
     "TestDatabases",
     "bakeoff_command",
+    "emptied",
     "record_routed_job",
     "router_fake_backend",
     "running_workers",
+    "shared_router_database",
     "single_arm_router",
     "test_server_url",
     "trial_job_row",
@@ -132,6 +134,15 @@ class TestDatabases:
             admin.execute(f'CREATE DATABASE "{name}"')
         return with_database(self.server_url, name)
 
+    @contextmanager
+    def scratch(self) -> Iterator[str]:
+        """A fresh, migrated database for the block (:meth:`create`), dropped after it."""
+        url = self.create()
+        try:
+            yield url
+        finally:
+            self.drop(url)
+
     def drop(self, url: str) -> None:
         """Drop a database made by :meth:`create`, ending any sessions still connected."""
         name = make_engine(url).url.database
@@ -158,6 +169,33 @@ def ensure_router_fake_jobs(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text(QUERIES["router_fake_lock"]))
         conn.execute(text(QUERIES["router_fake_create"]))
+
+
+@contextmanager
+def shared_router_database(test_databases: TestDatabases) -> Iterator[str]:
+    """A migrated database with ``router_fake_jobs``, for a session of tests that each start from
+    emptied tables (:func:`emptied`) instead of paying for a new database; dropped on exit."""
+    url = test_databases.create()
+    engine = make_engine(url, pool_size=1)
+    try:
+        ensure_router_fake_jobs(engine)
+    finally:
+        engine.dispose()
+    try:
+        yield url
+    finally:
+        test_databases.drop(url)
+
+
+def emptied(url: str, tables: str) -> str:
+    """``url`` after ``TRUNCATE tables RESTART IDENTITY`` (a comma-separated list of tables)."""
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
+    finally:
+        engine.dispose()
+    return url
 
 
 class RecordingBackend:

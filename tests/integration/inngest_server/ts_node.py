@@ -1,27 +1,25 @@
 """Inngest's official TypeScript SDK, installed from pinned files and served by Node in a subprocess.
 
-As ``tests/interop/pgboss_node.py`` does for pg-boss: ``npm ci`` of ``node/package.json`` and its
-lockfile (``inngest`` 3.x, pinned; ``node_v4/`` holds 4.x) into
-``~/.cache/bakeoff/inngest-node/<project>-<hash of the lockfile>``
-(or ``BAKEOFF_INNGEST_NODE_CACHE``), once; ``app.mjs`` is copied next to ``node_modules`` on every
-start. npm missing, or an install that fails, raises with a clear message: never a skip.
+``node/package.json`` and its lockfile (``inngest`` 3.x, pinned; ``node_v4/`` holds 4.x) are installed
+once by :func:`bakeoff.testing.node.install_project`, which copies ``app.mjs`` next to
+``node_modules`` on every start. npm missing, or an install that fails, raises with a clear
+message: never a skip.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bakeoff.testing.node import NodeRuntimeError, install_project
+
 HERE = Path(__file__).parent
-PINNED_FILES = ("package.json", "package-lock.json")
 INSTALL_HELP = (
     "The TypeScript SDK tests need Node.js 18+ and npm: `apt-get install nodejs npm` on Debian/Ubuntu, "
     "or from https://nodejs.org; then re-run the tests."
@@ -30,42 +28,6 @@ INSTALL_HELP = (
 
 class NodeAppError(RuntimeError):
     """npm or node is missing, the install failed, or the app did not start."""
-
-
-def _lock_hash(project: Path) -> str:
-    digest = hashlib.sha256()
-    for name in PINNED_FILES:
-        digest.update((project / name).read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def ensure_installed(project: Path) -> Path:
-    """The folder holding ``project``'s pinned ``inngest`` package (installed on first use)."""
-    root = Path(os.environ.get("BAKEOFF_INNGEST_NODE_CACHE") or Path.home() / ".cache/bakeoff/inngest-node")
-    target = root / f"{project.name}-{_lock_hash(project)}"
-    if (target / ".complete").exists():
-        return target
-    npm = shutil.which("npm")
-    if npm is None:
-        raise NodeAppError(f"npm was not found on PATH. {INSTALL_HELP}")
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="install-", dir=root))
-    try:
-        for name in PINNED_FILES:
-            shutil.copy2(project / name, staging / name)
-        result = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=staging, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-        if result.returncode != 0:
-            raise NodeAppError(f"`npm ci` failed:\n{result.stderr[-4000:]}\n{INSTALL_HELP}")
-        (staging / ".complete").write_text(_lock_hash(project))
-        if not (target / ".complete").exists():
-            shutil.rmtree(target, ignore_errors=True)
-            staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
 
 
 def _free_port() -> int:
@@ -90,8 +52,10 @@ def serve_ts_app(
     node = shutil.which("node")
     if node is None:
         raise NodeAppError(f"node was not found on PATH. {INSTALL_HELP}")
-    folder = ensure_installed(HERE / project)
-    shutil.copy2(HERE / project / "app.mjs", folder / "app.mjs")
+    try:
+        folder = install_project(HERE / project, f"inngest-node-{project}")
+    except NodeRuntimeError as exc:
+        raise NodeAppError(str(exc)) from exc
     port = _free_port()
     env = {**os.environ, "APP_ID": app_id, "PORT": str(port), "INNGEST_DEV": server_url}
     if signing_key is not None:

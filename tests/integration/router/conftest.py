@@ -12,12 +12,11 @@ from typing import Any
 
 import pytest
 from router_support import MakeRouter
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from bakeoff.contract import ARM_NAMES, JobBackend
-from bakeoff.db.engine import make_engine
 from bakeoff.router import Experiment, Router
-from bakeoff.testing import RecordingBackend, TestDatabases, ensure_router_fake_jobs
+from bakeoff.testing import RecordingBackend, TestDatabases, emptied, shared_router_database
 
 ROUTER_TABLES = (
     "bakeoff.job_events, bakeoff.trial_jobs, bakeoff.unit_overrides, bakeoff.experiment_phases, "
@@ -27,26 +26,14 @@ ROUTER_TABLES = (
 
 @pytest.fixture(scope="session")
 def router_database_url(test_databases: TestDatabases) -> Iterator[str]:
-    url = test_databases.create()
-    engine = make_engine(url, pool_size=1)
-    try:
-        ensure_router_fake_jobs(engine)
-    finally:
-        engine.dispose()
-    yield url
-    test_databases.drop(url)
+    with shared_router_database(test_databases) as url:
+        yield url
 
 
 @pytest.fixture
 def database_url(router_database_url: str) -> str:
     """The shared router database with every router table emptied."""
-    engine = make_engine(router_database_url, pool_size=1)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {ROUTER_TABLES} RESTART IDENTITY"))
-    finally:
-        engine.dispose()
-    return router_database_url
+    return emptied(router_database_url, ROUTER_TABLES)
 
 
 @pytest.fixture
