@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import Engine
@@ -220,7 +220,10 @@ TITLES = {
 }
 
 
-def _parts(key: str, section: Mapping[str, Any]) -> tuple[list[str], list[str], list[list[str]], list[str]]:
+SectionParts = tuple[list[str], list[str], list[list[str]], list[str]]
+
+
+def _parts(key: str, section: Mapping[str, Any]) -> SectionParts:
     """(lines before, table headers, table rows, lines after) of one section."""
     if "error" in section:
         return [f"Not measured: {section['error']}"], [], [], []
@@ -234,14 +237,18 @@ def _parts(key: str, section: Mapping[str, Any]) -> tuple[list[str], list[str], 
     return [], CONSISTENCY_HEADERS, _consistency_rows(section), list(section.get("notes", []))
 
 
+def _present(body: Mapping[str, Any]) -> Iterator[tuple[str, SectionParts]]:
+    """Each section the report body holds, in report order, split into its printable parts."""
+    for key in SECTION_KEYS:
+        section = body.get(key)
+        if isinstance(section, Mapping):
+            yield key, _parts(key, section)
+
+
 def sections_markdown(body: Mapping[str, Any]) -> str:
     """The sections present in a report body as Markdown ('' when none is)."""
     out = []
-    for key in SECTION_KEYS:
-        section = body.get(key)
-        if not isinstance(section, Mapping):
-            continue
-        before, headers, rows, after = _parts(key, section)
+    for key, (before, headers, rows, after) in _present(body):
         out += [f"## {TITLES[key]}", *[f"- {line}" for line in before]]
         if rows:
             out.append(_table_md(headers, rows))
@@ -253,11 +260,7 @@ def sections_html(body: Mapping[str, Any]) -> str:
     """The sections present in a report body as HTML ('' when none is)."""
     esc = html.escape
     out = []
-    for key in SECTION_KEYS:
-        section = body.get(key)
-        if not isinstance(section, Mapping):
-            continue
-        before, headers, rows, after = _parts(key, section)
+    for key, (before, headers, rows, after) in _present(body):
         out.append(f"<h2>{esc(TITLES[key])}</h2>")
         if before:
             out.append("<ul>" + "".join(f"<li>{esc(line)}</li>" for line in before) + "</ul>")
@@ -265,8 +268,8 @@ def sections_html(body: Mapping[str, Any]) -> str:
             out.append(_table_html(headers, rows))
         if after:
             out.append("<ul>" + "".join(f"<li>{esc(line)}</li>" for line in after) + "</ul>")
-        if key == "consistency" and "error" not in section:
-            out.append(_side_by_side(section))
+        if key == "consistency" and "error" not in body[key]:
+            out.append(_side_by_side(body[key]))
     return "".join(out)
 
 

@@ -37,15 +37,7 @@ async def require_api_token(
     settings = _settings(request)
     if settings.api_token is None:
         return
-    presented = bearer_token(request)
-    if presented is None:
-        raise HttpProblem(
-            401,
-            "unauthorized",
-            "Unauthorized",
-            "this route needs Authorization: Bearer <API token>",
-            headers=_CHALLENGE,
-        )
+    presented = _presented_token(request, "this route needs Authorization: Bearer <API token>")
     if not (token_matches(presented, settings.api_token) or token_matches(presented, settings.admin_token)):
         raise HttpProblem(403, "forbidden", "Forbidden", "the bearer token is not the API token")
 
@@ -62,14 +54,14 @@ async def require_admin_token(
             "Forbidden",
             "admin routes are disabled (set BAKEOFF_ADMIN_TOKEN to enable them)",
         )
-    presented = bearer_token(request)
-    if presented is None:
-        raise HttpProblem(
-            401,
-            "unauthorized",
-            "Unauthorized",
-            "admin routes need Authorization: Bearer <admin token>",
-            headers=_CHALLENGE,
-        )
+    presented = _presented_token(request, "admin routes need Authorization: Bearer <admin token>")
     if not token_matches(presented, settings.admin_token):
         raise HttpProblem(403, "forbidden", "Forbidden", "the bearer token is not the admin token")
+
+
+def _presented_token(request: Request, missing: str) -> str:
+    """The request's bearer token; 401 with ``missing`` as the problem's detail when there is none."""
+    presented = bearer_token(request)
+    if presented is None:
+        raise HttpProblem(401, "unauthorized", "Unauthorized", missing, headers=_CHALLENGE)
+    return presented
