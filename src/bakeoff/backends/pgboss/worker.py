@@ -45,6 +45,17 @@ class JobCommands(Protocol):
 
     def notifies(self, name: str) -> bool: ...
 
+    def settle_and_fetch(
+        self,
+        name: str,
+        jobs: Sequence[Job],
+        output: Any,
+        *,
+        failed: bool,
+        batch_size: int,
+        include_metadata: bool,
+    ) -> tuple[CommandResult, list[Job]]: ...
+
 
 MIN_POLLING_SECONDS = 0.5
 
@@ -207,27 +218,33 @@ class Worker:
         return self._thread.is_alive()
 
     def _run(self) -> None:
-        while not self._stopping.is_set():
+        prefetched: list[Job] | None = None
+        # A batch claimed together with the last settle is processed even when a stop came since:
+        # it is in flight, as a fetch that returned during the stop is in pg-boss.
+        while prefetched is not None or not self._stopping.is_set():
             started = time.monotonic()
             fetched = 0
             try:
-                self._notified = False
-                self._wake.clear()
-                jobs = self.boss.fetch(
-                    self.name, self.options.batch_size, include_metadata=self.options.include_metadata
-                )
-                self.fetches += 1
+                if prefetched is None:
+                    self._notified = False
+                    self._wake.clear()
+                    jobs = self.boss.fetch(
+                        self.name, self.options.batch_size, include_metadata=self.options.include_metadata
+                    )
+                    self.fetches += 1
+                else:
+                    jobs, prefetched = prefetched, None
                 fetched = len(jobs)
                 if jobs:
                     self._held = jobs
-                    self._process(jobs)
+                    prefetched = self._process(jobs)
             except Exception as exc:
                 self.last_error = exc
                 # One line per failed poll (the database may be down for a while); traceback at debug.
                 logger.warning("worker %s on queue %s: %s", self.id, self.name, exc)
                 logger.debug("worker %s failure", self.id, exc_info=exc)
             finally:
-                self._held = []
+                self._held = prefetched or []
             self._sleep(time.monotonic() - started, fetched)
         if self._runner is not None:
             self._runner.retire()
@@ -250,7 +267,8 @@ class Worker:
             finally:
                 self.idle = False
 
-    def _process(self, jobs: list[Job]) -> None:
+    def _process(self, jobs: list[Job]) -> list[Job] | None:
+        """Run the handler on ``jobs`` and settle them; the next batch when it was claimed with the settle."""
         expire = max((job.expire_in_seconds or 0) for job in jobs) or 900
         heartbeat = self._start_heartbeat(jobs)
         try:
@@ -259,17 +277,47 @@ class Worker:
             if heartbeat is not None:
                 heartbeat.set()
         if self._abandoned:
-            return
+            return None
+        output: Any
         if not outcome.done:
-            self._settle("failed", jobs, _timeout_output(expire))
+            how, output = "failed", _timeout_output(expire)
         elif outcome.error is not None:
-            self._settle("failed", jobs, outcome.error)
+            how, output = "failed", outcome.error
         else:
-            self._settle("completed", jobs, outcome.result if len(jobs) == 1 else None)
+            how, output = "completed", outcome.result if len(jobs) == 1 else None
+        if not self._bursts(len(jobs)):
+            self._settled(how, jobs, output, self._settle_only(how, jobs, output))
+            return None
+        # The loop fetches again at once after a full batch (burst): settle and claim the next batch
+        # in one round trip. Wake-ups from here on count for the batch this fetch claims.
+        self._notified = False
+        self._wake.clear()
+        result, following = self.boss.settle_and_fetch(
+            self.name,
+            jobs,
+            output,
+            failed=how == "failed",
+            batch_size=self.options.batch_size,
+            include_metadata=self.options.include_metadata,
+        )
+        self.fetches += 1
+        self._held = following
+        self._settled(how, jobs, output, result)
+        return following
 
-    def _settle(self, how: str, jobs: list[Job], output: Any) -> None:
+    def _bursts(self, fetched: int) -> bool:
+        """Whether the loop fetches again right after this batch, without sleeping."""
+        return (
+            self.options.burst_when_batch_full
+            and fetched >= self.options.batch_size
+            and not self._stopping.is_set()
+        )
+
+    def _settle_only(self, how: str, jobs: list[Job], output: Any) -> CommandResult:
         settle = self.boss.complete if how == "completed" else self.boss.fail
-        result = settle(self.name, jobs, output)
+        return settle(self.name, jobs, output)
+
+    def _settled(self, how: str, jobs: list[Job], output: Any, result: CommandResult) -> None:
         if self.on_settled is not None:
             try:
                 self.on_settled(how, jobs, output, result.affected)
