@@ -362,17 +362,17 @@ def print_matrix(rows: list[Row], *, jobs: int, samples: int, runs: int, version
     print("cpu: CPU seconds per 1,000 jobs (client process / server backends), medians over the runs")
     header = (
         f"{'cell':<34} {'cond':<5} {'ours':>9} {'pg-boss':>9} {'ratio':>6} {'min-max':>11} "
-        f"{'target':>8}  {'ours cpu':>11}  {'pg-boss cpu':>11}"
+        f"{'target':>8}  {'ours cpu':>13}  {'pg-boss cpu':>13}"
     )
     print(header)
     for row in rows:
         ratio = _median(row.ratios)
         spread = f"{min(row.ratios):.2f}-{max(row.ratios):.2f}"
-        ours_cpu = f"{_median(row.cpu['ours_client']):.2f}/{_median(row.cpu['ours_server']):.2f}"
-        theirs_cpu = f"{_median(row.cpu['theirs_client']):.2f}/{_median(row.cpu['theirs_server']):.2f}"
+        ours_cpu = f"{_median(row.cpu['ours_client']):.3f}/{_median(row.cpu['ours_server']):.3f}"
+        theirs_cpu = f"{_median(row.cpu['theirs_client']):.3f}/{_median(row.cpu['theirs_server']):.3f}"
         print(
             f"{row.label:<34} {row.condition:<5} {_median(row.ours):>9.1f} {_median(row.theirs):>9.1f} "
-            f"{ratio:>6.2f} {spread:>11} {row.target:>8}  {ours_cpu:>11}  {theirs_cpu:>11}"
+            f"{ratio:>6.2f} {spread:>11} {row.target:>8}  {ours_cpu:>13}  {theirs_cpu:>13}"
         )
 
 
