@@ -483,6 +483,60 @@ class PgBoss:
             output=opt.output_json(output), include_queued=include_queued,
         )  # fmt: skip
 
+    def settle_and_fetch(
+        self,
+        name: str,
+        jobs: Sequence[Job],
+        output: Any,
+        *,
+        failed: bool,
+        batch_size: int,
+        include_metadata: bool = False,
+    ) -> tuple[CommandResult, list[Job]]:
+        """Ours: ``complete`` (or ``fail``) ``jobs``, then ``fetch`` the next batch, in one round trip.
+
+        What a bursting ``work()`` loop does after a full batch. On a ``standard`` queue both statements
+        go down one connection in pipeline mode, with plan reuse (the worker's fetch has no priority
+        bounds, and its generic plan is the per-call one: an ``i11`` scan and primary-key lookups, in
+        fresh and stale statistics alike). They then share one implicit transaction, so should either
+        fail, neither took effect, and the two run again one by one as ``complete()``/``fail()`` and
+        ``fetch()`` would: the same outcome as the two calls, errors included.
+        """
+        info = self._queue_info(name)
+        query = "fail_jobs" if failed else "complete_jobs"
+        id_list, attempts = _ids_and_attempts(list(jobs), "fail" if failed else "complete")
+        settle_params: dict[str, Any] = {"name": name, "ids": id_list, "attempts": attempts}
+        settle_params["output"] = opt.output_json(output)
+        if not failed:
+            settle_params["include_queued"] = False
+        if info.policy == "standard":
+            fetch_query = "fetch_standard_single" if batch_size == 1 else "fetch_standard"
+            fetch_params = {
+                "name": name,
+                "limit": batch_size,
+                "policy": info.policy,
+                "min_priority": None,
+                "max_priority": None,
+            }
+            try:
+                settled, fetched = self.db.pipelined(
+                    [
+                        (self.queries.sql(query, table=info.table), settle_params),
+                        (self.queries.sql(fetch_query, table=info.table, metadata=include_metadata),
+                         fetch_params),
+                    ],
+                    generic=True,
+                )  # fmt: skip
+            except psycopg.Error as exc:
+                logger.debug("settle+fetch on %s failed (%s); running them one by one", name, exc)
+            else:
+                affected = int(settled[0]["affected"]) if settled else 0
+                result = CommandResult(jobs=tuple(id_list), requested=len(id_list), affected=affected)
+                return result, [Job.from_row(row) for row in fetched]
+        settle = self.fail if failed else self.complete
+        result = settle(name, list(jobs), output)
+        return result, self.fetch(name, batch_size, include_metadata=include_metadata)
+
     def fail(self, name: str, ids: IdArg, output: Any = None, *, conn: object | None = None) -> CommandResult:
         """Fail jobs: retry when attempts remain (with delay/backoff), else failed (+ dead letter)."""
         return self._command("fail_jobs", name, ids, "fail", conn, output=opt.output_json(output))

@@ -138,6 +138,22 @@ class Database:
         rows = self.rows(sql, params, conn=conn, generic=generic)
         return rows[0] if rows else None
 
+    def pipelined(
+        self, statements: list[tuple[str, dict[str, Any]]], *, generic: bool = False
+    ) -> list[list[Row]]:
+        """Run ``statements`` on one pooled connection in one round trip (psycopg pipeline mode).
+
+        They form one implicit transaction (one Sync at the end): an error in any of them undoes all.
+        """
+        with self.connection(generic=generic) as connection:
+            cursors = []
+            with connection.pipeline():
+                for sql, params in statements:
+                    cur = connection.cursor(row_factory=dict_row)
+                    cur.execute(sql, params)
+                    cursors.append(cur)
+            return [cur.fetchall() if cur.description else [] for cur in cursors]
+
     def locked(
         self, statements: list[tuple[str, dict[str, Any] | None]], *, lock: tuple[str, dict[str, Any]]
     ) -> list[list[Row]]:

@@ -11,6 +11,7 @@ raced against the batch's ``expire_in_seconds`` ("handler execution exceeded Ns"
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import traceback
@@ -43,6 +44,17 @@ class JobCommands(Protocol):
     def touch(self, name: str, ids: Sequence[str]) -> CommandResult: ...
 
     def notifies(self, name: str) -> bool: ...
+
+    def settle_and_fetch(
+        self,
+        name: str,
+        jobs: Sequence[Job],
+        output: Any,
+        *,
+        failed: bool,
+        batch_size: int,
+        include_metadata: bool,
+    ) -> tuple[CommandResult, list[Job]]: ...
 
 
 MIN_POLLING_SECONDS = 0.5
@@ -100,6 +112,47 @@ class _Outcome:
     done: bool = False
 
 
+class _HandlerRunner:
+    """One daemon thread that runs a loop's handler batch after batch.
+
+    The handler runs off the loop's thread so it can be raced against the batch's expiry; a thread
+    kept for the loop's life costs one hand-over each way per batch, where a thread started per
+    batch also paid its creation and start-up hand-over (~10% of a ``work()`` loop's samples).
+    """
+
+    def __init__(self, handler: Handler, name: str) -> None:
+        self._handler = handler
+        self._tasks: queue.SimpleQueue[tuple[list[Job], _Outcome, threading.Event] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def run(self, jobs: list[Job], timeout: float) -> _Outcome:
+        """Run the handler on ``jobs``; the outcome is not ``done`` if it overran ``timeout``."""
+        outcome, finished = _Outcome(), threading.Event()
+        self._tasks.put((jobs, outcome, finished))
+        finished.wait(timeout)
+        return outcome
+
+    def retire(self) -> None:
+        """Let the thread end once its current handler (if any) returns."""
+        self._tasks.put(None)
+
+    def _serve(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            jobs, outcome, finished = task
+            try:
+                outcome.result = self._handler(jobs)
+            except BaseException as exc:  # the handler's failure is the job's failure
+                outcome.error = exc
+                if not isinstance(exc, Exception):
+                    logger.debug("handler raised %s", type(exc).__name__)
+            finally:
+                outcome.done = True
+                finished.set()
+
+
 def _timeout_output(seconds: float) -> dict[str, Any]:
     message = f"handler execution exceeded {seconds:g}s"
     return {"name": "Error", "message": message, "stack": f"Error: {message}"}
@@ -129,6 +182,7 @@ class Worker:
         self._notified = False
         self._held: list[Job] = []
         self._abandoned = False
+        self._runner: _HandlerRunner | None = None
         self._thread = threading.Thread(target=self._run, name=f"pgboss-worker:{name}", daemon=True)
         self.last_error: BaseException | None = None
         self.fetches = 0
@@ -164,28 +218,37 @@ class Worker:
         return self._thread.is_alive()
 
     def _run(self) -> None:
-        while not self._stopping.is_set():
+        prefetched: list[Job] | None = None
+        # A batch claimed together with the last settle is processed even when a stop came since:
+        # it is in flight, as a fetch that returned during the stop is in pg-boss.
+        while prefetched is not None or not self._stopping.is_set():
             started = time.monotonic()
             fetched = 0
             try:
-                self._notified = False
-                self._wake.clear()
-                jobs = self.boss.fetch(
-                    self.name, self.options.batch_size, include_metadata=self.options.include_metadata
-                )
-                self.fetches += 1
+                if prefetched is None:
+                    self._notified = False
+                    self._wake.clear()
+                    jobs = self.boss.fetch(
+                        self.name, self.options.batch_size, include_metadata=self.options.include_metadata
+                    )
+                    self.fetches += 1
+                else:
+                    jobs, prefetched = prefetched, None
                 fetched = len(jobs)
                 if jobs:
                     self._held = jobs
-                    self._process(jobs)
+                    prefetched = self._process(jobs)
             except Exception as exc:
                 self.last_error = exc
                 # One line per failed poll (the database may be down for a while); traceback at debug.
                 logger.warning("worker %s on queue %s: %s", self.id, self.name, exc)
                 logger.debug("worker %s failure", self.id, exc_info=exc)
             finally:
-                self._held = []
+                self._held = prefetched or []
             self._sleep(time.monotonic() - started, fetched)
+        if self._runner is not None:
+            self._runner.retire()
+            self._runner = None
 
     def _interval(self) -> float:
         if self.boss.notifies(self.name):
@@ -204,7 +267,8 @@ class Worker:
             finally:
                 self.idle = False
 
-    def _process(self, jobs: list[Job]) -> None:
+    def _process(self, jobs: list[Job]) -> list[Job] | None:
+        """Run the handler on ``jobs`` and settle them; the next batch when it was claimed with the settle."""
         expire = max((job.expire_in_seconds or 0) for job in jobs) or 900
         heartbeat = self._start_heartbeat(jobs)
         try:
@@ -213,17 +277,47 @@ class Worker:
             if heartbeat is not None:
                 heartbeat.set()
         if self._abandoned:
-            return
+            return None
+        output: Any
         if not outcome.done:
-            self._settle("failed", jobs, _timeout_output(expire))
+            how, output = "failed", _timeout_output(expire)
         elif outcome.error is not None:
-            self._settle("failed", jobs, outcome.error)
+            how, output = "failed", outcome.error
         else:
-            self._settle("completed", jobs, outcome.result if len(jobs) == 1 else None)
+            how, output = "completed", outcome.result if len(jobs) == 1 else None
+        if not self._bursts(len(jobs)):
+            self._settled(how, jobs, output, self._settle_only(how, jobs, output))
+            return None
+        # The loop fetches again at once after a full batch (burst): settle and claim the next batch
+        # in one round trip. Wake-ups from here on count for the batch this fetch claims.
+        self._notified = False
+        self._wake.clear()
+        result, following = self.boss.settle_and_fetch(
+            self.name,
+            jobs,
+            output,
+            failed=how == "failed",
+            batch_size=self.options.batch_size,
+            include_metadata=self.options.include_metadata,
+        )
+        self.fetches += 1
+        self._held = following
+        self._settled(how, jobs, output, result)
+        return following
 
-    def _settle(self, how: str, jobs: list[Job], output: Any) -> None:
+    def _bursts(self, fetched: int) -> bool:
+        """Whether the loop fetches again right after this batch, without sleeping."""
+        return (
+            self.options.burst_when_batch_full
+            and fetched >= self.options.batch_size
+            and not self._stopping.is_set()
+        )
+
+    def _settle_only(self, how: str, jobs: list[Job], output: Any) -> CommandResult:
         settle = self.boss.complete if how == "completed" else self.boss.fail
-        result = settle(self.name, jobs, output)
+        return settle(self.name, jobs, output)
+
+    def _settled(self, how: str, jobs: list[Job], output: Any, result: CommandResult) -> None:
         if self.on_settled is not None:
             try:
                 self.on_settled(how, jobs, output, result.affected)
@@ -231,21 +325,15 @@ class Worker:
                 logger.exception("on_settled hook failed on queue %s", self.name)
 
     def _run_handler(self, jobs: list[Job], expire: float) -> _Outcome:
-        outcome = _Outcome()
-
-        def call() -> None:
-            try:
-                outcome.result = self.handler(jobs)
-            except BaseException as exc:  # the handler's failure is the job's failure
-                outcome.error = exc
-                if not isinstance(exc, Exception):
-                    logger.debug("handler raised %s", type(exc).__name__)
-            finally:
-                outcome.done = True
-
-        runner = threading.Thread(target=call, name=f"pgboss-handler:{self.name}", daemon=True)
-        runner.start()
-        runner.join(expire)
+        runner = self._runner
+        if runner is None:
+            runner = self._runner = _HandlerRunner(self.handler, f"pgboss-handler:{self.name}")
+        outcome = runner.run(jobs, expire)
+        if not outcome.done:
+            # The handler overran its expiry and still runs: that thread is left to it, the next batch
+            # gets a new one (Python threads cannot be cancelled).
+            runner.retire()
+            self._runner = None
         return outcome
 
     def _start_heartbeat(self, jobs: list[Job]) -> threading.Event | None:
