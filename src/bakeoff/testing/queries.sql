@@ -137,3 +137,27 @@ SELECT trial_job_id, outcome, error_kind FROM bakeoff.trial_jobs WHERE experimen
 -- name: trial_job
 -- One trial job's row.
 SELECT * FROM bakeoff.trial_jobs WHERE trial_job_id = :trial_job_id
+
+-- name: in_flight_by_arm
+-- Trial jobs of one experiment that have started and not finished, with their arm (what a fault hits).
+SELECT trial_job_id, served_arm
+FROM bakeoff.trial_jobs
+WHERE experiment = :experiment AND started_at IS NOT NULL AND outcome IS NULL
+
+-- name: open_count_by_arm
+-- Trial jobs of one experiment still open, per arm.
+SELECT served_arm, count(*) AS open
+FROM bakeoff.trial_jobs
+WHERE experiment = :experiment AND outcome IS NULL
+GROUP BY served_arm
+
+-- name: terminal_count
+-- Trial jobs of one experiment that have ended.
+SELECT count(*) AS terminal FROM bakeoff.trial_jobs WHERE experiment = :experiment AND outcome IS NOT NULL
+
+-- name: legacy_rows_of_experiment
+-- The legacy.job rows behind one experiment's open trial jobs: status and the worker that claimed them.
+SELECT j.id::text AS id, j.status, j.worker_id
+FROM bakeoff.trial_jobs t
+JOIN legacy.job j ON j.id = t.backend_job_id::uuid
+WHERE t.experiment = :experiment AND t.served_arm = 'legacy' AND t.outcome IS NULL
