@@ -161,3 +161,20 @@ SELECT j.id::text AS id, j.status, j.worker_id
 FROM bakeoff.trial_jobs t
 JOIN legacy.job j ON j.id = t.backend_job_id::uuid
 WHERE t.experiment = :experiment AND t.served_arm = 'legacy' AND t.outcome IS NULL
+
+-- name: service_load_counts
+-- One service-load run's experiment: trial jobs, distinct idempotency keys, keys with more than one
+-- trial job, trial jobs with a backend job, and 'submitted' exposure events.
+SELECT (SELECT count(*) FROM bakeoff.trial_jobs WHERE experiment = :experiment) AS trial_jobs,
+       (SELECT count(DISTINCT idempotency_key) FROM bakeoff.trial_jobs WHERE experiment = :experiment) AS keys,
+       (SELECT count(*) FROM (
+            SELECT idempotency_key FROM bakeoff.trial_jobs WHERE experiment = :experiment
+            GROUP BY idempotency_key HAVING count(*) > 1) twice) AS keys_twice,
+       (SELECT count(*) FROM bakeoff.trial_jobs
+         WHERE experiment = :experiment AND backend_job_id IS NOT NULL) AS enqueued,
+       (SELECT count(*) FROM bakeoff.job_events e JOIN bakeoff.trial_jobs t USING (trial_job_id)
+         WHERE t.experiment = :experiment AND e.event = 'submitted') AS exposures
+
+-- name: idempotency_keys_of_experiment
+-- Every idempotency key one experiment recorded.
+SELECT idempotency_key FROM bakeoff.trial_jobs WHERE experiment = :experiment
