@@ -693,6 +693,9 @@ def _figures(
         notes.append(f"{numbers['trial_jobs']} trial jobs for {len(submissions)} submissions")
     if numbers["enqueued"] != numbers["trial_jobs"]:
         notes.append(f"{numbers['trial_jobs'] - numbers['enqueued']} exposures without a backend job")
+    exposures = int(query(engine, "exposure_event_count", experiment=experiment)[0]["submitted"])
+    if exposures != len(submissions):
+        notes.append(f"{exposures} exposure events for {len(submissions)} submissions")
     open_by_arm = {
         r["served_arm"]: int(r["open"]) for r in query(engine, "open_count_by_arm", experiment=experiment)
     }
