@@ -181,13 +181,15 @@ async def _client(
 
 async def _load(url: str, clients: int, seconds: float, run: str, kill: Any) -> _Tally:
     tally = _Tally()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # A new connection per request, as many independent clients make: the kernel then spreads them
+    # over both server processes, so whichever is killed has requests in flight.
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as http:
         until = time.monotonic() + seconds
         tasks = [asyncio.create_task(_client(http, i, run, until, tally, 60.0)) for i in range(clients)]
         if kill is not None:
             await asyncio.sleep(seconds / 2)
-            kill()
+            await asyncio.to_thread(kill)
         await asyncio.gather(*tasks)
     return tally
 
@@ -262,10 +264,19 @@ def run_service_load(
         wait_for(lambda: len(uvicorn_worker_pids(process.pid)) == 2, "two uvicorn workers", timeout=60)
         before = uvicorn_worker_pids(process.pid)
 
+        idle_sockets = {pid: _socket_count(pid) for pid in before}  # listener and database pool
+
         def kill() -> None:
-            # The process holding the most sockets holds the clients' kept-alive connections (the
-            # kernel may hand most of them to one process): killing it cuts requests off mid-flight.
+            # Killed at a moment it holds client connections (each one a request in flight, as no
+            # connection is kept alive), so the kill really cuts requests off.
+            deadline = time.monotonic() + 10
             victim = max(before, key=_socket_count)
+            while time.monotonic() < deadline:
+                busiest = max(before, key=lambda pid: _socket_count(pid) - idle_sockets[pid])
+                if _socket_count(busiest) - idle_sockets[busiest] >= 3:
+                    victim = busiest
+                    break
+                time.sleep(0.005)
             os.kill(victim, signal.SIGKILL)
             killed.append(victim)
 
