@@ -3,6 +3,8 @@
     python benchmarks/faults_report.py [--kill-jobs 500] [--kills 20] [--restart-jobs 2000]
                                        [--burst 10000] [--arms legacy,pgboss,inngest] [--skip burst,...]
                                        [--burst-page small|mix] [--burst-legacy in-process|spawn]
+                                       [--multihost-jobs 1200] [--cut-seconds 60]
+                                       [--service-clients 200] [--service-seconds 60]
 
 * sigkill: per arm, a ``--kill-jobs`` run whose worker process group is SIGKILLed ``--kills`` times
   at random points (a fresh worker after each); recovery = longest time from a kill until every job
@@ -23,6 +25,19 @@
   child per job (~0.8 s CPU each) the legacy share of 10,000 jobs alone takes hours on a shared
   2-core machine: 0.44 legacy jobs/s was measured at load average 13. The burst row's notes name
   the choices the run made.
+* multihost_*: three worker hosts as network namespaces (``bakeoff.testing.netns``; needs root),
+  each running every arm's workers against one private embedded PostgreSQL, ``--multihost-jobs``
+  imports routed over the three arms; the fault once a quarter of them are terminal:
+  ``link_cut`` (host 1's veth down for ``--cut-seconds``, then up), ``host_killed`` (host 2's
+  worker process group SIGKILLed, never restarted), ``latency_loss`` (200 ms and 1% loss on what
+  host 3 sends, whole run; emulated in a userspace relay, netem is not in this kernel),
+  ``pg_restart`` (``pg_ctl restart -m fast`` with all hosts connected). recovery = time from the
+  fault until every job of the arm in flight at that moment was terminal (legacy after a kill: until
+  ``bakeoff legacy reap``, which must list exactly the killed host's RUNNING rows). The legacy
+  worker runs its jobs in its own process (no child per job), as in the burst.
+* service: ``--service-clients`` asyncio clients posting imports for ``--service-seconds`` through
+  ``bakeoff serve --workers 2`` (``bakeoff.testing.service_load``), once as is and once with one
+  uvicorn worker process SIGKILLed halfway; prints p50/p99, 5xx, retries and the accounting.
 
 The load average is printed with every row; the machine is shared, so the figures move with it.
 Every run uses its own fresh database (an embedded server under a temporary folder, or
@@ -48,6 +63,8 @@ from bakeoff.testing.faults import (
     run_kill_trial,
     run_restart_trial,
 )
+from bakeoff.testing.netns import SCENARIOS, private_network_server, run_multihost
+from bakeoff.testing.service_load import ServiceLoadFigures, run_service_load
 
 ARMS = ("legacy", "pgboss", "inngest")
 
@@ -105,6 +122,42 @@ def _burst_rows(
     return [row]
 
 
+def _multihost_rows(jobs: int, cut_seconds: float) -> list[FaultFigures]:
+    rows = []
+    for scenario in SCENARIOS:
+        progress(f"multihost {scenario}: {jobs} jobs on three hosts ({load_average()})")
+        with (
+            tempfile.TemporaryDirectory(prefix="bk-mh-") as folder,
+            private_network_server(Path(folder)) as url,
+        ):
+            found = run_multihost(
+                Path(folder),
+                url,
+                scenario,
+                jobs=jobs,
+                cut_seconds=cut_seconds,
+                deadline=3600,
+                drain_seconds=60,
+            )
+        for row in found:
+            _print_row(row)
+        rows += found
+    return rows
+
+
+def _service_rows(databases: TestDatabases, clients: int, seconds: float) -> list[ServiceLoadFigures]:
+    rows = []
+    for kill in (False, True):
+        progress(f"service: {clients} clients for {seconds:.0f} s, kill={kill} ({load_average()})")
+        url = databases.create()
+        try:
+            rows.append(run_service_load(url, clients=clients, seconds=seconds, kill_one_process=kill))
+        finally:
+            databases.drop(url)
+        print(f"service load: {rows[-1].row()} ({load_average()})", flush=True)
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -126,13 +179,20 @@ def main() -> int:
         default="in-process",
         help="how the burst's legacy worker runs each job: in its own process, or a fresh child per job",
     )
-    parser.add_argument("--skip", default="", help="comma-separated: sigkill, pg_restart, burst")
+    parser.add_argument("--multihost-jobs", type=int, default=1200)
+    parser.add_argument("--cut-seconds", type=float, default=60.0)
+    parser.add_argument("--service-clients", type=int, default=200)
+    parser.add_argument("--service-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--skip", default="", help="comma-separated: sigkill, pg_restart, burst, multihost, service"
+    )
     args = parser.parse_args()
     arms = [a for a in args.arms.split(",") if a]
     skip = set(args.skip.split(","))
     started = time.monotonic()
     databases = TestDatabases()
     rows: list[FaultFigures] = []
+    service: list[ServiceLoadFigures] = []
     try:
         if "sigkill" not in skip:
             rows += _kill_rows(databases, arms, args.kill_jobs, args.kills)
@@ -146,11 +206,17 @@ def main() -> int:
                 small_page=args.burst_page == "small",
                 legacy_in_process=args.burst_legacy == "in-process",
             )
+        if "multihost" not in skip:
+            rows += _multihost_rows(args.multihost_jobs, args.cut_seconds)
+        if "service" not in skip:
+            service = _service_rows(databases, args.service_clients, args.service_seconds)
     finally:
         databases.close()
     print()
     print(format_table(rows))
-    problems = [p for row in rows for p in row.problems()]
+    for figures in service:
+        print(f"\nservice load: {figures.row()}")
+    problems = [p for row in rows for p in row.problems()] + [p for f in service for p in f.problems()]
     print(
         f"\n{len(rows)} runs in {time.monotonic() - started:.0f} s ({load_average()}); "
         f"problems: {problems or 'none'}"

@@ -137,3 +137,44 @@ SELECT trial_job_id, outcome, error_kind FROM bakeoff.trial_jobs WHERE experimen
 -- name: trial_job
 -- One trial job's row.
 SELECT * FROM bakeoff.trial_jobs WHERE trial_job_id = :trial_job_id
+
+-- name: in_flight_by_arm
+-- Trial jobs of one experiment that have started and not finished, with their arm (what a fault hits).
+SELECT trial_job_id, served_arm
+FROM bakeoff.trial_jobs
+WHERE experiment = :experiment AND started_at IS NOT NULL AND outcome IS NULL
+
+-- name: open_count_by_arm
+-- Trial jobs of one experiment still open, per arm.
+SELECT served_arm, count(*) AS open
+FROM bakeoff.trial_jobs
+WHERE experiment = :experiment AND outcome IS NULL
+GROUP BY served_arm
+
+-- name: terminal_count
+-- Trial jobs of one experiment that have ended.
+SELECT count(*) AS terminal FROM bakeoff.trial_jobs WHERE experiment = :experiment AND outcome IS NOT NULL
+
+-- name: legacy_rows_of_experiment
+-- The legacy.job rows behind one experiment's open trial jobs: status and the worker that claimed them.
+SELECT j.id::text AS id, j.status, j.worker_id
+FROM bakeoff.trial_jobs t
+JOIN legacy.job j ON j.id = t.backend_job_id::uuid
+WHERE t.experiment = :experiment AND t.served_arm = 'legacy' AND t.outcome IS NULL
+
+-- name: service_load_counts
+-- One service-load run's experiment: trial jobs, distinct idempotency keys, keys with more than one
+-- trial job, trial jobs with a backend job, and 'submitted' exposure events.
+SELECT (SELECT count(*) FROM bakeoff.trial_jobs WHERE experiment = :experiment) AS trial_jobs,
+       (SELECT count(DISTINCT idempotency_key) FROM bakeoff.trial_jobs WHERE experiment = :experiment) AS keys,
+       (SELECT count(*) FROM (
+            SELECT idempotency_key FROM bakeoff.trial_jobs WHERE experiment = :experiment
+            GROUP BY idempotency_key HAVING count(*) > 1) twice) AS keys_twice,
+       (SELECT count(*) FROM bakeoff.trial_jobs
+         WHERE experiment = :experiment AND backend_job_id IS NOT NULL) AS enqueued,
+       (SELECT count(*) FROM bakeoff.job_events e JOIN bakeoff.trial_jobs t USING (trial_job_id)
+         WHERE t.experiment = :experiment AND e.event = 'submitted') AS exposures
+
+-- name: idempotency_keys_of_experiment
+-- Every idempotency key one experiment recorded.
+SELECT idempotency_key FROM bakeoff.trial_jobs WHERE experiment = :experiment

@@ -70,3 +70,27 @@ def test_a_child_ignores_sigint_and_sigterm_so_its_job_finishes(engine: Engine) 
     row = trial_job_row(engine, trial_job_id)
     assert (row["outcome"], row["error_kind"]) == ("completed", None)
     assert legacy.state(job_id) is JobState.COMPLETED
+
+
+def test_a_row_written_before_its_worker_died_gets_its_outcome_from_the_catch_up_pass(engine: Engine) -> None:
+    """A worker killed between writing a row's verdict and recording the trial outcome (found by the
+    multi-host kill run): the live workers' catch-up records it, once; a row still RUNNING is left to
+    `bakeoff legacy reap`."""
+    legacy = backend(engine)
+    done_trial, done_id = submit_as_router(engine, legacy)
+    running_trial, running_id = submit_as_router(engine, legacy)
+    with engine.connect() as conn:
+        since = conn.exec_driver_sql("SELECT clock_timestamp() - interval '1 second'").scalar_one()
+    done = legacy.store.claim_next("dead-host:1:loop-0")
+    running = legacy.store.claim_next("dead-host:1:loop-1")
+    assert done is not None and running is not None and str(done.id) == done_id
+    document_id = "8c1f0a44-6a7e-4f55-9d0e-3d3a5b2b7e01"
+    assert legacy.store.mark_completed(done.id, result={"document_id": document_id}, exit_code=0)
+
+    legacy.catch_up(since)
+    legacy.catch_up(since)  # a repeat records nothing new
+
+    row = trial_job_row(engine, done_trial)
+    assert (row["outcome"], str(row["document_id"])) == ("completed", document_id)
+    assert trial_job_row(engine, running_trial)["outcome"] is None
+    assert legacy.state(running_id) is JobState.RUNNING

@@ -29,7 +29,7 @@ from uuid import UUID
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from bakeoff.backends.base import ArmBackend, Settled
+from bakeoff.backends.base import ArmBackend, Settled, parse_uuid
 from bakeoff.backends.legacy.errors import ErrorKind
 from bakeoff.backends.legacy.handlers import import_limits_json, parse_handler
 from bakeoff.backends.legacy.processors import AdaptiveProcessor, LoopProcessor, process_one
@@ -215,9 +215,35 @@ class LegacyBackend(ArmBackend):
         )
 
     def settled_since(self, since: datetime) -> list[tuple[Settled, datetime]]:
-        """None: the parent records each outcome as it parses the child's verdict, and nothing in the
-        current system recovers a job whose worker died (``bakeoff legacy reap`` is the manual tool)."""
-        return []
+        """Rows that ended after ``since``, for the live workers' catch-up pass.
+
+        The worker records each outcome as it writes the row's verdict; a worker killed between the
+        two left the row COMPLETED (or FAILED) and its trial job open for good (found by the
+        multi-host kill run). Recording is idempotent, so repeating what was recorded is a no-op.
+        This recovers only the trial's record: a RUNNING row of a dead worker still waits for
+        ``bakeoff legacy reap``, as in the current system.
+        """
+        found = []
+        for row in self.store.settled_since(since):
+            if row.status == JobStatus.COMPLETED:
+                settled = Settled(
+                    trial_job_id=row.trial_job_id,
+                    outcome="completed",
+                    document_id=parse_uuid(row.document_id),
+                )
+            elif row.error_kind == ErrorKind.CANCELLED:
+                settled = Settled(
+                    trial_job_id=row.trial_job_id, outcome="cancelled", error_kind=row.error_kind
+                )
+            else:
+                settled = Settled(
+                    trial_job_id=row.trial_job_id,
+                    outcome="failed",
+                    error_kind=row.error_kind or ErrorKind.WORKER_CRASHED,
+                    error_message=row.error,
+                )
+            found.append((settled, row.finished_at))
+        return found
 
     def close(self) -> None:
         """Kill children still running (only after a drain cut short); their rows wait for ``reap``."""

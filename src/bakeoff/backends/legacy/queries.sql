@@ -91,3 +91,14 @@ SELECT status, count(*) AS n FROM legacy.job WHERE status IN ('PENDING', 'RUNNIN
 -- name: count_pending
 -- The backlog the adaptive processor scales on.
 SELECT count(*) FROM legacy.job WHERE status = 'PENDING'
+
+-- name: settled_since
+-- Rows that ended after a moment and are the last of their retry chain (a FAILED row with a retry is
+-- not the job's end), with what the trial records: the catch-up pass of the arm's live workers records
+-- outcomes a worker that died between writing the row and recording the outcome left behind.
+SELECT j.id, j.trial_job_id, j.status, j.error_kind, j.error, j.result ->> 'document_id' AS document_id,
+       j.finished_at
+FROM legacy.job j
+WHERE j.status IN ('COMPLETED', 'FAILED') AND j.finished_at > :since AND j.trial_job_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM legacy.job r WHERE r.original_job_id = j.id)
+ORDER BY j.finished_at

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -156,6 +156,11 @@ class JobStore:
         with self.engine.begin() as conn:
             rows = conn.execute(text(QUERIES["reap_stale_running"]), {"older_than_seconds": seconds}).all()
         return [JobRef(id=r.id, trial_job_id=r.trial_job_id, attempt=r.attempt) for r in rows]
+
+    def settled_since(self, since: datetime) -> list[Any]:
+        """Rows that ended after ``since`` and end their retry chain (see the query)."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(text(QUERIES["settled_since"]), {"since": since}).all())
 
     def latest_in_chain(self, job_id: UUID | str) -> tuple[JobStatus, str | None, int] | None:
         """(status, error_kind, depth) of the newest retry of ``job_id`` (depth 0: the job itself)."""
