@@ -79,8 +79,8 @@ def test_the_live_fragment_is_the_overview_body_alone(served: Served) -> None:
 
 
 def test_search_finds_a_job_by_url_and_filters_by_arm_and_outcome(served: Served) -> None:
-    stuck_url = "http://127.0.0.1:9/stuck/pgboss"
-    found = get(served, "/ui/jobs", url="stuck/pgboss").text
+    stuck_url = "http://127.0.0.1:9/stuck-pgboss"
+    found = get(served, "/ui/jobs", url="stuck-pgboss").text
     assert stuck_url in found and cell(found, "total").startswith("1 job")
     assert f"/ui/jobs/{served.trial.stuck.pgboss_trial_job_id}" in found
     [failed] = rows(
@@ -181,3 +181,19 @@ def test_sign_in_needs_the_csrf_token_and_a_real_token(served: Served) -> None:
         assert ok.status_code == 303 and ok.headers["location"] == "/ui/jobs"
         page = client.get("/ui/jobs")
         assert page.status_code == 200 and ">admin<" in page.text
+
+
+def test_stuck_work_lists_what_needs_a_person_per_arm(served: Served) -> None:
+    stuck = served.trial.stuck
+    html = get(served, "/ui/stuck").text
+    sections = {arm: html.split(f'data-testid="stuck-{arm}"', 1)[1].split("</section>", 1)[0] for arm in
+                ("legacy", "pgboss", "inngest")}  # fmt: skip
+    assert str(stuck.legacy_trial_job_id) in sections["legacy"] and "RUNNING for" in sections["legacy"]
+    assert str(stuck.pgboss_trial_job_id) in sections["pgboss"] and "in retry" in sections["pgboss"]
+    assert str(stuck.pgboss_failed_trial_job_id) in sections["pgboss"]
+    inngest = sections["inngest"]
+    assert str(stuck.inngest_trial_job_id) not in inngest  # queued for seconds only: not stuck yet
+    later = get(served, "/ui/stuck", older_than_minutes="0.001").text
+    assert str(stuck.inngest_trial_job_id) in later.split('data-testid="stuck-inngest"', 1)[1]
+    [backlog] = rows(served, "SELECT count(*) AS n FROM pgboss.job WHERE state IN ('created', 'retry')")
+    assert cell(html, "backlog-pgboss") == str(backlog.n)

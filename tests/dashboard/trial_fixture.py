@@ -2,15 +2,17 @@
 
 :func:`fill_with_trial` runs ``bakeoff demo``'s trial (all three arms, the ``flaky`` article server, so
 some imports fail) and stores its report. :func:`add_stuck_work` then leaves what a person must look
-at: a legacy row RUNNING for two hours (what a worker killed mid-run leaves; the row is claimed as the
-legacy poller claims it, then aged), a pg-boss job in retry (fetched and failed through the port's
-public API) and an inngest run still queued with no worker.
+at: a pg-boss job failed for good and one in retry (fetched and failed through the port's public
+API), a legacy row RUNNING for two hours (what a worker killed mid-run leaves, written by an UPDATE
+since no worker is killed here), and an inngest run still queued with no worker.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Engine, text
@@ -27,6 +29,7 @@ class StuckWork:
     experiment: str
     legacy_trial_job_id: UUID
     pgboss_trial_job_id: UUID
+    pgboss_failed_trial_job_id: UUID
     inngest_trial_job_id: UUID
 
 
@@ -48,15 +51,17 @@ def add_stuck_work(engine: Engine, experiment: str) -> StuckWork:
     backends = {arm: create_backend(arm, engine) for arm in ("legacy", "pgboss", "inngest")}
     router = Router(engine, experiment=experiment, backends=backends)
     try:
-        ids = {}
-        for arm in backends:
-            router.set_override(f"stuck-{arm}", arm)
-            submission = router.submit(
-                ImportRequest(url=f"http://127.0.0.1:9/stuck/{arm}", unit_key=f"stuck-{arm}")
-            )
+
+        def submit(arm: str, name: str) -> UUID:
+            router.set_override(name, arm)
+            submission = router.submit(ImportRequest(url=f"http://127.0.0.1:9/{name}", unit_key=name))
             assert submission.served_arm == arm
-            ids[arm] = submission.trial_job_id
+            return submission.trial_job_id
+
         boss = backends["pgboss"].boss  # type: ignore[attr-defined]
+        failed = submit("pgboss", "failed-pgboss")
+        _fail_until_failed(boss)  # every retry used up: pg-boss leaves it 'failed'
+        ids = {arm: submit(arm, f"stuck-{arm}") for arm in backends}
         [job] = boss.fetch("article-import")
         boss.fail("article-import", job.id, {"message": "fetch failed: connection refused"})
     finally:
@@ -75,5 +80,20 @@ def add_stuck_work(engine: Engine, experiment: str) -> StuckWork:
         experiment=experiment,
         legacy_trial_job_id=ids["legacy"],
         pgboss_trial_job_id=ids["pgboss"],
+        pgboss_failed_trial_job_id=failed,
         inngest_trial_job_id=ids["inngest"],
     )
+
+
+def _fail_until_failed(boss: Any, deadline_seconds: float = 30) -> None:
+    """Fetch and fail the queue's only job until its retries run out (retry_delay apart)."""
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        jobs = boss.fetch("article-import")
+        if not jobs:
+            time.sleep(0.2)
+            continue
+        boss.fail("article-import", jobs[0].id, {"message": "HTTP 503 every time"})
+        if boss.get_job_by_id("article-import", jobs[0].id).state == "failed":
+            return
+    raise AssertionError("the pg-boss job did not reach 'failed' in time")

@@ -13,11 +13,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from bakeoff.dashboard import filters
+from bakeoff.dashboard import admin_views, filters
 from bakeoff.dashboard.store import DashboardStore
 from bakeoff.dashboard.views import NotAllowed, login_redirect, router, templates
 
 __all__ = ["mount_dashboard"]
+
+del admin_views  # imported for its routes, which it adds to the views' router
 
 STATIC = Path(__file__).parent / "static"
 

@@ -146,3 +146,59 @@ SELECT document_id, trial_job_id, url, final_url, title, author, published, lang
        content_sha256, fetched_bytes, created_at, left(text, 4000) AS text_start
 FROM bakeoff.documents
 WHERE document_id = :document_id
+
+-- name: stuck_legacy
+-- legacy rows RUNNING for longer than the threshold (a worker that died leaves them so; reap fails them).
+SELECT j.id, j.trial_job_id, j.attempt, j.worker_id, j.pid, j.progress, j.started_at,
+       extract(epoch FROM clock_timestamp() - j.started_at) * 1000 AS running_ms, t.url
+FROM legacy.job j LEFT JOIN bakeoff.trial_jobs t ON t.trial_job_id = j.trial_job_id
+WHERE j.status = 'RUNNING' AND j.started_at < clock_timestamp() - make_interval(secs => :older_than_seconds)
+ORDER BY j.started_at
+LIMIT 100
+
+-- name: stuck_pgboss
+-- pg-boss jobs that need a person: active past their expiry, waiting to retry, failed, or dead-lettered.
+SELECT j.name, j.id, j.state::text AS state, j.retry_count, j.retry_limit, j.started_on, j.start_after,
+       j.source_id, t.trial_job_id, COALESCE(t.url, j.data ->> 'url') AS url,
+       CASE WHEN j.state = 'active' THEN 'active past expiry'
+            WHEN j.source_id IS NOT NULL THEN 'dead-lettered'
+            WHEN j.state = 'retry' THEN 'in retry' ELSE 'failed' END AS why
+FROM pgboss.job j
+LEFT JOIN bakeoff.trial_jobs t
+       ON t.backend_job_id = COALESCE(j.source_id, j.id)::text AND t.served_arm = 'pgboss'
+WHERE (j.state = 'active' AND j.started_on + make_interval(secs => j.expire_seconds) < now())
+   OR j.state IN ('retry', 'failed')
+   OR (j.source_id IS NOT NULL AND j.state IN ('created', 'retry'))
+ORDER BY j.created_on
+LIMIT 100
+
+-- name: stuck_inngest
+-- inngest runs whose lease ran out, that wait on an event, or that have been queued longer than the threshold.
+SELECT r.run_id, r.status, r.created_at, t.trial_job_id, t.url,
+       CASE WHEN w.run_id IS NOT NULL THEN 'waits on ' || w.kind || COALESCE(' ' || w.event_name, '')
+            WHEN q.lease_until < clock_timestamp() THEN 'lease ran out'
+            ELSE 'queued, not started' END AS why
+FROM inngest.runs r
+LEFT JOIN inngest.waits w ON w.run_id = r.run_id
+LEFT JOIN LATERAL (SELECT max(lease_until) AS lease_until FROM inngest.queue WHERE run_id = r.run_id) q ON true
+LEFT JOIN bakeoff.trial_jobs t ON t.backend_job_id = r.run_id::text AND t.served_arm = 'inngest'
+WHERE r.status IN ('queued', 'running')
+  AND (w.run_id IS NOT NULL OR q.lease_until < clock_timestamp()
+       OR r.created_at < clock_timestamp() - make_interval(secs => :older_than_seconds))
+ORDER BY r.created_at
+LIMIT 100
+
+-- name: backlog_legacy
+-- legacy: rows waiting to run, and the age of the oldest (ms).
+SELECT count(*) AS waiting, extract(epoch FROM clock_timestamp() - min(created_at)) * 1000 AS oldest_ms
+FROM legacy.job WHERE status = 'PENDING'
+
+-- name: backlog_pgboss
+-- pg-boss: jobs waiting to run (created or retry), and the age of the oldest (ms).
+SELECT count(*) AS waiting, extract(epoch FROM now() - min(created_on)) * 1000 AS oldest_ms
+FROM pgboss.job WHERE state IN ('created', 'retry')
+
+-- name: backlog_inngest
+-- inngest: queue items due, and the age of the oldest (ms).
+SELECT count(*) AS waiting, extract(epoch FROM clock_timestamp() - min(run_at)) * 1000 AS oldest_ms
+FROM inngest.queue WHERE run_at <= clock_timestamp() AND lease_owner IS NULL

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, text
 
 from bakeoff.db.sql import load_queries
 
-__all__ = ["CSV_MAX_ROWS", "JOB_PAGE_SIZE", "ArmView", "DashboardStore", "JobFilter"]
+__all__ = ["CSV_MAX_ROWS", "JOB_PAGE_SIZE", "ArmView", "DashboardStore", "JobFilter", "stuck_work"]
 
 QUERIES = load_queries("bakeoff.dashboard")
 STATEMENTS = {name: text(sql) for name, sql in QUERIES.items()}
@@ -122,6 +122,12 @@ class DashboardStore:
             }[arm]
             return ArmView(arm=arm, installed=True, sections={n: _rows(conn, n, params) for n in names})
 
+    def legacy_chain(self, backend_job_id: str) -> list[dict[str, Any]]:
+        """The legacy rows of the chain that starts at ``backend_job_id``, oldest first."""
+        params = {"trial_job_id": None, "backend_job_id": str(_as_uuid(backend_job_id))}
+        with self.engine.connect() as conn:
+            return _rows(conn, "legacy_chain", params)
+
     def document(self, document_id: UUID) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(STATEMENTS["document"], {"document_id": document_id}).first()
@@ -133,3 +139,28 @@ def _as_uuid(value: str | None) -> UUID | None:
         return UUID(value) if value else None
     except ValueError:
         return None
+
+
+STUCK_QUERIES = {
+    "legacy": ("stuck_legacy", "backlog_legacy"),
+    "pgboss": ("stuck_pgboss", "backlog_pgboss"),
+    "inngest": ("stuck_inngest", "backlog_inngest"),
+}
+
+
+def stuck_work(engine: Engine, older_than_seconds: float) -> dict[str, dict[str, Any]]:
+    """Per arm: the rows that need a person and the backlog (``None`` when the arm is not installed)."""
+    result: dict[str, dict[str, Any]] = {}
+    params = {"older_than_seconds": older_than_seconds}
+    with engine.connect() as conn:
+        for arm, (stuck, backlog) in STUCK_QUERIES.items():
+            present = conn.execute(STATEMENTS["table_exists"], {"table_name": ARM_TABLES[arm]}).scalar_one()
+            if not present:
+                result[arm] = {"installed": False, "rows": [], "backlog": None}
+                continue
+            result[arm] = {
+                "installed": True,
+                "rows": _rows(conn, stuck, params),
+                "backlog": _rows(conn, backlog, {})[0],
+            }
+    return result

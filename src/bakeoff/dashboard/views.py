@@ -22,8 +22,10 @@ from fastapi.templating import Jinja2Templates
 
 from bakeoff.contract import ARM_NAMES
 from bakeoff.dashboard import access
+from bakeoff.dashboard.actions import JOB_ACTIONS
 from bakeoff.dashboard.overview import build_overview
 from bakeoff.dashboard.store import CSV_MAX_ROWS, JOB_PAGE_SIZE, DashboardStore, JobFilter
+from bakeoff.metrics.cli import OBSERVATION_KINDS
 from bakeoff.service.service import Service
 
 __all__ = ["LIVE_REFRESH_SECONDS", "router", "templates"]
@@ -75,7 +77,8 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
 
 @router.get("", response_class=HTMLResponse)
 def overview_page(request: Request) -> HTMLResponse:
-    return render(request, "overview.html", {"overview": _overview(request), "page": "overview"})
+    context = {"overview": _overview(request), "page": "overview", "observation_kinds": OBSERVATION_KINDS}
+    return render(request, "overview.html", context)
 
 
 @router.get("/overview/live", response_class=HTMLResponse)
@@ -165,6 +168,7 @@ def job_page(request: Request, trial_job_id: str) -> HTMLResponse:
         "job": job,
         "events": store.events(job_id),
         "arm_view": store.arm_view(job["served_arm"], job_id, job["backend_job_id"]),
+        "job_actions": JOB_ACTIONS.get(job["served_arm"], ()),
     }
     return render(request, "job.html", context)
 
