@@ -99,3 +99,11 @@ def served(trial: Trial) -> Iterator[Served]:
         yield Served(base_url=url, trial=trial)
     finally:
         stop_serve(process)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where the browser tests wrote their screenshots."""
+    from test_dashboard_browser import SCREENSHOTS
+
+    for folder in SCREENSHOTS:
+        terminalreporter.write_line(f"dashboard screenshots: {folder}")

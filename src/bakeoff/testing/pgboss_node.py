@@ -31,6 +31,7 @@ __all__ = [
     "NODE_PROJECT",
     "NodeRuntime",
     "NodeRuntimeError",
+    "ensure_npm_project",
     "ensure_runtime",
     "node_connection",
     "run_script",
@@ -66,10 +67,10 @@ class NodeRuntime:
         return str(package["version"])
 
 
-def _lock_hash() -> str:
+def _lock_hash(project: Path = NODE_PROJECT) -> str:
     digest = hashlib.sha256()
     for name in PINNED_FILES:
-        digest.update((NODE_PROJECT / name).read_bytes())
+        digest.update((project / name).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -78,13 +79,13 @@ def _cache_root() -> Path:
     return Path(configured) if configured else Path.home() / ".cache" / "bakeoff" / "pgboss-node"
 
 
-def _npm_ci(folder: Path) -> None:
+def _npm_ci(folder: Path, project: Path, help_text: str) -> None:
     npm = shutil.which("npm")
     if npm is None:
-        raise NodeRuntimeError(f"npm was not found on PATH. {INSTALL_HELP}")
+        raise NodeRuntimeError(f"npm was not found on PATH. {help_text}")
     for name in PINNED_FILES:
-        shutil.copy2(NODE_PROJECT / name, folder / name)
-    logger.info("installing the pinned pg-boss into %s", folder)
+        shutil.copy2(project / name, folder / name)
+    logger.info("installing the pinned packages of %s into %s", project.name, folder)
     result = subprocess.run(
         [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
         cwd=folder,
@@ -93,15 +94,15 @@ def _npm_ci(folder: Path) -> None:
         timeout=INSTALL_TIMEOUT_SECONDS,
     )
     if result.returncode != 0:
-        raise NodeRuntimeError(f"`npm ci` failed in {folder}:\n{result.stderr[-4000:]}\n{INSTALL_HELP}")
+        raise NodeRuntimeError(f"`npm ci` failed in {folder}:\n{result.stderr[-4000:]}\n{help_text}")
 
 
-def _install(target: Path) -> None:
+def _install(target: Path, project: Path, help_text: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="install-", dir=target.parent))
     try:
-        _npm_ci(staging)
-        (staging / ".complete").write_text(_lock_hash())
+        _npm_ci(staging, project, help_text)
+        (staging / ".complete").write_text(_lock_hash(project))
         # A concurrent installer may have won the race; its copy is as good as ours.
         if not (target / ".complete").exists():
             shutil.rmtree(target, ignore_errors=True)
@@ -110,11 +111,18 @@ def _install(target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def ensure_npm_project(project: Path, cache_root: Path, *, help_text: str = INSTALL_HELP) -> Path:
+    """``npm ci`` the pinned ``package.json`` and ``package-lock.json`` of ``project`` once into
+    ``cache_root/<hash of the pinned files>``; returns that folder (its ``node_modules`` beside)."""
+    target = cache_root / _lock_hash(project)
+    if not (target / ".complete").exists():
+        _install(target, project, help_text)
+    return target
+
+
 def ensure_runtime() -> NodeRuntime:
     """Install the pinned pg-boss and Node 22 if needed; return where they are."""
-    target = _cache_root() / _lock_hash()
-    if not (target / ".complete").exists():
-        _install(target)
+    target = ensure_npm_project(NODE_PROJECT, _cache_root())
     for script in NODE_PROJECT.glob("*.mjs"):
         shutil.copy2(script, target / script.name)
     node = target / "node_modules" / ".bin" / "node"
