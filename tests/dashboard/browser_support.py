@@ -18,7 +18,7 @@ from bakeoff.testing.pgboss_node import ensure_npm_project
 AXE_PROJECT = Path(__file__).parent / "node"
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 MISSING = "Chromium is missing: install Debian's package with `apt-get install chromium`"
-AXE_HELP = "The dashboard's accessibility test needs npm to install the pinned axe-core (`apt-get install npm`)."
+AXE_HELP = "The dashboard's accessibility test needs npm for the pinned axe-core (`apt-get install npm`)."
 
 
 def chromium_path() -> str:

@@ -100,7 +100,8 @@ def test_overview_shows_the_arms_and_refreshes_live(admin: Watched, served: Serv
     page.goto(f"{served.base_url}/ui")
     counts = db(
         served,
-        "SELECT served_arm, count(*) FILTER (WHERE outcome = 'completed') AS completed FROM bakeoff.trial_jobs "
+        "SELECT served_arm, count(*) FILTER (WHERE outcome = 'completed') AS completed "
+        "FROM bakeoff.trial_jobs "
         "WHERE experiment = :experiment AND phase = (SELECT phase FROM bakeoff.experiments "
         "WHERE name = :experiment) GROUP BY served_arm",
     )
@@ -151,7 +152,8 @@ def test_job_detail_shows_each_arms_own_view(admin: Watched, served: Served, sho
 
 def test_stuck_work_page(admin: Watched, served: Served, shots: Path) -> None:
     admin.page.goto(f"{served.base_url}/ui/stuck")
-    assert str(served.trial.stuck.pgboss_trial_job_id) in admin.page.get_by_test_id("stuck-pgboss").inner_html()
+    section = admin.page.get_by_test_id("stuck-pgboss").inner_html()
+    assert str(served.trial.stuck.pgboss_trial_job_id) in section
     check_page(admin, shots, "stuck")
 
 
