@@ -15,7 +15,7 @@ from bakeoff.workload.article_server import ArticleServer
 TESTS = Path(__file__).parent
 
 
-NEEDS_POSTGRES = ("integration", "acceptance", "faults", "interop", "service")
+NEEDS_POSTGRES = ("integration", "acceptance", "faults", "interop", "service", "dashboard")
 """The folders whose tests need PostgreSQL (marked ``integration``); ``tests/unit`` does not."""
 
 

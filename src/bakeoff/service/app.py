@@ -70,6 +70,9 @@ def create_app(service: Service, *, owns_service: bool = False) -> FastAPI:
     app.state.service = service
     app.state.metrics = _exposition_registry(service)
     app.add_middleware(BodySizeLimit, max_bytes=service.settings.max_body_bytes)
+    from bakeoff.dashboard import mount_dashboard  # the browser dashboard under /ui (docs/dashboard.md)
+
+    mount_dashboard(app)
     return app
 
 
