@@ -157,6 +157,12 @@ def test_stuck_work_page(admin: Watched, served: Served, shots: Path) -> None:
     check_page(admin, shots, "stuck")
 
 
+def test_checks_page(admin: Watched, served: Served, shots: Path) -> None:
+    admin.page.goto(f"{served.base_url}/ui/checks")
+    assert "pgboss saved" in admin.page.get_by_test_id("checks").inner_text()
+    check_page(admin, shots, "checks")
+
+
 def test_an_admin_action_end_to_end_from_the_page(admin: Watched, served: Served, shots: Path) -> None:
     job = _fresh_pgboss_job(served, "browser-cancel")
     page = admin.page

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from conftest import ADMIN_TOKEN, API_TOKEN, Served
 from sqlalchemy import text
+from trial_fixture import CONTROL_MARKER
 
 READER = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -197,3 +198,21 @@ def test_stuck_work_lists_what_needs_a_person_per_arm(served: Served) -> None:
     assert str(stuck.inngest_trial_job_id) in later.split('data-testid="stuck-inngest"', 1)[1]
     [backlog] = rows(served, "SELECT count(*) AS n FROM pgboss.job WHERE state IN ('created', 'retry')")
     assert cell(html, "backlog-pgboss") == str(backlog.n)
+
+
+def test_checks_page_shows_the_guardrail_and_a_differing_document_beside_the_controls(
+    served: Served,
+) -> None:
+    html = get(served, "/ui/checks").text
+    assert cell(html, "checks")  # the report's sections, rendered
+    assert "Guardrail" in html and "Consistency" in html
+    differing = rows(
+        served,
+        "SELECT arm, trial_job_id FROM bakeoff.consistency_checks "
+        "WHERE experiment = :experiment AND NOT identical",
+    )
+    assert [(r.arm, r.trial_job_id) for r in differing] == [
+        ("pgboss", served.trial.stuck.differing_trial_job_id)
+    ]
+    assert "pgboss saved" in html and "control re-fetched" in html
+    assert CONTROL_MARKER in html

@@ -31,6 +31,11 @@ class StuckWork:
     pgboss_trial_job_id: UUID
     pgboss_failed_trial_job_id: UUID
     inngest_trial_job_id: UUID
+    differing_trial_job_id: UUID
+
+
+CONTROL_MARKER = "control-re-fetched-marker-7d1e"
+"""A word only the recorded control text of the differing job holds (difflib keeps it whole)."""
 
 
 def fill_with_trial(engine: Engine, out: Path, imports: int = 24) -> str:
@@ -78,6 +83,7 @@ def add_stuck_work(engine: Engine, experiment: str) -> StuckWork:
         )
     return StuckWork(
         experiment=experiment,
+        differing_trial_job_id=_record_a_difference(engine, experiment),
         legacy_trial_job_id=ids["legacy"],
         pgboss_trial_job_id=ids["pgboss"],
         pgboss_failed_trial_job_id=failed,
@@ -97,3 +103,33 @@ def _fail_until_failed(boss: Any, deadline_seconds: float = 30) -> None:
         if boss.get_job_by_id("article-import", jobs[0].id).state == "failed":
             return
     raise AssertionError("the pg-boss job did not reach 'failed' in time")
+
+
+def _record_a_difference(engine: Engine, experiment: str) -> UUID:
+    """A consistency check that found a completed pgboss import's document different from what the
+    control re-fetched (as ``bakeoff consistency`` records one)."""
+    with engine.begin() as conn:
+        job = conn.execute(
+            text(
+                "SELECT t.trial_job_id, t.url, d.content_sha256 FROM bakeoff.trial_jobs t "
+                "JOIN bakeoff.documents d ON d.document_id = t.document_id "
+                "WHERE t.experiment = :experiment AND t.served_arm = 'pgboss' AND t.outcome = 'completed' "
+                "ORDER BY t.submitted_at LIMIT 1"
+            ),
+            {"experiment": experiment},
+        ).one()
+        conn.execute(
+            text(
+                "INSERT INTO bakeoff.consistency_checks (experiment, trial_job_id, arm, url, identical, "
+                "arm_sha256, control_sha256, control_text) "
+                "VALUES (:experiment, :job, 'pgboss', :url, false, :sha, 'other', :control)"
+            ),
+            {
+                "experiment": experiment,
+                "job": job.trial_job_id,
+                "url": job.url,
+                "sha": job.content_sha256,
+                "control": f"A paragraph the control saw.\n{CONTROL_MARKER}",
+            },
+        )
+    return UUID(str(job.trial_job_id))

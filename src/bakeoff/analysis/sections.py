@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Engine
@@ -304,18 +304,23 @@ def _guarded(name: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
-def collect_sections(engine: Engine, experiment: str) -> dict[str, dict[str, Any]]:
-    """Every section measurable from the database for ``experiment`` (see :data:`SECTION_KEYS`)."""
+def collect_sections(
+    engine: Engine, experiment: str, keys: Sequence[str] = SECTION_KEYS
+) -> dict[str, dict[str, Any]]:
+    """The sections named by ``keys`` (default: every one, :data:`SECTION_KEYS`) for ``experiment``,
+    measured from the database; the dashboard asks for the ones it shows."""
     from bakeoff.analysis.consistency import consistency_section
     from bakeoff.analysis.cost import load_pricing, measure_usage, project
     from bakeoff.analysis.setup_effort import setup_effort_section
     from bakeoff.guard.report import guardrail_section
 
-    return {
-        "guardrail": _guarded("guardrail", lambda: guardrail_section(engine, experiment)),
-        "cost": _guarded(
-            "cost", lambda: project(measure_usage(engine, experiment), load_pricing()).to_dict()
-        ),
-        "setup_effort": _guarded("setup_effort", lambda: setup_effort_section(engine, experiment)),
-        "consistency": _guarded("consistency", lambda: consistency_section(engine, experiment)),
+    builders: dict[str, Callable[[], dict[str, Any]]] = {
+        "guardrail": lambda: guardrail_section(engine, experiment),
+        "cost": lambda: project(measure_usage(engine, experiment), load_pricing()).to_dict(),
+        "setup_effort": lambda: setup_effort_section(engine, experiment),
+        "consistency": lambda: consistency_section(engine, experiment),
     }
+    unknown = sorted(set(keys) - set(builders))
+    if unknown:
+        raise ValueError(f"unknown report sections {unknown}; known: {list(SECTION_KEYS)}")
+    return {key: _guarded(key, builders[key]) for key in keys}

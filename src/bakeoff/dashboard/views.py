@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
+from bakeoff.analysis.sections import collect_sections, sections_html
 from bakeoff.contract import ARM_NAMES
 from bakeoff.dashboard import access
 from bakeoff.dashboard.actions import JOB_ACTIONS
@@ -31,6 +32,7 @@ from bakeoff.service.service import Service
 __all__ = ["LIVE_REFRESH_SECONDS", "router", "templates"]
 
 LIVE_REFRESH_SECONDS = 5
+CHECK_SECTIONS = ("guardrail", "consistency")
 OUTCOMES = ("open", "completed", "failed", "cancelled")
 CSV_COLUMNS = (
     "trial_job_id", "phase", "unit_key", "assigned_arm", "served_arm", "assignment_reason", "backend_job_id",
@@ -91,6 +93,15 @@ def _overview(request: Request) -> Any:
     service = _service(request)
     summary = service.summary()
     return build_overview(_store(request), summary.state, len(summary.overrides))
+
+
+@router.get("/checks", response_class=HTMLResponse)
+def checks_page(request: Request) -> HTMLResponse:
+    """The guardrail (its settings, each check with its interval, kills) and the consistency check
+    (share identical per arm, and each differing document beside the control's), from the same
+    code as the report's sections."""
+    sections = collect_sections(_store(request).engine, _service(request).experiment, CHECK_SECTIONS)
+    return render(request, "checks.html", {"page": "checks", "sections_html": sections_html(sections)})
 
 
 @router.get("/jobs", response_class=HTMLResponse)
