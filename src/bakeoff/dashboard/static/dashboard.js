@@ -27,12 +27,19 @@
     }, rows, el));
   }
 
+  // uPlot stretches a single day over years: a trial of a day or two gets a day on either side.
+  function dayRange(x) {
+    var lo = x[0], hi = x[x.length - 1];
+    return hi - lo < 2 * 86400 ? [lo - 86400, hi + 86400] : [lo, hi];
+  }
+
   function daily(el, d) {
     if (!d || !d.x.length) { el.textContent = "No jobs yet."; return; }
     var rows = [d.x].concat(d.arms.map(function (a) { return d.jobs[a]; }));
     charts.push(new uPlot({
       width: el.clientWidth || 400, height: 240,
       axes: [{}, { label: "jobs" }],
+      scales: { x: { time: true, auto: false, range: dayRange(d.x) } },
       series: series(d.arms, "day")
     }, rows, el));
   }
