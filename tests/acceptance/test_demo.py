@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from report_contract import contract_problems
 from sqlalchemy import text
@@ -194,3 +195,37 @@ def test_auditor_stress_gives_the_same_synthesis_on_every_arm(database_url: str)
     by_arm = {r["arm"]: r for r in rows}
     assert by_arm["pgboss"]["units_created"] == 201  # 200 plugin jobs + the synthesis job
     assert by_arm["inngest"]["limit_hit"] is None  # 50 routes + 200 calls + synthesis fit in 1,000 steps
+
+
+def test_demo_serve_keeps_serving_the_dashboard_after_the_report_until_ctrl_c(
+    database_url: str, tmp_path: Path
+) -> None:
+    args = ["demo", "--imports", "30", "--rate", "30", "--latency-scale", "0.2", "--out", str(tmp_path)]
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "bakeoff", *args, "--serve", "--serve-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "BAKEOFF_DATABASE_URL": database_url, "BAKEOFF_API_TOKEN": ""},
+    )
+    try:
+        assert demo.stdout is not None
+        lines = []
+        for line in demo.stdout:  # the verdict, then the dashboard's address once it listens
+            lines.append(line)
+            if line.startswith("dashboard: "):
+                break
+        assert lines and lines[-1].startswith("dashboard: "), "".join(lines)[-2000:]
+        assert (tmp_path / "report.html").exists()  # the report was written before serving
+        dashboard = lines[-1].split()[1]
+        page = httpx.get(dashboard, timeout=30)
+        assert page.status_code == 200
+        assert "Trial overview" in page.text and "demo-" in page.text
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        demo.communicate(timeout=30)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(dashboard, timeout=5)

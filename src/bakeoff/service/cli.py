@@ -7,6 +7,7 @@ import os
 import socket
 import tempfile
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
     from bakeoff.service.settings import ServiceSettings
 
-__all__ = ["serve"]
+__all__ = ["serve", "serve_experiment"]
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
@@ -92,6 +93,23 @@ def serve(
         guard_stop.set()
 
 
+def serve_experiment(
+    cli: CliContext,
+    engine: Engine,
+    experiment: str,
+    *,
+    port: int,
+    host: str = "127.0.0.1",
+    announce: Callable[[str], None] | None = None,
+) -> None:
+    """Serve ``experiment`` in this process (one worker, tokens from the environment) until Ctrl-C:
+    what ``bakeoff demo --serve`` runs after its report. ``announce`` gets the base URL once bound."""
+    from bakeoff.service.settings import ServiceSettings
+
+    settings = ServiceSettings.from_env(experiment=experiment)
+    _run_server(cli, engine, settings, host, port, experiment, 1, settings.submit_timeout, announce)
+
+
 def _run_server(
     cli: CliContext,
     engine: Engine,
@@ -101,6 +119,7 @@ def _run_server(
     experiment: str,
     workers: int,
     timeout: float,
+    announce: Callable[[str], None] | None = None,
 ) -> None:
     """Bind, announce the URL, and serve until uvicorn returns (SIGINT or SIGTERM)."""
     import uvicorn
@@ -113,6 +132,8 @@ def _run_server(
     bound_port = listener.getsockname()[1]
     info = {"event": "serve_listening", "url": _url(host, bound_port), "experiment": experiment}
     click.echo(json.dumps({**info, "workers": workers, "admin": settings.admin_token is not None}), err=True)
+    if announce is not None:
+        announce(info["url"])
     server_options: dict[str, Any] = {
         "fd": listener.fileno(),
         "log_level": "warning",

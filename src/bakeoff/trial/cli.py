@@ -109,6 +109,15 @@ def _summary_table(rows: list[dict[str, Any]]) -> Table:
 )
 @click.option("--latency-scale", type=click.FloatRange(0.0, 10.0), default=1.0, hidden=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON instead of tables.")
+@click.option(
+    "--serve",
+    "serve_after",
+    is_flag=True,
+    help="After the report, serve the dashboard and API (bakeoff serve) on the demo's data until Ctrl-C.",
+)
+@click.option(
+    "--serve-port", type=click.IntRange(0, 65535), default=8040, show_default=True, help="0: any free port."
+)
 @pass_cli
 def demo(
     cli: CliContext,
@@ -125,6 +134,8 @@ def demo(
     inngest_transport: str,
     latency_scale: float,
     as_json: bool,
+    serve_after: bool,
+    serve_port: int,
 ) -> None:
     """Run the whole trial end to end (embedded PostgreSQL by default) and print the verdict."""
     from bakeoff.trial.demo import DemoOptions, run_demo, summary_json
@@ -152,6 +163,16 @@ def demo(
         print_outcome(console, result)
     if result.interrupted:
         raise SystemExit(130)
+    if serve_after:
+        from bakeoff.service.cli import serve_experiment
+
+        serve_experiment(
+            cli,
+            engine,
+            result.experiment,
+            port=serve_port,
+            announce=lambda url: click.echo(f"dashboard: {url}/ui"),
+        )
 
 
 def run_with_progress(
