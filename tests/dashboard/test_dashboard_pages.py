@@ -13,6 +13,9 @@ from conftest import ADMIN_TOKEN, API_TOKEN, Served
 from sqlalchemy import text
 from trial_fixture import CONTROL_MARKER
 
+from bakeoff.dashboard import views
+from bakeoff.testing import wait_for
+
 READER = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
@@ -216,3 +219,16 @@ def test_checks_page_shows_the_guardrail_and_a_differing_document_beside_the_con
     ]
     assert "pgboss saved" in html and "control re-fetched" in html
     assert CONTROL_MARKER in html
+
+
+def test_the_checks_are_kept_and_refreshed_in_the_background(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = views.ChecksCache()
+    engine, experiment = served.trial.engine, served.trial.experiment
+    first = cache.get(engine, experiment)  # the first visit measures
+    assert cache.get(engine, experiment) is first  # fresh: kept
+    monkeypatch.setattr(views, "CHECKS_FRESH_SECONDS", 0.0)
+    assert cache.get(engine, experiment) is first  # stale: shown at once, measured again behind it
+    wait_for(lambda: cache.get(engine, experiment) is not first, "the background refresh")
+    assert cache.get(engine, experiment).at > first.at

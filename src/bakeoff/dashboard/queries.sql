@@ -23,7 +23,8 @@ GROUP BY served_arm
 -- name: phase_latencies
 -- End-to-end latencies (ms) of the phase's finished jobs per served arm, sorted (for quantiles and the ECDF).
 SELECT served_arm AS arm,
-       array_agg(extract(epoch FROM finished_at - submitted_at) * 1000
+       -- float8, not extract's numeric: psycopg turns numeric into Decimal, 100,000 times over
+       array_agg(CAST(extract(epoch FROM finished_at - submitted_at) * 1000 AS float8)
                  ORDER BY finished_at - submitted_at) AS latencies_ms
 FROM bakeoff.trial_jobs
 WHERE experiment = :experiment AND phase = :phase AND finished_at IS NOT NULL AND outcome = 'completed'
@@ -34,8 +35,9 @@ GROUP BY served_arm
 SELECT date_trunc('day', submitted_at AT TIME ZONE 'UTC') AS day, served_arm AS arm,
        count(*) AS jobs,
        count(*) FILTER (WHERE outcome = 'failed') AS failed,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - submitted_at) * 1000)
-           FILTER (WHERE outcome = 'completed') AS p50_ms
+       percentile_cont(0.5) WITHIN GROUP (
+           ORDER BY CAST(extract(epoch FROM finished_at - submitted_at) * 1000 AS float8)
+       ) FILTER (WHERE outcome = 'completed') AS p50_ms
 FROM bakeoff.trial_jobs
 WHERE experiment = :experiment AND phase = :phase
 GROUP BY 1, 2
@@ -53,7 +55,8 @@ LIMIT 1
 -- One page of trial jobs matching the filters (NULL = any), newest first.
 SELECT trial_job_id, phase, unit_key, assigned_arm, served_arm, assignment_reason, backend_job_id, url,
        submitted_at, started_at, finished_at, attempts, outcome, error_kind, error_message, document_id,
-       extract(epoch FROM finished_at - submitted_at) * 1000 AS latency_ms, count(*) OVER () AS total
+       CAST(extract(epoch FROM finished_at - submitted_at) * 1000 AS float8) AS latency_ms,
+       count(*) OVER () AS total
 FROM bakeoff.trial_jobs
 WHERE experiment = :experiment
   AND (CAST(:url AS text) IS NULL OR url ILIKE '%' || CAST(:url AS text) || '%')

@@ -9,7 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import math
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
 
 from bakeoff.analysis.sections import collect_sections, sections_html
 from bakeoff.contract import ARM_NAMES
@@ -33,6 +37,7 @@ __all__ = ["LIVE_REFRESH_SECONDS", "router", "templates"]
 
 LIVE_REFRESH_SECONDS = 5
 CHECK_SECTIONS = ("guardrail", "consistency")
+CHECKS_FRESH_SECONDS = 30.0
 OUTCOMES = ("open", "completed", "failed", "cancelled")
 CSV_COLUMNS = (
     "trial_job_id", "phase", "unit_key", "assigned_arm", "served_arm", "assignment_reason", "backend_job_id",
@@ -100,8 +105,62 @@ def checks_page(request: Request) -> HTMLResponse:
     """The guardrail (its settings, each check with its interval, kills) and the consistency check
     (share identical per arm, and each differing document beside the control's), from the same
     code as the report's sections."""
-    sections = collect_sections(_store(request).engine, _service(request).experiment, CHECK_SECTIONS)
-    return render(request, "checks.html", {"page": "checks", "sections_html": sections_html(sections)})
+    measured = CHECKS.get(_store(request).engine, _service(request).experiment)
+    context = {
+        "page": "checks",
+        "sections_html": sections_html(measured.sections),
+        "measured_at": measured.at,
+    }
+    return render(request, "checks.html", context)
+
+
+@dataclass(frozen=True)
+class MeasuredChecks:
+    at: datetime
+    sections: dict[str, dict[str, Any]]
+
+
+class ChecksCache:
+    """The checks' sections, kept for :data:`CHECKS_FRESH_SECONDS` and then recomputed in the
+    background while the page shows the last ones (with their time): the guardrail reads the whole
+    phase, seconds on a large trial, and the page must not wait for that on every visit."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._measured: dict[tuple[int, str], tuple[float, MeasuredChecks]] = {}
+        self._refreshing: set[tuple[int, str]] = set()
+
+    def get(self, engine: Engine, experiment: str) -> MeasuredChecks:
+        key = (id(engine), experiment)
+        with self._lock:
+            kept = self._measured.get(key)
+            stale = kept is not None and time.monotonic() - kept[0] > CHECKS_FRESH_SECONDS
+            if stale and key not in self._refreshing:
+                self._refreshing.add(key)
+                threading.Thread(
+                    target=self._refresh, args=(key, engine, experiment), name="dashboard-checks", daemon=True
+                ).start()
+        if kept is not None:
+            return kept[1]
+        return self._measure(key, engine, experiment)  # the first visit waits for it
+
+    def _refresh(self, key: tuple[int, str], engine: Engine, experiment: str) -> None:
+        try:
+            self._measure(key, engine, experiment)
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
+
+    def _measure(self, key: tuple[int, str], engine: Engine, experiment: str) -> MeasuredChecks:
+        measured = MeasuredChecks(
+            at=datetime.now(UTC), sections=collect_sections(engine, experiment, CHECK_SECTIONS)
+        )
+        with self._lock:
+            self._measured[key] = (time.monotonic(), measured)
+        return measured
+
+
+CHECKS = ChecksCache()
 
 
 @router.get("/jobs", response_class=HTMLResponse)
@@ -154,12 +213,19 @@ def jobs_csv(request: Request) -> Response:
     )
 
 
+CSV_CHUNK_ROWS = 2_000
+"""Rows per chunk of a CSV download: each chunk of a sync iterator costs the server a thread hop."""
+
+
 def _csv_lines(rows: list[dict[str, Any]]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    for start in range(0, len(rows), CSV_CHUNK_ROWS):
+        writer.writerows(
+            {k: "" if v is None else v for k, v in row.items()}
+            for row in rows[start : start + CSV_CHUNK_ROWS]
+        )
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
