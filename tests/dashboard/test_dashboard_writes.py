@@ -213,3 +213,46 @@ def test_record_an_observation(served: Served, admin: httpx.Client) -> None:
     data |= {"csrf_token": csrf_of(admin, "/ui"), "kind": "x"}
     bad = admin.post("/ui/actions/observation", data=data)
     assert bad.status_code == 422 and "kind must be one of" in bad.text
+
+
+def test_inngest_rerun_starts_a_new_run_of_a_cancelled_one_and_refuses_a_completed_one(
+    served: Served, admin: httpx.Client
+) -> None:
+    job = fresh_job(served, "inngest", "inngest-rerun")
+    assert post_action(admin, job, "cancel").status_code == 200
+    assert post_action(admin, job, "rerun").status_code == 200
+    [rerun] = [
+        e["result"]["rerun_run_id"] for e in action_events(served, job) if "rerun_run_id" in e["result"]
+    ]
+    first = one(served, "SELECT backend_job_id FROM bakeoff.trial_jobs WHERE trial_job_id = :id", id=job)
+    again = one(
+        served,
+        "SELECT status, event->'data'->>'trial_job_id' AS trial_job_id FROM inngest.runs "
+        "WHERE run_id = CAST(:run AS uuid)",
+        run=rerun,
+    )
+    assert rerun != first.backend_job_id  # a new run; the trial job still points at its first
+    assert again.status == "queued" and again.trial_job_id == str(job)
+    completed = one(
+        served,
+        "SELECT trial_job_id FROM bakeoff.trial_jobs WHERE experiment = :experiment "
+        "AND served_arm = 'inngest' AND outcome = 'completed' LIMIT 1",
+        experiment=served.trial.experiment,
+    )
+    refused = post_action(admin, completed.trial_job_id, "rerun")
+    assert refused.status_code == 409 and "only failed or cancelled runs rerun" in refused.text
+    assert action_events(served, completed.trial_job_id) == []
+
+
+def test_a_kill_and_a_revive_are_filed_under_the_arms_latest_job(served: Served, admin: httpx.Client) -> None:
+    latest = one(
+        served,
+        "SELECT trial_job_id FROM bakeoff.trial_jobs WHERE experiment = :experiment "
+        "AND served_arm = 'pgboss' ORDER BY submitted_at DESC LIMIT 1",
+        experiment=served.trial.experiment,
+    )
+    for action in ("kill", "revive"):
+        data = {"csrf_token": csrf_of(admin), "arm": "pgboss", "action": action, "who": "ada", "why": "drill"}
+        assert admin.post("/ui/actions/arm", data=data).status_code == 200
+    filed = [(e["action"], e["by"], e["why"]) for e in action_events(served, latest.trial_job_id)]
+    assert filed[-2:] == [("arm.kill", "ada", "drill"), ("arm.revive", "ada", "drill")]

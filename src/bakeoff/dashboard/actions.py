@@ -2,9 +2,10 @@
 
 A job action runs on the served arm's backend of this process (``Service.backends``): legacy
 ``retry``/``reap``, pg-boss's ``retry``/``cancel``/``resume``/``delete_job``, inngest's
-``cancel_run``; it is recorded as a ``dashboard_action`` row in ``bakeoff.job_events`` with who did
-it, why, and what the arm answered. Kill and revive go through the Router (as the admin API does);
-an observation goes to ``bakeoff.observations`` with its author and note.
+``cancel_run`` and ``rerun``; it is recorded as a ``dashboard_action`` row in ``bakeoff.job_events``
+with who did it, why, and what the arm answered. Kill and revive go through the Router (as the
+admin API does) and are filed under the arm's latest job; an observation goes to
+``bakeoff.observations`` with its author and note.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ ACTION_EVENT = "dashboard_action"
 JOB_ACTIONS = {
     "legacy": ("retry",),
     "pgboss": ("retry", "cancel", "resume", "delete"),
-    "inngest": ("cancel",),
+    "inngest": ("cancel", "rerun"),
 }
 ARM_ACTIONS = ("kill", "revive")
 
@@ -83,6 +84,11 @@ def arm_action(service: Service, arm: str, action: str, request: ActionRequest) 
         raise InvalidRequest(f"action: arms take {', '.join(ARM_ACTIONS)}, not {action!r}")
     (service.kill if action == "kill" else service.revive)(arm)
     logger.info("dashboard: %s %s by %s: %s", action, arm, request.who, request.why)
+    # Events belong to a trial job: the switch is filed under the arm's latest job, as the guard
+    # files its kills (an arm that never served a job has no timeline to show it in).
+    latest = DashboardStore(service.engine).latest_served_job(service.experiment, arm)
+    if latest is not None:
+        _record(service, latest, {"action": f"arm.{action}", "arm": arm, **_who(request)})
 
 
 def observe(service: Service, arm: str, kind: str, value: float, request: ActionRequest) -> int:
@@ -127,6 +133,8 @@ def _pgboss(backend: Any, action: str, backend_job_id: str) -> dict[str, Any]:
 
 
 def _inngest(backend: Any, action: str, backend_job_id: str) -> dict[str, Any]:
+    if action == "rerun":  # a failed or cancelled run only; the trial job keeps its first outcome
+        return {"rerun_run_id": backend.rerun(backend_job_id)}
     return {"cancelled": bool(backend.cancel(backend_job_id))}
 
 

@@ -15,7 +15,7 @@ from uuid import UUID
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from bakeoff.contract import InvalidRequest
+from bakeoff.contract import BackendError, InvalidRequest
 from bakeoff.dashboard import access, actions
 from bakeoff.dashboard.store import stuck_work
 from bakeoff.dashboard.views import read_form, render, router
@@ -74,6 +74,8 @@ async def job_action(request: Request) -> Response:
         actions.job_action(request.app.state.service, trial_job_id, form.get("action", ""), who)
     except (ValueError, InvalidRequest) as exc:
         return _refused(request, 422, str(exc))
+    except BackendError as exc:  # the arm said no (a completed run is not rerun): nothing was done
+        return _refused(request, 409, str(exc))
     return _back(form, f"/ui/jobs/{trial_job_id}")
 
 

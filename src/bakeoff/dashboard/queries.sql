@@ -205,3 +205,12 @@ FROM pgboss.job WHERE state IN ('created', 'retry')
 -- inngest: queue items due, and the age of the oldest (ms).
 SELECT count(*) AS waiting, extract(epoch FROM clock_timestamp() - min(run_at)) * 1000 AS oldest_ms
 FROM inngest.queue WHERE run_at <= clock_timestamp() AND lease_owner IS NULL
+
+-- name: latest_served_job
+-- The arm's most recent job in the experiment's current phase: where an arm-wide action is filed.
+SELECT t.trial_job_id
+FROM bakeoff.trial_jobs t
+JOIN bakeoff.experiments e ON e.name = t.experiment AND e.phase = t.phase
+WHERE t.experiment = :experiment AND t.served_arm = :arm
+ORDER BY t.submitted_at DESC
+LIMIT 1

@@ -102,6 +102,13 @@ class DashboardStore:
             row.pop("total")
         return rows, total
 
+    def latest_served_job(self, experiment: str, arm: str) -> UUID | None:
+        """The arm's most recent job in the current phase (None when it served none)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(STATEMENTS["latest_served_job"], {"experiment": experiment, "arm": arm})
+            value = found.scalar_one_or_none()
+        return None if value is None else UUID(str(value))
+
     def error_kinds(self, experiment: str) -> list[str]:
         with self.engine.connect() as conn:
             return [row[0] for row in conn.execute(STATEMENTS["error_kinds"], {"experiment": experiment})]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -122,6 +123,26 @@ class InngestBackend(ArmBackend):
     def cancel(self, backend_job_id: str) -> bool:
         """Cancel the run between steps; the cancelled outcome is recorded by the run listener."""
         return self.client.cancel_run(backend_job_id)
+
+    def rerun(self, backend_job_id: str) -> str:
+        """Run the function again on a failed or cancelled run's triggering event, as Inngest's
+        "rerun" does: a new run (its id returned) under a new event id, the old one left as it ended.
+
+        The trial job keeps its first outcome (the recorder refuses a second one), so a rerun helps
+        debugging without changing the trial's figures; a completed run is not rerun, since that
+        would save its URL's document twice.
+        """
+        run = self.client.get_run(backend_job_id)
+        if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
+            raise BackendError(
+                f"inngest: run {backend_job_id} is {run.status}; only failed or cancelled runs rerun"
+            )
+        [sent] = self.client.send_detailed(
+            Event(name=run.event.name, data=run.event.data, id=f"rerun-{uuid.uuid4()}")
+        )
+        if not sent.run_ids:
+            raise BackendError(f"inngest: rerunning {backend_job_id} started no run")
+        return sent.run_ids[0]
 
     def health(self) -> Health:
         try:
