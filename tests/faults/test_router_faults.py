@@ -8,6 +8,8 @@ from bakeoff.testing.faults import run_burst, run_connection_loss
 
 BURST_SUBMITS = 1000
 BURST_THREADS = 8
+BURST_WORKER_LOOPS = 32
+"""pg-boss takes one job per loop per polling interval (0.5 s here): 32 loops drain the burst in ~16 s."""
 
 
 @pytest.mark.slow
@@ -23,7 +25,12 @@ def test_burst_of_1000_submits_from_8_threads_gives_one_trial_job_each_all_termi
     working its share in its own worker process.
     """
     figures = run_burst(
-        database_url, submits=BURST_SUBMITS, threads=BURST_THREADS, serve_all_with="pgboss", cheap_jobs=True
+        database_url,
+        submits=BURST_SUBMITS,
+        threads=BURST_THREADS,
+        serve_all_with="pgboss",
+        cheap_jobs=True,
+        concurrency=BURST_WORKER_LOOPS,
     )
 
     assert figures.problems() == []

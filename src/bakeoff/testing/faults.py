@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -136,14 +136,24 @@ def progress(message: str) -> None:
 
 
 def wait_all_terminal(
-    engine: Engine, experiment: str, *, timeout: float, label: str, interval: float = 1.0
+    engine: Engine,
+    experiment: str,
+    *,
+    timeout: float,
+    label: str,
+    interval: float = 1.0,
+    before_each_check: Callable[[], object] | None = None,
 ) -> bool:
-    """Until no trial job of ``experiment`` is open (True) or ``timeout`` passes; progress each minute."""
+    """Until no trial job of ``experiment`` is open (True) or ``timeout`` passes; progress each minute.
+
+    ``before_each_check`` runs before every look (a pg-boss supervisor pass, say)."""
     started = time.monotonic()
     report_at = started + 60.0
 
     def done() -> bool:
         nonlocal report_at
+        if before_each_check is not None:
+            before_each_check()
         numbers = counts(engine, experiment)
         if time.monotonic() >= report_at:
             report_at += 60.0
@@ -477,13 +487,30 @@ def run_restart_trial(
                         failures += 1
                     time.sleep(1.0 / rate)
                 restarter.join(timeout=120)
-                wait_all_terminal(engine, experiment, timeout=deadline, label="pg_restart", interval=0.5)
+                wait_all_terminal(
+                    engine,
+                    experiment,
+                    timeout=deadline,
+                    label="pg_restart",
+                    interval=0.5,
+                    before_each_check=_supervisor_pass(backends.get("pgboss")),
+                )
             router.close()
             close_backends(list(backends.values()))
             assert restart_at is not None
             return _restart_figures(engine, experiment, arms, urls, submissions, failures, restart_at)
     finally:
         engine.dispose()
+
+
+def _supervisor_pass(backend: JobBackend | None) -> Callable[[], object] | None:
+    """A pg-boss supervisor pass, which expires the active jobs of a connection the restart cut.
+
+    pg-boss's own supervisor wakes every 60 s by default; a pass per check stands in for that wait.
+    """
+    if backend is None:
+        return None
+    return lambda: backend.boss.supervise(PGBOSS_QUEUE)  # type: ignore[attr-defined]
 
 
 def _restart_figures(
@@ -570,7 +597,13 @@ def run_burst(
         with ArticleServer(profile="none", corpus_size=1 if small_page else 500) as server:
             settings = server.import_settings()
             if serve_all_with is not None:
-                options = {"retry_limit": 0} if cheap_jobs and serve_all_with == "pgboss" else {}
+                options: dict[str, Any] = {}
+                if serve_all_with == "pgboss":
+                    # pg-boss sleeps its polling interval after every fetch, even a full one, so a
+                    # backlog drains at one job per loop per interval: many loops need their connections.
+                    options["max_connections"] = max(20, concurrency + 8)
+                    if cheap_jobs:
+                        options["retry_limit"] = 0
                 shared = create_backend(
                     serve_all_with,
                     engine,
