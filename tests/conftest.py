@@ -19,11 +19,18 @@ NEEDS_POSTGRES = ("integration", "acceptance", "faults", "interop", "service", "
 """The folders whose tests need PostgreSQL (marked ``integration``); ``tests/unit`` does not."""
 
 
+ONE_AT_A_TIME = TESTS / "faults"
+"""Fault tests load both cores, restart servers and build network namespaces: under pytest-xdist they
+share one worker (``--dist loadgroup``), one after another, while the other tests spread out."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         path = Path(str(item.fspath))
         if any(TESTS / folder in path.parents for folder in NEEDS_POSTGRES):
             item.add_marker(pytest.mark.integration)
+        if ONE_AT_A_TIME in path.parents:
+            item.add_marker(pytest.mark.xdist_group("faults"))
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,9 @@ JOBS = 90
 DRAIN_SECONDS = 5.0
 """Once every job is terminal, how long a host may drain on SIGTERM before SIGKILL (saves CI time:
 a host behind 200 ms of latency takes longer than that to stop, which the benchmark measures)."""
+SETTLE_DEADLINE = 100.0
+"""How long the jobs get to settle (each scenario takes 10-25 s): inside the test's timeout, so a job
+that never settles fails the test with its arm's state printed, not by the timeout's thread dump."""
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +50,7 @@ def _check(rows: list[FaultFigures]) -> None:
 def test_one_hosts_link_cut_then_restored_loses_nothing(private_database: tuple[Path, str]) -> None:
     """Host 1's veth down for 10 s mid-run: pg-boss expiry and inngest leases hand its jobs to the
     other hosts, its own connections resume when the link returns; no legacy row needs a reap."""
-    rows = run_multihost(*private_database, "link_cut", jobs=JOBS, cut_seconds=10.0)
+    rows = run_multihost(*private_database, "link_cut", jobs=JOBS, cut_seconds=10.0, deadline=SETTLE_DEADLINE)
     _check(rows)
     assert rows[0].reaped == 0, "a host whose link came back leaves nothing for the reaper"
 
@@ -57,7 +60,7 @@ def test_one_hosts_link_cut_then_restored_loses_nothing(private_database: tuple[
 def test_one_host_sigkilled_and_never_restarted_loses_nothing(private_database: tuple[Path, str]) -> None:
     """Host 2's worker process group SIGKILLed: pgboss and inngest recover on the other hosts; the
     legacy rows host 2 held are exactly what `bakeoff legacy reap` lists (checked inside the run)."""
-    rows = run_multihost(*private_database, "host_killed", jobs=JOBS)
+    rows = run_multihost(*private_database, "host_killed", jobs=JOBS, deadline=SETTLE_DEADLINE)
     _check(rows)
     assert rows[0].reaped >= 1, "the kill must orphan the legacy row host 2 was running"
     assert rows[1].recovery_seconds is not None and rows[2].recovery_seconds is not None
@@ -70,7 +73,13 @@ def test_latency_and_loss_on_one_host_for_the_whole_run_loses_nothing(
 ) -> None:
     """200 ms and 1% loss on everything host 3 sends, for the whole run."""
     rows = run_multihost(
-        *private_database, "latency_loss", jobs=JOBS, delay=0.2, loss=0.01, drain_seconds=DRAIN_SECONDS
+        *private_database,
+        "latency_loss",
+        jobs=JOBS,
+        delay=0.2,
+        loss=0.01,
+        drain_seconds=DRAIN_SECONDS,
+        deadline=SETTLE_DEADLINE,
     )
     _check(rows)
     assert rows[0].reaped == 0
@@ -82,6 +91,6 @@ def test_postgresql_restarted_with_all_hosts_connected_loses_nothing(
     private_database: tuple[Path, str],
 ) -> None:
     """`pg_ctl restart -m fast` while three hosts' workers are connected: all reconnect by themselves."""
-    rows = run_multihost(*private_database, "pg_restart", jobs=JOBS)
+    rows = run_multihost(*private_database, "pg_restart", jobs=JOBS, deadline=SETTLE_DEADLINE)
     _check(rows)
     assert rows[0].reaped == 0

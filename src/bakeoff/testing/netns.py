@@ -643,6 +643,13 @@ def _wait_settled(
 
     if not wait_for(settled, "every job settled", timeout=deadline, interval=1.0, fail=False):
         progress(f"multihost: {experiment} still has open jobs after {deadline:.0f} s")
+        for row in query(engine, "open_trial_jobs", experiment=experiment):
+            arm, job = row["served_arm"], row["backend_job_id"]
+            try:
+                state: object = backends[arm].state(job)
+            except Exception as exc:  # a diagnosis, never a second failure
+                state = f"unknown ({exc})"
+            progress(f"multihost: open {arm} job {job} (trial job {row['trial_job_id']}): {state}")
 
 
 @dataclass(frozen=True)
