@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import random
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -169,10 +170,31 @@ def wait_all_terminal(
 # -------------------------------------------------------------------------------------- workers
 
 
+def release_inherited_sockets() -> None:
+    """In a forked child, put ``/dev/null`` in place of every socket inherited from the parent.
+
+    A socket lives until its last holder closes it. A child forked while the parent relays a
+    connection holds that connection's socket too, so the parent's close never reaches the peer: a
+    client behind the relay then waits for ever on a server that has restarted. ``dup2`` over the fd,
+    rather than ``close``, keeps the number taken, so a stale parent object that closes it later
+    cannot close a socket of the child's that reused the number.
+    """
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            with contextlib.suppress(OSError):  # the listing's own fd is gone by now
+                if fd != devnull and stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
 def _worker_main(
     database_url: str, arm: str, allow_hosts: str, concurrency: int, ready: Any, overrides: dict[str, Any]
 ) -> None:
     """Body of a forked worker process: what ``bakeoff worker --arms ARM`` does, with short recovery."""
+    release_inherited_sockets()
     os.setsid()  # its own process group: a kill takes the legacy arm's children too
     os.environ["BAKEOFF_IMPORT_ALLOW_HOSTS"] = allow_hosts
     engine = make_engine(database_url, pool_size=concurrency + 4)  # never the parent's connections

@@ -63,6 +63,7 @@ from bakeoff.testing.faults import (
     duplicate_documents,
     progress,
     query,
+    release_inherited_sockets,
     stop_gracefully,
     submit_all,
 )
@@ -380,6 +381,8 @@ def _host_worker_main(
     """Body of a host's worker process: enter the namespace, then run every arm's workers."""
     from bakeoff.trial.runner import run_arm_workers
 
+    # The relay's connections of the hosts started before this one: held here, they would never close.
+    release_inherited_sockets()
     os.setsid()  # its own process group: killing the host takes any legacy children with it
     _enter_netns(host.netns_path)  # before any thread or socket of this process exists
     Relay().listen("127.0.0.1", article_upstream, port=article_port)  # article URLs cross the link
