@@ -156,7 +156,8 @@ def test_legacy_retry_adds_a_row_to_the_retry_chain(served: Served, admin: httpx
     row = one(
         served,
         "SELECT t.trial_job_id, t.backend_job_id FROM bakeoff.trial_jobs t JOIN legacy.job j "
-        "ON j.id::text = t.backend_job_id WHERE j.status = 'FAILED' LIMIT 1",
+        "ON j.id::text = t.backend_job_id WHERE j.status = 'FAILED' AND t.trial_job_id = :id",
+        id=served.trial.stuck.legacy_failed_trial_job_id,
     )
     assert row is not None, "the flaky trial should leave a failed legacy job"
     page = admin.post(

@@ -18,6 +18,7 @@ from uuid import UUID
 from sqlalchemy import Engine, text
 
 from bakeoff.backends import create_backend
+from bakeoff.backends.base import Settled
 from bakeoff.contract import ImportRequest
 from bakeoff.router import Router
 from bakeoff.trial.demo import DemoOptions, run_demo
@@ -30,6 +31,7 @@ class StuckWork:
     legacy_trial_job_id: UUID
     pgboss_trial_job_id: UUID
     pgboss_failed_trial_job_id: UUID
+    legacy_failed_trial_job_id: UUID
     inngest_trial_job_id: UUID
     differing_trial_job_id: UUID
 
@@ -66,6 +68,9 @@ def add_stuck_work(engine: Engine, experiment: str) -> StuckWork:
         boss = backends["pgboss"].boss  # type: ignore[attr-defined]
         failed = submit("pgboss", "failed-pgboss")
         _fail_until_failed(boss)  # every retry used up: pg-boss leaves it 'failed'
+        # The flaky trial fails a legacy job only when its salt routes a flaky path there (a CI run had none).
+        legacy_failed = submit("legacy", "failed-legacy")
+        _fail_the_pending_legacy_job(backends["legacy"], legacy_failed)
         ids = {arm: submit(arm, f"stuck-{arm}") for arm in backends}
         [job] = boss.fetch("article-import")
         boss.fail("article-import", job.id, {"message": "fetch failed: connection refused"})
@@ -87,6 +92,7 @@ def add_stuck_work(engine: Engine, experiment: str) -> StuckWork:
         legacy_trial_job_id=ids["legacy"],
         pgboss_trial_job_id=ids["pgboss"],
         pgboss_failed_trial_job_id=failed,
+        legacy_failed_trial_job_id=legacy_failed,
         inngest_trial_job_id=ids["inngest"],
     )
 
@@ -103,6 +109,14 @@ def _fail_until_failed(boss: Any, deadline_seconds: float = 30) -> None:
         if boss.get_job_by_id("article-import", jobs[0].id).state == "failed":
             return
     raise AssertionError("the pg-boss job did not reach 'failed' in time")
+
+
+def _fail_the_pending_legacy_job(legacy: Any, trial_job_id: UUID) -> None:
+    """Claim the only PENDING legacy row and fail it as a worker would (no automatic retry)."""
+    job = legacy.store.claim_next("dashboard-fixture")
+    assert job is not None and job.trial_job_id == trial_job_id
+    legacy.store.mark_failed(job, error_kind="http_5xx", error="HTTP 503 every time", exit_code=1)
+    legacy.record(Settled(trial_job_id=trial_job_id, outcome="failed", error_kind="http_5xx"))
 
 
 def _record_a_difference(engine: Engine, experiment: str) -> UUID:
