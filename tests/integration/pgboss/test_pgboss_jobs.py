@@ -156,6 +156,22 @@ def test_settle_commands_report_requested_and_affected(boss: PgBoss, queue: str,
         boss.complete(queue, [])
 
 
+def test_ids_that_are_not_bare_uuids_reach_the_server_as_one_item_each(
+    boss: PgBoss, queue: str, probe: Probe
+) -> None:
+    """Settling sends well-formed ids as one array literal; anything else (a comma, a brace, NULL)
+    goes item by item, so two ids glued by a comma are one bad id, never two jobs."""
+    boss.create_queue(queue)
+    a, b = (boss.send(queue, {"i": i}) for i in range(2))
+    assert a and b
+    for glued in (f"{a},{b}", "NULL", ""):
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+            boss.complete(queue, glued, include_queued=True)
+    assert [probe.job(i)["state"] for i in (a, b)] == ["created", "created"]
+    # PostgreSQL reads a uuid in braces or in capitals as that uuid, item by item as before.
+    assert boss.complete(queue, [f"{{{a}}}", b.upper()], include_queued=True).affected == 2
+
+
 def test_a_stale_worker_cannot_settle_a_newer_attempt(boss: PgBoss, queue: str, probe: Probe) -> None:
     """Settling with the Job object fences the attempt it was fetched at (pg-boss's attempt fence)."""
     boss.create_queue(queue, retry_limit=2)

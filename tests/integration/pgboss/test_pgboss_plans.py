@@ -1,5 +1,6 @@
-"""Plan reuse on the job statements: send, a single fetch, complete, fail and touch run with generic
-plans on the generic pool's session, and every other statement runs under the server's default choice."""
+"""Plan reuse on the job statements: send, a fetch without priority bounds, complete, fail and touch run
+with generic plans on the generic pool's session, and every other statement runs under the server's
+default choice."""
 
 from __future__ import annotations
 
@@ -57,10 +58,16 @@ def test_worker_statements_reuse_generic_plans_and_the_rest_keeps_the_default(
     assert boss.db.rows(SQL["plan_cache_mode"])[0]["mode"] == default_mode != "force_generic_plan"
     assert boss.db.rows(SQL["plan_cache_mode"], generic=True)[0]["mode"] == "force_generic_plan"
     boss.send(queue, {"i": 9})
-    batch = boss.fetch(queue, 2)  # the batch statement, planned for its values: the retry and the new job
-    assert sorted((j.data["i"], j.retry_count) for j in batch) == [(3, 1), (9, 0)]
-    assert _plans(boss, "SELECT claimed.* FROM claimed", generic=False) == (0, 1)
+    batch = boss.fetch(queue, 2)  # the batch statement reuses its plan too: the retry, then the new job
+    assert [(j.data["i"], j.retry_count) for j in batch] == [(3, 1), (9, 0)]
+    assert _plans(boss, "AS claim_position") == (1, 0)
     assert boss.complete(queue, batch).affected == 2
+
+    # A priority-bounded batch fetch is planned for its bounds, in the default session.
+    boss.send(queue, {"i": 10}, priority=5)
+    (bounded,) = boss.fetch(queue, 2, min_priority=5)
+    assert bounded.data == {"i": 10}
+    assert _plans(boss, "AS claim_position", generic=False) == (0, 1)
 
 
 def test_single_fetch_with_priority_bounds_and_metadata(boss: PgBoss, queue: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool
 
 from bakeoff.contract import BackendError
@@ -27,8 +28,15 @@ logger = logging.getLogger(__name__)
 Row = dict[str, Any]
 
 
+def _read_uuids_as_text(connection: psycopg.Connection[Any]) -> None:
+    """Hand ``uuid`` values back as their text: the port keeps job ids as strings, and a fetch of 100
+    jobs would otherwise build (then stringify) 100 ``UUID`` objects, ~0.15 ms of client time."""
+    connection.adapters.register_loader("uuid", TextLoader)
+
+
 class Database:
-    """Two small pools of autocommit connections with server-side prepared statements.
+    """Two small pools of autocommit connections with server-side prepared statements, reading
+    ``uuid`` columns as text.
 
     Every statement is prepared on its connection. The hot statements (``generic=True``:
     send/insert, a single fetch, complete, fail, touch), whose generic plans are sound, run on a pool
@@ -69,6 +77,7 @@ class Database:
             min_size=1,
             max_size=self.max_size,
             kwargs=kwargs,
+            configure=_read_uuids_as_text,
             name=f"pgboss{':generic' if generic else ''}:{mask_url(self.url)}",
             open=False,
         )

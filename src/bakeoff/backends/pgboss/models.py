@@ -109,13 +109,17 @@ class Job:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Job:
-        """Build from a row of ``job_columns_min`` or ``job_columns_all``."""
-        values = dict(row)
-        values["id"] = str(values["id"])
-        values["expire_in_seconds"] = values.pop("expire_seconds", None)
-        values["delete_after_seconds"] = values.pop("deletion_seconds", None)
-        if values.get("source_id") is not None:
-            values["source_id"] = str(values["source_id"])
+        """Build from a row of ``job_columns_min`` or ``job_columns_all`` (whose names are the fields').
+
+        The port's own sessions read uuids as text; a caller's connection (``conn=``) may hand back
+        ``UUID`` objects, which become strings here.
+        """
+        job_id, source_id = row["id"], row.get("source_id")
+        if type(job_id) is str and (source_id is None or type(source_id) is str):
+            return cls(**row)
+        values = {**row, "id": str(job_id)}
+        if source_id is not None:
+            values["source_id"] = str(source_id)
         return cls(**values)
 
 

@@ -535,15 +535,17 @@ WHERE %(names)s::text[] IS NULL OR name = ANY(%(names)s::text[])
 ORDER BY name
 
 -- name: job_columns_min
--- Fragment: the columns a worker needs (pg-boss JOB_COLUMNS_MIN).
-j.id, j.name, j.data, j.retry_count, j.expire_seconds, j.heartbeat_seconds, j.group_id, j.group_tier
+-- Fragment: the columns a worker needs (pg-boss JOB_COLUMNS_MIN), named as Job's fields.
+j.id, j.name, j.data, j.retry_count, j.expire_seconds AS expire_in_seconds, j.heartbeat_seconds, j.group_id,
+j.group_tier
 
 -- name: job_columns_all
--- Fragment: every column a job carries (pg-boss JOB_COLUMNS_ALL).
-j.id, j.name, j.data, j.retry_count, j.expire_seconds, j.heartbeat_seconds, j.group_id, j.group_tier, j.policy, j.state,
-j.priority, j.retry_limit, j.retry_delay, j.retry_backoff, j.retry_delay_max, j.start_after, j.started_on,
-j.singleton_key, j.singleton_on, j.deletion_seconds, j.heartbeat_on, j.created_on, j.completed_on, j.keep_until,
-j.dead_letter, j.blocked, j.output, j.source_name, j.source_id, j.source_created_on, j.source_retry_count
+-- Fragment: every column a job carries (pg-boss JOB_COLUMNS_ALL), named as Job's fields.
+j.id, j.name, j.data, j.retry_count, j.expire_seconds AS expire_in_seconds, j.heartbeat_seconds, j.group_id,
+j.group_tier, j.policy, j.state, j.priority, j.retry_limit, j.retry_delay, j.retry_backoff, j.retry_delay_max,
+j.start_after, j.started_on, j.singleton_key, j.singleton_on, j.deletion_seconds AS delete_after_seconds,
+j.heartbeat_on, j.created_on, j.completed_on, j.keep_until, j.dead_letter, j.blocked, j.output, j.source_name,
+j.source_id, j.source_created_on, j.source_retry_count
 
 -- name: insert_jobs_body
 -- Fragment: insert a JSON array of jobs (one round trip); conflicting rows are skipped (policy or throttle).
@@ -673,8 +675,11 @@ SELECT id FROM ins WHERE (SELECT count(*) FROM notified) < 0
 -- pg-boss joins the UPDATE to `next`; when the table's statistics predate the queue's rows (autovacuum
 -- analysed it while the queue was empty), that join is planned as a nested loop over a scan of the
 -- whole table per claimed row (~150 ms per 100 jobs, for pg-boss too). The claimed ids reach the
--- UPDATE as an array instead (primary-key lookups whatever the statistics), and the rows come back in
--- the claim order. Same rows locked, same state changes.
+-- UPDATE as an array instead (primary-key lookups whatever the statistics). An UPDATE cannot order the
+-- rows it returns, so each carries its place in the claim order (claim_position) and the caller sorts
+-- by it: sorting here would wrap the UPDATE in a CTE, ~0.1 ms more server time a batch of 100. The
+-- statement has a sound generic plan (i11 scan, pkey lookups), reused when no priority bound is given.
+-- Same rows locked, same state changes.
 WITH next AS (
   SELECT j.id
   FROM __SCHEMA__.__TABLE__ j
@@ -687,16 +692,14 @@ WITH next AS (
   ORDER BY j.priority DESC, j.created_on
   LIMIT %(limit)s
   FOR UPDATE OF j SKIP LOCKED
-), claimed AS (
-  UPDATE __SCHEMA__.__TABLE__ j SET
-    state = 'active',
-    started_on = __SCHEMA__.job_now(),
-    heartbeat_on = __SCHEMA__.job_now(),
-    retry_count = CASE WHEN started_on IS NOT NULL THEN retry_count + 1 ELSE retry_count END
-  WHERE name = %(name)s AND j.id = ANY (ARRAY(SELECT id FROM next))
-  RETURNING __COLUMNS__
 )
-SELECT claimed.* FROM claimed ORDER BY array_position(ARRAY(SELECT id FROM next), claimed.id)
+UPDATE __SCHEMA__.__TABLE__ j SET
+  state = 'active',
+  started_on = __SCHEMA__.job_now(),
+  heartbeat_on = __SCHEMA__.job_now(),
+  retry_count = CASE WHEN started_on IS NOT NULL THEN retry_count + 1 ELSE retry_count END
+WHERE name = %(name)s AND j.id = ANY (ARRAY(SELECT id FROM next))
+RETURNING __COLUMNS__, array_position(ARRAY(SELECT id FROM next), j.id) AS claim_position
 
 -- name: fetch_standard_single
 -- fetch_standard for batch_size 1 (one row, so no order to keep): the claimed id reaches the UPDATE as
