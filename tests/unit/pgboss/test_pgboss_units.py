@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -317,3 +318,25 @@ def test_the_background_parts_get_a_frozen_config_and_public_lock_statements() -
     sql, params = PgBossQueries("other_boss").advisory_lock("create-queue")
     assert "other_boss" in sql or params["schema"] == "other_boss"
     assert params == {"schema": "other_boss", "key": "create-queue"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"i": 1}', "[1, 2.5, null]", '"x"', "12345678901234567890123", '{"a": {"b": [true, false]}}',
+     '"caf\\u00e9 \u00e9"', " [1] ", "NaN", "1e400"],
+)  # fmt: skip
+def test_the_sessions_json_loader_reads_what_json_loads_reads(text: str) -> None:
+    from bakeoff.backends.pgboss.db import _load_json
+
+    assert repr(_load_json(text.encode())) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("text", ["", "[1] x", "{", "1 2", "  "])
+def test_the_sessions_json_loader_refuses_what_json_loads_refuses(text: str) -> None:
+    from bakeoff.backends.pgboss.db import _load_json
+
+    with pytest.raises(json.JSONDecodeError) as theirs:
+        json.loads(text)
+    with pytest.raises(json.JSONDecodeError) as ours:
+        _load_json(text.encode())
+    assert str(ours.value) == str(theirs.value)

@@ -7,13 +7,16 @@ an application's own writes and the job commit or roll back together.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from json.scanner import make_scanner
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool
 
@@ -28,22 +31,47 @@ logger = logging.getLogger(__name__)
 Row = dict[str, Any]
 
 
-def _read_uuids_as_text(connection: psycopg.Connection[Any]) -> None:
-    """Hand ``uuid`` values back as their text: the port keeps job ids as strings, and a fetch of 100
-    jobs would otherwise build (then stringify) 100 ``UUID`` objects, ~0.15 ms of client time."""
+# typeshed types the scanner's context as a scanner (its own TODO: a decoder's attributes, duck-typed).
+_scan_json_value = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+"""The C scanner under ``json.loads``, with the same defaults."""
+
+
+def _load_json(data: str | bytes) -> Any:
+    """``json.loads`` for the server's JSON text at half the cost a value (~0.15 ms a fetch of 100 jobs).
+
+    ``json.loads`` of bytes first sniffs their encoding (the server's is UTF-8) and then scans for
+    whitespace around the value (the server prints none); this scans the value alone, and hands any
+    text it does not cover exactly to ``json.loads``, which parses it or says why not.
+    """
+    text = data.decode() if isinstance(data, bytes) else data
+    try:
+        value, end = _scan_json_value(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
+def _configure_session(connection: psycopg.Connection[Any]) -> None:
+    """Read ``uuid`` values as their text and JSON with :func:`_load_json`.
+
+    The port keeps job ids as strings, and a fetch of 100 jobs would otherwise build (then stringify)
+    100 ``UUID`` objects, ~0.15 ms of client time.
+    """
     connection.adapters.register_loader("uuid", TextLoader)
+    set_json_loads(_load_json, connection)
 
 
 class Database:
     """Two small pools of autocommit connections with server-side prepared statements, reading
-    ``uuid`` columns as text.
+    ``uuid`` columns as text and JSON with a leaner loader (``_configure_session``).
 
     Every statement is prepared on its connection. The hot statements (``generic=True``:
-    send/insert, a single fetch, complete, fail, touch), whose generic plans are sound, run on a pool
-    whose sessions start with ``plan_cache_mode = force_generic_plan``, so the server reuses their
-    plan instead of planning each call (about half their server time). Every other statement runs
-    on a pool under the server's default plan choice. Two pools, rather than one whose sessions
-    switch modes, cost no ``SET`` round trip when a worker alternates a batch fetch and a complete.
+    send/insert, a fetch without priority bounds, complete, fail, touch), whose generic plans are
+    sound, run on a pool whose sessions start with ``plan_cache_mode = force_generic_plan``, so the
+    server reuses their plan instead of planning each call (about half their server time). Every
+    other statement runs on a pool under the server's default plan choice. Two pools, rather than one
+    whose sessions switch modes, cost no ``SET`` round trip when a worker alternates a priority-bounded
+    fetch and a complete.
     """
 
     GENERIC_PLANS_OPTION = "-c plan_cache_mode=force_generic_plan"
@@ -77,7 +105,7 @@ class Database:
             min_size=1,
             max_size=self.max_size,
             kwargs=kwargs,
-            configure=_read_uuids_as_text,
+            configure=_configure_session,
             name=f"pgboss{':generic' if generic else ''}:{mask_url(self.url)}",
             open=False,
         )
