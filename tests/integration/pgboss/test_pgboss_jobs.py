@@ -6,6 +6,7 @@ completeTest, cancelTest, resumeTest, deleteTest, insertTest, touchTest, delayTe
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -39,6 +40,38 @@ def test_batch_fetch_and_priority_bounds(boss: PgBoss, queue: str) -> None:
     assert len(boss.fetch(queue, 10)) == 3
     with pytest.raises(ValueError, match="batch_size must be an integer > 0"):
         boss.fetch(queue, 0)
+
+
+def test_a_batch_comes_back_in_claim_order(boss: PgBoss, queue: str) -> None:
+    """The batch UPDATE returns rows in tuple order; the client puts them back in claim order."""
+    boss.create_queue(queue)
+    boss.insert(queue, [{"data": {"i": i}, "priority": i % 3} for i in range(9)])
+    late = boss.send(queue, {"i": 9}, priority=2)  # newest, but it outranks the priority 0 and 1 jobs
+    batch = boss.fetch(queue, 10)
+    assert [job.data["i"] for job in batch] == [2, 5, 8, 9, 1, 4, 7, 0, 3, 6]
+    assert batch[3].id == late
+
+
+def test_concurrent_batch_fetches_claim_every_job_once(boss: PgBoss, queue: str, probe: Probe) -> None:
+    """Four loops racing for batches of 7 (SKIP LOCKED, rows found by tuple id) share 600 jobs exactly."""
+    boss.create_queue(queue)
+    boss.insert(queue, [{"data": {"i": i}} for i in range(600)])
+    claimed: list[list[int]] = [[] for _ in range(4)]
+
+    def drain(mine: list[int]) -> None:
+        while batch := boss.fetch(queue, 7):
+            mine.extend(job.data["i"] for job in batch)
+            boss.complete(queue, batch)
+
+    loops = [threading.Thread(target=drain, args=(mine,)) for mine in claimed]
+    for loop in loops:
+        loop.start()
+    for loop in loops:
+        loop.join(timeout=60)
+    everything = [i for mine in claimed for i in mine]
+    assert sorted(everything) == list(range(600))
+    assert boss.get_queue_stats(queue).total_count == 600
+    assert {probe.job(job.id)["state"] for job in boss.find_jobs(queue)} == {"completed"}
 
 
 def test_fetch_skips_rows_locked_by_another_transaction(
