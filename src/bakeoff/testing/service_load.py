@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -36,6 +37,9 @@ from bakeoff.testing import wait_for
 from bakeoff.testing.faults import query
 
 __all__ = ["ServiceLoadFigures", "run_service_load", "uvicorn_worker_pids"]
+
+_TCP_ESTABLISHED = "01"
+"""The state column of an established connection in ``/proc/net/tcp``."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +67,8 @@ class ServiceLoadFigures:
     keys_with_two_jobs: int
     unaccepted_keys_recorded: int
     """Keys a client gave up on that the database nevertheless holds (none give up: 0)."""
+    server_error_details: dict[str, int] = field(default_factory=dict)
+    """Each 5xx answer's status and problem detail, and how often it came."""
     killed_pid: int | None = None
     replaced: bool = False
     """Whether uvicorn started a new worker process after the kill."""
@@ -75,7 +81,7 @@ class ServiceLoadFigures:
     def problems(self) -> list[str]:
         found = list(self.notes)
         if self.server_errors:
-            found.append(f"{self.server_errors} responses with a 5xx status")
+            found.append(f"{self.server_errors} responses with a 5xx status: {self.server_error_details}")
         if self.other_statuses:
             found.append(f"unexpected statuses {self.other_statuses}")
         if not self.accepted == self.exposures == self.trial_jobs == self.enqueued:
@@ -136,6 +142,7 @@ class _Tally:
     requests: int = 0
     duplicate_answers: int = 0
     server_errors: int = 0
+    server_error_details: Counter[str] = field(default_factory=Counter)
     transport_errors: int = 0
     other: Counter[int] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
@@ -169,6 +176,7 @@ async def _client(
                     break
                 if response.status_code >= 500:
                     tally.server_errors += 1
+                    tally.server_error_details[f"{response.status_code} {_problem_detail(response)}"] += 1
                 else:
                     tally.other[response.status_code] += 1
                     break
@@ -264,16 +272,17 @@ def run_service_load(
         wait_for(lambda: len(uvicorn_worker_pids(process.pid)) == 2, "two uvicorn workers", timeout=60)
         before = uvicorn_worker_pids(process.pid)
 
-        idle_sockets = {pid: _socket_count(pid) for pid in before}  # listener and database pool
+        port = urlsplit(url).port or 80
 
         def kill() -> None:
             # Killed at a moment it holds client connections (each one a request in flight, as no
-            # connection is kept alive), so the kill really cuts requests off.
+            # connection is kept alive), so the kill really cuts requests off. Only connections to the
+            # service's port count: the process's database pool grows under load too.
             deadline = time.monotonic() + 10
-            victim = max(before, key=_socket_count)
+            victim = max(before, key=lambda pid: _client_connections(pid, port))
             while time.monotonic() < deadline:
-                busiest = max(before, key=lambda pid: _socket_count(pid) - idle_sockets[pid])
-                if _socket_count(busiest) - idle_sockets[busiest] >= 3:
+                busiest = max(before, key=lambda pid: _client_connections(pid, port))
+                if _client_connections(busiest, port) >= 3:
                     victim = busiest
                     break
                 time.sleep(0.005)
@@ -316,6 +325,7 @@ def run_service_load(
         accepted=len(tally.accepted),
         duplicate_answers=tally.duplicate_answers,
         server_errors=tally.server_errors,
+        server_error_details=dict(tally.server_error_details),
         transport_errors=tally.transport_errors,
         other_statuses=dict(tally.other),
         p50_ms=_percentile(tally.latencies_ms, 0.50),
@@ -333,14 +343,37 @@ def run_service_load(
     )
 
 
-def _socket_count(pid: int) -> int:
-    count = 0
+def _client_connections(pid: int, port: int) -> int:
+    """Established TCP connections on local ``port`` whose socket ``pid`` holds (from ``/proc``)."""
+    inodes = set()
     for fd in Path(f"/proc/{pid}/fd").glob("*"):
         try:
-            count += os.readlink(fd).startswith("socket:")
+            target = os.readlink(fd)
         except OSError:
             continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == _TCP_ESTABLISHED and fields[9] in inodes:
+                count += 1
     return count
+
+
+def _problem_detail(response: httpx.Response) -> str:
+    """The ``detail`` of a problem+json answer, else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    return str(body.get("detail", body))[:200] if isinstance(body, dict) else str(body)[:200]
 
 
 def _ready(url: str) -> bool:
