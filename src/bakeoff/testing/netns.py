@@ -568,13 +568,17 @@ def _inject(
     )
     victim = workers[2]
     if scenario == "host_killed":
-        # A moment at which host 2 holds a legacy row, so the kill really orphans one.
+        # A moment at which host 2 holds a legacy row, so the kill really orphans one, and every arm
+        # has work in flight, so each has a recovery to measure.
         wait_for(
-            lambda: any(
-                r["status"] == "RUNNING" and f":{victim.pid}:" in (r["worker_id"] or "")
-                for r in query(engine, "legacy_rows_of_experiment", experiment=experiment)
+            lambda: (
+                any(
+                    r["status"] == "RUNNING" and f":{victim.pid}:" in (r["worker_id"] or "")
+                    for r in query(engine, "legacy_rows_of_experiment", experiment=experiment)
+                )
+                and all(_in_flight_by_arm(engine, experiment).values())
             ),
-            "host 2 running a legacy job",
+            "host 2 running a legacy job while every arm has a job in flight",
             timeout=30,
             interval=0.02,
             fail=False,
