@@ -25,76 +25,48 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve()
 CHECKOUT = HERE.parent.parent
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 QUEUE = "ab-drain"
 
 
-def _backend_cpu_seconds(admin: Any, app: str) -> float | None:
-    total, found = 0, False
-    for (pid,) in admin.execute(
-        "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (app,)
-    ).fetchall():
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        total += int(fields[11]) + int(fields[12])
-        found = True
-    return total / CLOCK_TICKS if found else None
-
-
 def drain_once(url: str, schema: str, jobs: int, batch: int, loops: int) -> dict[str, Any]:
-    """One drain in this process (run by ``--drain-once`` with the revision's ``src`` on the path)."""
+    """One drain in this process (run by ``--drain-once`` with the revision's ``src`` on the path).
+
+    The drain, the statements around it and the CPU readings are ``pgboss_vs_node.py``'s own.
+    """
     import psycopg
-    from psycopg import sql
+    from pgboss_vs_node import Cell, _client_seconds, _drain, _server_seconds, _server_ticks, _statements
 
     from bakeoff.backends.pgboss import PgBoss
 
     app = f"ab-{os.getpid()}"
+    sql = _statements(schema)
     boss = PgBoss(url, schema=schema, supervise=False, schedule=False, application_name=app)
     boss.start()
     try:
         with psycopg.connect(boss.db.url, autocommit=True) as admin:
-            job_table = sql.Identifier(schema, "job")
-            admin.execute(sql.SQL("TRUNCATE {}").format(job_table))
+            admin.execute(sql["truncate_jobs"])
             if boss.get_queue(QUEUE) is None:
                 boss.create_queue(QUEUE)
             boss.insert(QUEUE, [{"data": {"i": i}} for i in range(jobs)])
-            admin.execute(sql.SQL("ANALYZE {}").format(job_table))
-            counts: list[int] = []
-
-            def loop() -> None:
-                drained = 0
-                while fetched := boss.fetch(QUEUE, batch):
-                    boss.complete(QUEUE, [job.id for job in fetched])
-                    drained += len(fetched)
-                counts.append(drained)
-
-            threads = [threading.Thread(target=loop) for _ in range(loops)]
-            client_before = time.process_time()
-            server_before = _backend_cpu_seconds(admin, app)
+            admin.execute(sql["analyze_jobs"])
+            cell = Cell("ab", "fetch+complete", "drain", loops, batch)
+            client_before, ticks_before = _client_seconds(), _server_ticks(admin, app)
             started = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            drained = _drain(boss, QUEUE, cell)
             seconds = time.perf_counter() - started
-            client = time.process_time() - client_before
-            server_after = _backend_cpu_seconds(admin, app)
+            client = _client_seconds() - client_before
+            server = _server_seconds(ticks_before, _server_ticks(admin, app))
     finally:
         boss.stop(graceful=True, timeout=5)
-    if sum(counts) != jobs:
-        raise RuntimeError(f"drained {sum(counts)} of {jobs} jobs")
+    if drained != jobs:
+        raise RuntimeError(f"drained {drained} of {jobs} jobs")
     batches = jobs / batch
-    server = None if server_before is None or server_after is None else server_after - server_before
     return {
         "rate": jobs / seconds,
         "client_ms": client / batches * 1000,

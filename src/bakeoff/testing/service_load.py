@@ -279,11 +279,10 @@ def run_service_load(
             # connection is kept alive), so the kill really cuts requests off. Only connections to the
             # service's port count: the process's database pool grows under load too.
             deadline = time.monotonic() + 10
-            victim = max(before, key=lambda pid: _client_connections(pid, port))
-            while time.monotonic() < deadline:
-                busiest = max(before, key=lambda pid: _client_connections(pid, port))
-                if _client_connections(busiest, port) >= 3:
-                    victim = busiest
+            while True:
+                connections = _client_connections(before, port)
+                victim = max(connections, key=connections.__getitem__)
+                if connections[victim] >= 3 or time.monotonic() > deadline:
                     break
                 time.sleep(0.005)
             os.kill(victim, signal.SIGKILL)
@@ -343,17 +342,18 @@ def run_service_load(
     )
 
 
-def _client_connections(pid: int, port: int) -> int:
-    """Established TCP connections on local ``port`` whose socket ``pid`` holds (from ``/proc``)."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").glob("*"):
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[len("socket:[") : -1])
-    count = 0
+def _client_connections(pids: set[int], port: int) -> dict[int, int]:
+    """For each of ``pids``, its established TCP connections on local ``port`` (from ``/proc``)."""
+    owner: dict[str, int] = {}
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").glob("*"):
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                owner[target[len("socket:[") : -1]] = pid
+    counts = dict.fromkeys(pids, 0)
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
@@ -362,9 +362,9 @@ def _client_connections(pid: int, port: int) -> int:
         for line in lines:
             fields = line.split()
             local_port = int(fields[1].rsplit(":", 1)[1], 16)
-            if local_port == port and fields[3] == _TCP_ESTABLISHED and fields[9] in inodes:
-                count += 1
-    return count
+            if local_port == port and fields[3] == _TCP_ESTABLISHED and fields[9] in owner:
+                counts[owner[fields[9]]] += 1
+    return counts
 
 
 def _problem_detail(response: httpx.Response) -> str:
