@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,12 @@ NEEDS_POSTGRES = ("integration", "acceptance", "faults", "interop", "service", "
 ONE_AT_A_TIME = TESTS / "faults"
 """Fault tests load both cores, restart servers and build network namespaces: under pytest-xdist they
 share one worker (``--dist loadgroup``), one after another, while the other tests spread out."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest dumps its own threads' stacks on a crash; the bakeoff processes the tests start (CLI runs,
+    # services, workers) do it too with this, so a crash in CI names where it happened.
+    os.environ.setdefault("PYTHONFAULTHANDLER", "1")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
