@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,16 +28,10 @@ import pytest
 from bakeoff.backends.inngest import Inngest, RunStatus
 from bakeoff.backends.inngest.server import BackgroundServer
 from bakeoff.backends.inngest.server.core import SERVER_APP_ID
-from bakeoff.testing import wait_for
+from bakeoff.testing import free_port, wait_for
 
 RUNS = 6
 NAP = timedelta(seconds=3)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
@@ -61,7 +54,11 @@ def _inngest_serve(database_url: str, port: int, app_url: str) -> Iterator[subpr
                 process.wait()
 
 
-def _synced(url: str, fn_id: str) -> bool:
+def _synced(serve: subprocess.Popen[str], url: str, fn_id: str) -> bool:
+    """Whether the server at ``url`` knows ``fn_id``; fails at once, with its stderr, if it exited."""
+    if serve.poll() is not None:
+        stderr = serve.stderr.read() if serve.stderr else ""
+        raise AssertionError(f"bakeoff inngest serve exited with {serve.returncode}: {stderr[-2000:]}")
     try:
         return fn_id in httpx.get(f"{url}/dev", timeout=5).text
     except httpx.TransportError:
@@ -97,7 +94,7 @@ def test_inngest_serve_sigkilled_mid_run_and_restarted_resumes_from_memoized_ste
     memoized and sleeps, then started again (it re-syncs the app with -u). Every run completes, `one`
     ran exactly once per run (memoized, not re-run after the restart) and `two` once per run."""
     app_id = f"restart-{uuid.uuid4().hex[:8]}"
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     executed: Counter[str] = Counter()
     lock = threading.Lock()
@@ -125,7 +122,12 @@ def test_inngest_serve_sigkilled_mid_run_and_restarted_resumes_from_memoized_ste
         with BackgroundServer(app) as http:
             app_url = f"{http.url}/api/inngest"
             with _inngest_serve(database_url, port, app_url) as first:
-                wait_for(lambda: _synced(url, f"{app_id}-resume"), "the app synced", timeout=90, interval=0.2)
+                wait_for(
+                    lambda: _synced(first, url, f"{app_id}-resume"),
+                    "the app synced",
+                    timeout=90,
+                    interval=0.2,
+                )
                 event_ids = _send(url, f"{app_id}/go", RUNS)
                 # Killed once every run has step one memoized and sleeps: no call is in flight, so
                 # the restart resumes at once (a kill during a call waits out the 30 s step lease).
@@ -157,7 +159,7 @@ def test_runs_due_while_the_app_is_down_are_retried_and_complete_when_it_returns
     """The app is synced, then stops; events arrive: every call is refused (a retriable error naming
     the app), and once the app is back on its address every run completes; none is lost."""
     app_id = f"down-{uuid.uuid4().hex[:8]}"
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     sdk = inngest.Inngest(
         app_id=app_id, api_base_url=url, event_api_base_url=url, is_production=False,
@@ -175,8 +177,10 @@ def test_runs_due_while_the_app_is_down_are_retried_and_complete_when_it_returns
         http = BackgroundServer(app).start()
         app_port = http.port
         app_url = f"{http.url}/api/inngest"
-        with _inngest_serve(database_url, port, app_url):
-            wait_for(lambda: _synced(url, f"{app_id}-patient"), "the app synced", timeout=90, interval=0.2)
+        with _inngest_serve(database_url, port, app_url) as serve:
+            wait_for(
+                lambda: _synced(serve, url, f"{app_id}-patient"), "the app synced", timeout=90, interval=0.2
+            )
             http.stop()  # the app goes down
             event_ids = _send(url, f"{app_id}/go", RUNS)
             wait_for(

@@ -13,6 +13,8 @@ and :mod:`.pgboss_node` (the pinned real pg-boss in Node). All of its SQL is in 
 from __future__ import annotations
 
 import os
+import random
+import socket
 import sys
 import tempfile
 import threading
@@ -44,6 +46,7 @@ __all__ = [
     "TestDatabases",
     "bakeoff_command",
     "emptied",
+    "free_port",
     "record_routed_job",
     "router_fake_backend",
     "running_workers",
@@ -68,6 +71,35 @@ def test_server_url() -> str:
         or Path(tempfile.gettempdir()) / f"bakeoff-test-pg-{os.getuid()}"
     )
     return libpq_url(ensure_embedded_server(data_dir).url)
+
+
+EPHEMERAL_PORTS_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST_CHOSEN_PORT = 10000
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free on ``host`` now, for a server that another process (or a later call) binds.
+
+    Chosen below the kernel's ephemeral range when the machine says where that starts: every outgoing
+    connection takes its local port from that range, so a port ``bind(("", 0))`` hands back can be
+    taken by some other test's HTTP client before the server binds it (a CI run lost an ``inngest
+    serve`` that way). Falls back to the kernel's choice when no port below the range is free.
+    """
+    try:
+        ephemeral_low = int(EPHEMERAL_PORTS_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = LOWEST_CHOSEN_PORT
+    candidates = random.sample(
+        range(LOWEST_CHOSEN_PORT, ephemeral_low), min(50, max(0, ephemeral_low - LOWEST_CHOSEN_PORT))
+    )
+    for port in [*candidates, 0]:
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise OSError(f"no free TCP port on {host}")
 
 
 def wait_for(

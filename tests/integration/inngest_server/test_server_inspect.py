@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 
 from bakeoff.backends.inngest import RunStatus
 from bakeoff.backends.inngest.server import BackgroundServer, InngestServer, create_app
+from bakeoff.testing import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -166,15 +166,9 @@ def _first_run(server: InngestServer, event_id: str) -> str:
     raise AssertionError(f"no run for {event_id}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_cli_serve_syncs_with_u_and_runs_show_in_inngest_runs(server_database_url, app_id):
     """``bakeoff inngest serve -u URL`` (a subprocess) runs the app; ``inngest runs``/``run`` show it."""
-    port = _free_port()
+    port = free_port()
     server_url = f"http://127.0.0.1:{port}"
     client = inngest.Inngest(
         app_id=app_id, api_base_url=server_url, event_api_base_url=server_url, is_production=False

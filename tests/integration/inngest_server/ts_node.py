@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bakeoff.testing import free_port
 from bakeoff.testing.node import NodeRuntimeError, install_project
 
 HERE = Path(__file__).parent
@@ -28,12 +29,6 @@ INSTALL_HELP = (
 
 class NodeAppError(RuntimeError):
     """npm or node is missing, the install failed, or the app did not start."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -56,7 +51,7 @@ def serve_ts_app(
         folder = install_project(HERE / project, f"inngest-node-{project}")
     except NodeRuntimeError as exc:
         raise NodeAppError(str(exc)) from exc
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "APP_ID": app_id, "PORT": str(port), "INNGEST_DEV": server_url}
     if signing_key is not None:
         env.update(
