@@ -1,5 +1,6 @@
 """The embedded PostgreSQL: created once however many processes ask at the same time, with
-pg_stat_statements preloaded, and started again after a stop within the same process."""
+pg_stat_statements preloaded and room for 300 connections, started again after a stop within the same
+process, and given those settings at the next start of a data dir that lacks them."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from bakeoff.db.embedded import ensure_embedded_server
 server = ensure_embedded_server(Path(sys.argv[1]))
 with psycopg.connect(server.url) as conn:
     preloaded = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
-print(server.pid, preloaded)
+    connections = conn.execute("SHOW max_connections").fetchone()[0]
+print(server.pid, preloaded, connections)
 """
 
 
@@ -59,7 +61,7 @@ def test_processes_racing_on_a_fresh_data_dir_share_one_server_with_statement_st
         answers.append(out.split())
     running = embedded_server_running(data_dir)
     assert running is not None
-    assert answers == [[str(running.pid), "pg_stat_statements"]] * 3
+    assert answers == [[str(running.pid), "pg_stat_statements", "300"]] * 3
 
 
 def test_a_stopped_server_is_started_again_in_the_same_process(data_dir: Path) -> None:
@@ -70,3 +72,19 @@ def test_a_stopped_server_is_started_again_in_the_same_process(data_dir: Path) -
     assert again.pid != first.pid
     with psycopg.connect(again.url) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_data_dir_without_the_settings_gets_them_at_its_next_start(data_dir: Path) -> None:
+    """As a data dir made by an earlier bakeoff: PostgreSQL's defaults, then a stop and a start."""
+    first = ensure_embedded_server(data_dir)
+    with psycopg.connect(first.url, autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM RESET max_connections")
+        conn.execute("ALTER SYSTEM RESET shared_preload_libraries")
+    assert stop_embedded_server(data_dir)
+    again = ensure_embedded_server(data_dir)
+    with psycopg.connect(again.url) as conn:
+        settings = conn.execute(
+            "SELECT name, setting FROM pg_settings"
+            " WHERE name IN ('max_connections', 'shared_preload_libraries') ORDER BY name"
+        ).fetchall()
+    assert settings == [("max_connections", "300"), ("shared_preload_libraries", "pg_stat_statements")]

@@ -73,10 +73,8 @@ def ensure_embedded_server(data_dir: Path) -> EmbeddedServer:
         if running is not None:
             # Read from postmaster.pid each time: the wheel's cached handle keeps a pid from before a restart.
             return running
-        fresh = not (pgdata / "PG_VERSION").exists()
         uri = _start(pgdata, data_dir)
-        if fresh:
-            _preload_statement_statistics(data_dir, uri)
+        _apply_server_settings(data_dir, uri)
         running = embedded_server_running(data_dir)
     if running is None:
         raise DatabaseUnavailable(f"the embedded PostgreSQL in {pgdata} stopped as it started")
@@ -110,16 +108,43 @@ def _start(pgdata: Path, data_dir: Path) -> str:
         ) from exc
 
 
-def _preload_statement_statistics(data_dir: Path, uri: str) -> None:
-    """Preload ``pg_stat_statements`` on a server just created, so ``bakeoff cost`` can count each
-    arm's statements (the wheel ships the module; loading it takes a restart, paid once, at creation).
-    A data dir made before this stays as it is: ``bakeoff cost`` then reports rows written only.
+SERVER_SETTINGS = {
+    # ``bakeoff cost`` counts each arm's statements with it (the wheel ships the module).
+    "shared_preload_libraries": "pg_stat_statements",
+    # A ``bakeoff serve`` process holds up to ~30 connections (its engine, the router's submit pool,
+    # the arms' pools): PostgreSQL's default of 100 ran out under two service workers and the test
+    # suite's other tests beside them ("sorry, too many clients already" in a CI run).
+    "max_connections": "300",
+}
+"""Settings the embedded server runs with; both take a restart to change."""
+
+
+def _apply_server_settings(data_dir: Path, uri: str) -> None:
+    """Give a server this process just started :data:`SERVER_SETTINGS`, restarting it if any differed.
+
+    Runs on every start, so a data dir made by an earlier version gets them at its next start (one
+    restart, paid once); a server already running is left as it is until then.
     """
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(uri, autocommit=True) as conn:
-        conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
-    _pg_ctl_restart(data_dir)
+        current: dict[str, str] = dict(
+            conn.execute(
+                "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", [list(SERVER_SETTINGS)]
+            ).fetchall()
+        )
+        changed = [name for name, value in SERVER_SETTINGS.items() if current.get(name) != value]
+        for name in changed:
+            # ALTER SYSTEM takes no parameters; the names and values are this module's constants.
+            conn.execute(
+                sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                    sql.Identifier(name), sql.Literal(SERVER_SETTINGS[name])
+                )
+            )
+    if changed:
+        logger.debug("embedded PostgreSQL: %s changed, restarting", ", ".join(changed))
+        _pg_ctl_restart(data_dir)
 
 
 def embedded_server_running(data_dir: Path) -> EmbeddedServer | None:
