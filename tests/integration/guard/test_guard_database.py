@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 from sqlalchemy import Engine, text
@@ -152,50 +151,70 @@ def test_the_cli_kills_once_and_exits_4(database_url: str, experiment: Experimen
     assert "killed arm pgboss" in run.stderr
 
 
-def test_a_worker_started_with_guard_runs_the_guard_beside_its_arms(
-    database_url: str, engine: Engine, experiment: ExperimentStore
-) -> None:
-    SettingsStore(engine).update(NAME, enabled=True)
+class _StderrLines:
+    """A child's stderr, read line by line as it comes (the test waits on what the child says)."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self.lines.extend, args=(process.stderr,), daemon=True)
+        self._reader.start()
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def finished(self) -> str:
+        self._reader.join(timeout=60)
+        return self.text()
+
+
+def _guarded_process(args: list[str], database_url: str) -> tuple[subprocess.Popen[str], _StderrLines]:
     env = {**os.environ, "BAKEOFF_DATABASE_URL": database_url}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "bakeoff", "worker", "--arms", "pgboss", "--concurrency", "1", "--guard"],
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bakeoff", *args, "--guard"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
+    return process, _StderrLines(process)
+
+
+def _wait_for_the_kill(process: subprocess.Popen[str], stderr: _StderrLines) -> None:
+    """Until the guard says it killed pgboss: it says so after its commit, so the test never stops the
+    process between the two (a CI run did, during the server's start, and the line was never written)."""
+    wait_for(
+        lambda: "killed arm pgboss" in stderr.text() or process.poll() is not None,
+        "the guard to kill pgboss",
+    )
+
+
+def test_a_worker_started_with_guard_runs_the_guard_beside_its_arms(
+    database_url: str, engine: Engine, experiment: ExperimentStore
+) -> None:
+    SettingsStore(engine).update(NAME, enabled=True)
+    worker, stderr = _guarded_process(["worker", "--arms", "pgboss", "--concurrency", "1"], database_url)
     try:
-        deadline = time.monotonic() + 60
-        while experiment.load(NAME).killed_arms != frozenset({"pgboss"}) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        _wait_for_the_kill(worker, stderr)
         assert experiment.load(NAME).killed_arms == frozenset({"pgboss"})
     finally:
         worker.send_signal(signal.SIGTERM)
-        _, stderr = worker.communicate(timeout=60)
-    assert worker.returncode == 0, stderr[-2000:]
-    assert "killed arm pgboss" in stderr
+        worker.wait(timeout=60)
+    assert worker.returncode == 0, stderr.finished()[-2000:]
+    assert "killed arm pgboss" in stderr.finished()
 
 
 def test_a_server_started_with_guard_runs_the_guard_in_its_process(
     database_url: str, engine: Engine, experiment: ExperimentStore
 ) -> None:
     SettingsStore(engine).update(NAME, enabled=True)
-    env = {**os.environ, "BAKEOFF_DATABASE_URL": database_url}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bakeoff", "serve", "--port", "0", "--experiment", NAME, "--guard"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server, stderr = _guarded_process(["serve", "--port", "0", "--experiment", NAME], database_url)
     try:
-        wait_for(
-            lambda: experiment.load(NAME).killed_arms == frozenset({"pgboss"}) or server.poll() is not None,
-            "the server's guard to kill pgboss",
-        )
+        _wait_for_the_kill(server, stderr)
         assert experiment.load(NAME).killed_arms == frozenset({"pgboss"})
     finally:
         server.send_signal(signal.SIGTERM)
-        _, stderr = server.communicate(timeout=60)
-    assert server.returncode == -signal.SIGTERM, stderr[-2000:]  # uvicorn re-raises the signal it ended on
-    assert "killed arm pgboss" in stderr
+        server.wait(timeout=60)
+    # uvicorn re-raises the signal it ended on; one that comes before uvicorn starts ends it the same way.
+    assert server.returncode == -signal.SIGTERM, stderr.finished()[-2000:]
+    assert "killed arm pgboss" in stderr.finished()
