@@ -16,7 +16,8 @@ with. Cells (``--only`` names):
 - ``work``: ``work()`` on N prefilled jobs with a no-op handler, local concurrency 4, batches of 10,
   burst when the batch is full (pg-boss ``burstWhenBatchFull``);
 - ``pickup``: latency from just before ``send`` to the first line of an idle ``work()`` handler with
-  LISTEN/NOTIFY on, p50 and p95 over ``--samples`` sends at random phases.
+  LISTEN/NOTIFY on, p50 and p95 over ``--samples`` sends at random phases (100: the p95 of 30, the
+  second-highest sample, swung its ratio between 0.56 and 1.13 from run to run).
 
 Each cell runs ``--runs`` times (3) per condition; the side that goes first alternates from run to run
 (and from cell to cell). The real pg-boss runs in a fresh Node process per run (pinned in
@@ -27,7 +28,7 @@ client process (``getrusage`` here, ``process.cpuUsage`` in Node) and the Postgr
 that side's connections (found by ``application_name``, read from ``/proc/<pid>/stat``; needs the
 server on this machine, else ``-``). The load average is printed before and after. Usage::
 
-    python benchmarks/pgboss_vs_node.py [--jobs 5000] [--samples 30] [--runs 3]
+    python benchmarks/pgboss_vs_node.py [--jobs 5000] [--samples 100] [--runs 3]
         [--only drain1 [--only work ...]] [--condition fresh|stale]
 
 The statements run around each cell are in ``benchmarks/pgboss_vs_node.sql``.
@@ -379,7 +380,7 @@ def print_matrix(rows: list[Row], *, jobs: int, samples: int, runs: int, version
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=5_000, help="jobs a cell (default 5000)")
-    parser.add_argument("--samples", type=int, default=30, help="pickups a pickup run (default 30)")
+    parser.add_argument("--samples", type=int, default=100, help="pickups a pickup run (default 100)")
     parser.add_argument("--runs", type=int, default=3, help="runs a cell and condition (default 3)")
     parser.add_argument(
         "--only", action="append", choices=[c.key for c in CELLS], help="run only this cell (repeatable)"
