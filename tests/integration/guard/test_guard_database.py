@@ -187,6 +187,7 @@ def _wait_for_the_kill(process: subprocess.Popen[str], stderr: _StderrLines) -> 
         lambda: "killed arm pgboss" in stderr.text() or process.poll() is not None,
         "the guard to kill pgboss",
     )
+    assert process.poll() is None, f"exited with {process.returncode}: {stderr.finished()[-2000:]}"
 
 
 def test_a_worker_started_with_guard_runs_the_guard_beside_its_arms(
