@@ -8,6 +8,7 @@ line on stderr and a non-zero exit; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -172,3 +173,25 @@ def output_path(path: str | Path) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port`` (``0``: any free port), bound before a server announces its
+    address, so the address printed is the one served and a port in use is a clear error, not a URL
+    printed and then a server that exits. Hand it to uvicorn with ``fd=``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener
+
+
+def http_url(host: str, port: int) -> str:
+    """``http://host:port``, with an IPv6 host in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import tempfile
 import threading
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bakeoff.cli import CliContext, pass_cli
+from bakeoff.cli import CliContext, http_url, listening_socket, pass_cli
 from bakeoff.router import DEFAULT_EXPERIMENT, DEFAULT_SUBMIT_TIMEOUT
 
 if TYPE_CHECKING:
@@ -128,9 +127,9 @@ def _run_server(
     from bakeoff.service.service import build_service
     from bakeoff.service.telemetry import configure_tracing
 
-    listener = _bind(host, port)
+    listener = listening_socket(host, port)
     bound_port = listener.getsockname()[1]
-    info = {"event": "serve_listening", "url": _url(host, bound_port), "experiment": experiment}
+    info = {"event": "serve_listening", "url": http_url(host, bound_port), "experiment": experiment}
     click.echo(json.dumps({**info, "workers": workers, "admin": settings.admin_token is not None}), err=True)
     if announce is not None:
         announce(info["url"])
@@ -154,22 +153,3 @@ def _run_server(
     configure_tracing()
     service = build_service(engine, settings)
     uvicorn.run(create_app(service, owns_service=True), **server_options)
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """The listening socket, bound here so ``--port 0`` can print the port it got."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listener.bind((host, port))
-    except OSError as exc:
-        listener.close()
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    listener.listen(2048)
-    listener.set_inheritable(True)
-    return listener
-
-
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

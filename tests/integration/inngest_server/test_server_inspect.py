@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 import time
@@ -210,6 +212,41 @@ def test_cli_serve_syncs_with_u_and_runs_show_in_inngest_runs(server_database_ur
     assert "dev mode: no signing key or event key needed" in err
     assert runs[0] in listed.stdout and "completed" in listed.stdout
     assert "hi cli" in shown.stdout and "greet" in shown.stdout
+
+
+def test_cli_serve_on_port_0_announces_the_port_it_listens_on(server_database_url):
+    """``--port 0``: the address printed is the one served (bound before it is printed)."""
+    env = {**os.environ, "BAKEOFF_DATABASE_URL": server_database_url, "COLUMNS": "250"}
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "bakeoff", "inngest", "serve", "--port", "0"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert serve.stderr is not None
+        first_line = serve.stderr.readline()
+        announced = re.search(r"serve on (http://127\.0\.0\.1:(\d+))", first_line)
+        assert announced is not None, first_line
+        assert int(announced.group(2)) != 0
+        answer = httpx.get(f"{announced.group(1)}/dev", timeout=30)
+    finally:
+        serve.terminate()
+        serve.communicate(timeout=30)
+    assert answer.status_code == 200 and "apps" in answer.json()
+
+
+def test_cli_serve_on_a_port_in_use_says_so_and_announces_nothing(server_database_url):
+    env = {**os.environ, "BAKEOFF_DATABASE_URL": server_database_url, "COLUMNS": "250"}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        refused = subprocess.run(
+            [sys.executable, "-m", "bakeoff", "inngest", "serve", "--port", str(port)],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert refused.returncode == 1, refused.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in refused.stderr
+    assert "serve on" not in refused.stderr
 
 
 def _wait_synced(server_url: str, app_id: str, process: subprocess.Popen[str]) -> None:

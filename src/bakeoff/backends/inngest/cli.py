@@ -22,7 +22,7 @@ from rich.text import Text
 
 from bakeoff.backends.inngest.client import Inngest
 from bakeoff.backends.inngest.models import Attempt, Run, RunStatus, StepRecord
-from bakeoff.cli import CliContext, pass_cli
+from bakeoff.cli import CliContext, http_url, listening_socket, pass_cli
 
 __all__ = ["inngest", "render_run", "render_runs"]
 
@@ -185,7 +185,9 @@ def run(cli: CliContext, run_id: str) -> None:
 
 @inngest.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8288, show_default=True)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8288, show_default=True, help="0: any free port."
+)
 @click.option(
     "-u", "--sdk-url", "sdk_urls", multiple=True, help="Sync the app served at this URL (as inngest dev -u)."
 )
@@ -236,6 +238,8 @@ def serve(
     from bakeoff.db.migrate import upgrade
     from bakeoff.db.urls import mask_url
 
+    listener = listening_socket(host, port)  # a port in use fails here, before anything is printed
+    url = http_url(host, listener.getsockname()[1])
     upgrade(cli.engine())
     server = InngestServer(
         cli.database_url(), retry_interval=retry_interval, concurrency=concurrency, step_timeout=step_timeout,
@@ -243,23 +247,21 @@ def serve(
     ).start()  # fmt: skip
     console = Console(stderr=True)
     if server.signing_key is None:
-        mode = (
-            "dev mode: no signing key or event key needed; point an app at it with "
-            f"INNGEST_DEV=http://{host}:{port}"
-        )
+        mode = f"dev mode: no signing key or event key needed; point an app at it with INNGEST_DEV={url}"
     else:
         mode = (
             "production mode: requests to apps are signed, their answers and SDK calls verified; "
-            f"apps need INNGEST_SIGNING_KEY and INNGEST_BASE_URL=http://{host}:{port}"
+            f"apps need INNGEST_SIGNING_KEY and INNGEST_BASE_URL={url}"
         )
     console.print(
-        f"bakeoff inngest serve on http://{host}:{port}  database {mask_url(cli.database_url())}\n{mode}",
+        f"bakeoff inngest serve on {url}  database {mask_url(cli.database_url())}\n{mode}",
         highlight=False,
     )
     if sdk_urls:
+        # The socket already listens: an app's registration call waits in its backlog for uvicorn.
         threading.Thread(target=_sync_apps, args=(server, sdk_urls, console), daemon=True).start()
     try:
-        uvicorn.run(create_app(server), host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(create_app(server), fd=listener.fileno(), log_level="warning", access_log=False)
     finally:
         server.stop()
 
