@@ -89,10 +89,8 @@ def free_port(host: str = "127.0.0.1") -> int:
         ephemeral_low = int(EPHEMERAL_PORTS_FILE.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         ephemeral_low = LOWEST_CHOSEN_PORT
-    candidates = random.sample(
-        range(LOWEST_CHOSEN_PORT, ephemeral_low), min(50, max(0, ephemeral_low - LOWEST_CHOSEN_PORT))
-    )
-    for port in [*candidates, 0]:
+    below_ephemeral = range(LOWEST_CHOSEN_PORT, ephemeral_low)  # empty when the range starts lower
+    for port in [*random.sample(below_ephemeral, min(50, len(below_ephemeral))), 0]:
         with socket.socket() as probe:
             try:
                 probe.bind((host, port))
