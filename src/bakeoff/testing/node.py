@@ -70,7 +70,14 @@ class NodeRuntime:
         )
         if result.returncode != 0:
             raise NodeRuntimeError(f"{script} exited {result.returncode}:\n{result.stderr[-6000:]}")
-        return json.loads(result.stdout)
+        try:
+            return json.loads(result.stdout)
+        except ValueError as exc:
+            # A CI run got empty stdout with exit 0: name what the script printed, on both streams.
+            raise NodeRuntimeError(
+                f"{script} exited 0 without JSON on stdout ({exc}); stdout: {result.stdout[:2000]!r};"
+                f" stderr: {result.stderr[-4000:]!r}"
+            ) from exc
 
 
 def install_project(project: Path, name: str) -> Path:
